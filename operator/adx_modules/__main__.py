@@ -1,0 +1,7 @@
+"""``python -m adx_modules ROLE``: the same as ``adx-module-service ROLE``."""
+
+import sys
+
+from adx_modules.cli import service_main
+
+sys.exit(service_main())

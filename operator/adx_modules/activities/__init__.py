@@ -1,0 +1,1 @@
+"""Temporal activities: the side effects, as classes that receive their clients."""

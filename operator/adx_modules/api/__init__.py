@@ -1,0 +1,1 @@
+"""The API contract: pydantic models of the custom resources, conditions and reasons."""

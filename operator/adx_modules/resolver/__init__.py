@@ -1,0 +1,1 @@
+"""Dependency resolution: pure, fast, no I/O."""

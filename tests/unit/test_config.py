@@ -1,0 +1,99 @@
+"""Settings: defaults, TOML, environment, and errors that name the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adx_modules.config import Settings, env_name, load_settings
+from adx_modules.errors import SettingsError
+
+
+def test_defaults_are_the_services_own() -> None:
+    settings = load_settings(environ={})
+    assert settings.server.port == 8086
+    assert settings.temporal.namespace == "adx-core"
+    assert settings.temporal.task_queue == "module-service"
+    assert settings.security.min_security_score == 70
+    assert settings.security.scanning_enabled is True
+    assert settings.sandbox.default_isolation == "container"
+
+
+def test_environment_overrides_toml_which_overrides_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "adx.toml"
+    config.write_text(
+        '[temporal]\naddress = "temporal.adx-system:7233"\ntask_queue = "from-file"\n'
+        "[database]\npool_size = 3\n"
+    )
+    settings = load_settings(config, environ={"ADX_TEMPORAL_TASK_QUEUE": "from-env"})
+    assert settings.temporal.address == "temporal.adx-system:7233"
+    assert settings.temporal.task_queue == "from-env"
+    assert settings.database.pool_size == 3
+
+
+def test_config_file_can_come_from_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "adx.toml"
+    config.write_text("[sandbox]\nmax_sandboxes = 7\n")
+    settings = load_settings(environ={"ADX_CONFIG_FILE": str(config)})
+    assert settings.sandbox.max_sandboxes == 7
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("ADX_SERVER_PORT", "eighty", "ADX_SERVER_PORT (server.port)"),
+        ("ADX_SERVER_PORT", "70000", "ADX_SERVER_PORT (server.port)"),
+        ("ADX_SECURITY_MIN_SECURITY_SCORE", "150", "ADX_SECURITY_MIN_SECURITY_SCORE"),
+        ("ADX_SANDBOX_DEFAULT_ISOLATION", "vm", "ADX_SANDBOX_DEFAULT_ISOLATION"),
+        ("ADX_DATABASE_URL", "mysql://db", "ADX_DATABASE_URL (database.url)"),
+        ("ADX_TEMPORAL_ADDRESS", "no-port", "ADX_TEMPORAL_ADDRESS"),
+        ("ADX_MARKETPLACE_ENABLED", "perhaps", "ADX_MARKETPLACE_ENABLED"),
+    ],
+)
+def test_a_bad_environment_value_names_the_setting(variable: str, value: str, named: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={variable: value})
+    assert named in str(caught.value)
+
+
+def test_every_bad_setting_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={"ADX_SERVER_PORT": "x", "ADX_DATABASE_POOL_SIZE": "0"})
+    message = str(caught.value)
+    assert "ADX_SERVER_PORT" in message
+    assert "ADX_DATABASE_POOL_SIZE" in message
+
+
+def test_a_bad_toml_value_names_the_dotted_setting(tmp_path: Path) -> None:
+    config = tmp_path / "adx.toml"
+    config.write_text("[security]\nmin_security_score = -1\n")
+    with pytest.raises(SettingsError, match=r"security\.min_security_score"):
+        load_settings(config, environ={})
+
+
+def test_an_unknown_toml_setting_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "adx.toml"
+    config.write_text("[temporal]\nadress = 'typo:7233'\n")
+    with pytest.raises(SettingsError, match=r"temporal\.adress"):
+        load_settings(config, environ={})
+
+
+def test_unreadable_and_malformed_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot be read"):
+        load_settings(tmp_path / "missing.toml", environ={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[server\nport = 1")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(broken, environ={})
+
+
+def test_every_field_has_an_environment_variable() -> None:
+    names = {
+        env_name(section, field)
+        for section, info in Settings.model_fields.items()
+        for field in info.annotation.model_fields  # type: ignore[union-attr]
+    }
+    assert "ADX_TEMPORAL_ADDRESS" in names
+    assert "ADX_DATABASE_URL" in names
+    assert all(name == name.upper() and name.startswith("ADX_") for name in names)
