@@ -49,7 +49,8 @@ def _unprivileged_user() -> str | None:
 
 def _allow_traversal(path: Path) -> None:
     """Let the unprivileged server user reach ``path``: add search permission (``o+x``, not
-    read) on each ancestor that lacks it, e.g. pytest's private ``/tmp/pytest-of-root``."""
+    read) on each ancestor that lacks it, e.g. pytest's private ``/tmp/pytest-of-root`` or a
+    checkout in a ``mktemp -d`` folder."""
     for ancestor in path.parents:
         mode = ancestor.stat().st_mode
         if not mode & stat.S_IXOTH:
@@ -104,6 +105,8 @@ class PostgresServer:
 
     def launch(self) -> None:
         """initdb if needed, then spawn the server."""
+        if self.user:
+            _allow_traversal(self.bin_dir / "postgres")  # the wheel may sit in a private dir
         self._initdb()
         self.process = ManagedProcess(
             "postgres",
