@@ -124,6 +124,12 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.role == "dev":
         return _run_dev(args, settings)
+    if args.role == "operator":
+        if args.check:
+            return 0
+        from adx_modules.handlers.lifecycle import run  # noqa: PLC0415
+
+        return run(settings)
     return _not_built(args.role)
 
 

@@ -1,0 +1,54 @@
+"""Status patches follow the conventions: transition times, abnormal-true, rollups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from adx_modules.api import conditions as c
+from adx_modules.api.status import StatusUpdate
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+T1 = T0 + timedelta(minutes=5)
+
+
+def _by_type(patch: dict) -> dict[str, dict]:
+    return {condition["type"]: condition for condition in patch["conditions"]}
+
+
+def test_transition_time_moves_only_when_the_status_changes() -> None:
+    first = StatusUpdate(None, 1, T0).condition(c.RESOLVED, "True", "A", "one").patch()
+    same = StatusUpdate(first, 2, T1).condition(c.RESOLVED, "True", "B", "two").patch()
+    flipped = StatusUpdate(same, 3, T1).condition(c.RESOLVED, "False", "C", "three").patch()
+    assert _by_type(same)[c.RESOLVED]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
+    assert _by_type(same)[c.RESOLVED]["reason"] == "B"
+    assert _by_type(same)[c.RESOLVED]["observedGeneration"] == 2
+    assert _by_type(flipped)[c.RESOLVED]["lastTransitionTime"] == "2026-01-01T00:05:00Z"
+
+
+def test_reconciling_and_stalled_are_present_only_while_true() -> None:
+    busy = StatusUpdate(None, 1, T0).reconciling("Installing", "step 2 of 5").patch()
+    assert _by_type(busy)[c.RECONCILING]["status"] == "True"
+    assert _by_type(busy)[c.READY]["status"] == "False"
+    assert c.STALLED not in _by_type(busy)
+
+    stuck = StatusUpdate(busy, 1, T1).stalled(c.BLOCKED, "approve it").patch()
+    assert c.RECONCILING not in _by_type(stuck)
+    assert _by_type(stuck)[c.STALLED]["reason"] == c.BLOCKED
+
+    done = StatusUpdate(stuck, 2, T1).ready(c.SUCCEEDED, "active").patch()
+    assert set(_by_type(done)) == {c.READY}
+    assert _by_type(done)[c.READY]["status"] == "True"
+    assert done["observedGeneration"] == 2
+
+
+def test_ready_comes_first_and_other_fields_pass_through() -> None:
+    patch = (
+        StatusUpdate(None, 4, T0)
+        .condition(c.RESOLVED, "True", "R", "")
+        .ready("Ok", "fine")
+        .set(phase="Active", installedVersion="1.0.0")
+        .patch()
+    )
+    assert [x["type"] for x in patch["conditions"]] == [c.READY, c.RESOLVED]
+    assert patch["phase"] == "Active"
+    assert patch["installedVersion"] == "1.0.0"
