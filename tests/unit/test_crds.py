@@ -41,7 +41,8 @@ def test_every_string_and_list_is_bounded_and_described(kind: Any) -> None:
                 assert "maxLength" in node, f"{path} has no maxLength"
             if node.get("type") == "array":
                 assert "maxItems" in node, f"{path} has no maxItems"
-            assert "$ref" not in node and "anyOf" not in node, f"{path} is not structural"
+            assert "$ref" not in node, f"{path} is not structural"
+            assert "anyOf" not in node, f"{path} is not structural"
             if is_field:
                 assert node.get("description"), f"{path} has no description"
 

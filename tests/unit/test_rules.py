@@ -62,7 +62,8 @@ def install(spec: dict[str, Any], cat: Catalog, **settings: Any) -> Any:
 def test_a_valid_module_is_available() -> None:
     body = module("charts", "3.2.0", configSchema=SCHEMA)
     verdict = check_module(CatalogEntry.from_object(body), catalog(body))
-    assert verdict.ok and verdict.reason == c.AVAILABLE
+    assert verdict.ok
+    assert verdict.reason == c.AVAILABLE
 
 
 def test_an_invalid_config_schema_is_named() -> None:
@@ -70,7 +71,8 @@ def test_an_invalid_config_schema_is_named() -> None:
         "charts", "3.2.0", configSchema={"type": "object", "properties": {"x": {"type": 5}}}
     )
     verdict = check_module(CatalogEntry.from_object(body), catalog(body))
-    assert not verdict.ok and verdict.reason == c.INVALID_CONFIG_SCHEMA
+    assert not verdict.ok
+    assert verdict.reason == c.INVALID_CONFIG_SCHEMA
     assert verdict.message.startswith("spec.configSchema.properties.x.type:")
 
 
@@ -99,7 +101,8 @@ def test_an_installation_resolves_the_highest_available_match() -> None:
         module("charts", "4.0.0"),
     )
     verdict = install({"module": "charts", "version": "^3.0"}, cat)
-    assert verdict.ok and verdict.resolved is not None
+    assert verdict.ok
+    assert verdict.resolved is not None
     assert verdict.resolved.version == "3.2.0"
     assert verdict.isolation == "container"
 
@@ -170,7 +173,8 @@ def test_a_listing_links_to_the_latest_available_version() -> None:
     )
     listing = {"module": "charts", "publisher": {"name": "p"}, "summary": "s", "pricing": {}}
     verdict = check_listing(listing, cat)
-    assert verdict.ok and verdict.latest_version == "4.0.0-rc.1"
+    assert verdict.ok
+    assert verdict.latest_version == "4.0.0-rc.1"
     assert check_listing({**listing, "module": "other"}, cat).reason == c.MODULE_NOT_FOUND
 
 
