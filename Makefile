@@ -30,6 +30,9 @@ stack-up: toolchain ## start the local stack in the background; writes .cache/de
 stack-down: ## stop the background stack; no process is left behind
 	@test -x $(BIN)/python && $(BIN)/python -m adx_modules.devstack down || true
 
+crds: install ## regenerate crds/*.yaml and docs/api.md from the pydantic models
+	$(BIN)/python -m adx_modules.crdgen
+
 lint: install ## ruff, ruff format, mypy --strict and the import-layering contracts
 	$(BIN)/ruff check operator tests
 	$(BIN)/ruff format --check operator tests
@@ -49,4 +52,4 @@ format: install ## rewrite the code in the house style
 clean: stack-down ## remove the virtualenv and every cache (the next run rebuilds the toolchain)
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
-.PHONY: help install toolchain run stack-up stack-down lint test test-unit format clean
+.PHONY: help install toolchain run crds stack-up stack-down lint test test-unit format clean

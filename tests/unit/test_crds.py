@@ -63,3 +63,10 @@ def test_kubectl_names_and_columns() -> None:
     assert columns(MODULE) == ["Module", "Version", "Runtime", "Score", "Ready", "Age"]
     assert columns(INSTALLATION) == ["Module", "Installed", "Isolation", "Phase", "Ready", "Age"]
     assert columns(LISTING) == ["Module", "Pricing", "Rating", "Featured", "Ready", "Age"]
+
+
+def test_committed_api_reference_matches_the_models() -> None:
+    from adx_modules.crdgen import reference  # noqa: PLC0415
+
+    committed = (CRDS.parent / "docs" / "api.md").read_text()
+    assert committed == reference(), "docs/api.md is stale: run 'make crds'"

@@ -79,6 +79,7 @@ class ModuleInstallationSpec(ApiModel):
                     "rule": "!has(self.runtimeClassName) || !has(self.isolation) || "
                     "self.isolation == 'container'",
                     "message": "runtimeClassName applies only to isolation container",
+                    "fieldPath": ".runtimeClassName",
                 }
             ]
         }
@@ -218,6 +219,15 @@ INSTALLATION = KindInfo(
     spec=ModuleInstallationSpec,
     status=ModuleInstallationStatus,
     description="A tenant's installation of a module; the namespace is the tenant.",
+    extra={
+        "x-kubernetes-validations": [
+            {
+                "rule": "self.metadata.name.size() <= 48",
+                "message": "metadata.name must be at most 48 characters: the module's "
+                "Deployment, Service and NetworkPolicy are named after it",
+            }
+        ]
+    },
     columns=(
         PrinterColumn("Module", ".spec.module"),
         PrinterColumn("Installed", ".status.installedVersion", description="Version running"),

@@ -36,21 +36,25 @@ class Pricing(ApiModel):
                     "rule": "self.model != 'free' || "
                     "(!has(self.amount) && !has(self.currency) && !has(self.period))",
                     "message": "a free listing has no amount, currency or period",
+                    "fieldPath": ".model",
                 },
                 {
                     "rule": "self.model == 'free' || (has(self.amount) && has(self.currency))",
                     "message": "a paid listing (one-time or subscription) needs amount and "
                     "currency",
+                    "fieldPath": ".model",
                 },
                 {
                     "rule": "self.model == 'free' || !has(self.amount) || "
                     "double(self.amount) > 0.0",
                     "message": "a paid listing's amount must be greater than zero",
+                    "fieldPath": ".amount",
                 },
                 {
                     "rule": "(self.model == 'subscription') == has(self.period)",
                     "message": "period (monthly or yearly) is required for a subscription, and "
                     "only for one",
+                    "fieldPath": ".period",
                 },
             ]
         }

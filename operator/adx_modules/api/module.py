@@ -190,20 +190,24 @@ class ModuleSpec(ApiModel):
                     "rule": "(self.runtime == 'wasm') == has(self.artifact.wasm)",
                     "message": "runtime wasm takes artifact.wasm, and artifact.wasm needs "
                     "runtime wasm",
+                    "fieldPath": ".runtime",
                 },
                 {
                     "rule": "self.runtime != 'container' || has(self.artifact.image)",
                     "message": "runtime container needs artifact.image",
+                    "fieldPath": ".runtime",
                 },
                 {
                     "rule": "!has(self.artifact.package) || "
                     "self.runtime in ['python', 'javascript']",
                     "message": "artifact.package needs runtime python or javascript",
+                    "fieldPath": ".runtime",
                 },
                 {
                     "rule": "!has(self.dependencies) || "
                     "self.dependencies.all(d, d.moduleId != self.moduleId)",
                     "message": "a module cannot depend on itself",
+                    "fieldPath": ".dependencies",
                 },
             ]
         }

@@ -157,6 +157,7 @@ def _requests_within_limits(resource: str) -> JsonDict:
     return {
         "rule": f"!({present}) || {compare}",
         "message": f"requests.{resource} must not exceed limits.{resource}",
+        "fieldPath": f".requests.{resource}",
     }
 
 

@@ -1,0 +1,268 @@
+"""The operator with kubectl, as a user meets it: samples, conditions, columns, events, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from support.kube import Kubectl
+from support.operator import OperatorProcess
+
+SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
+pytestmark = pytest.mark.usefixtures("operator")
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    for item in obj.get("status", {}).get("conditions", []):
+        if item["type"] == type_:
+            return dict(item)
+    return None
+
+
+def wait_condition(
+    kubectl: Kubectl, ref: str, type_: str, status: str = "True", timeout: float = 60
+) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        obj = kubectl.json("get", ref)
+        found = condition(obj, type_)
+        return obj if found and found["status"] == status else None
+
+    result: dict[str, Any] = kubectl.wait_for(check, timeout=timeout)
+    return result
+
+
+def module_doc(
+    module_id: str, version: str, name: str | None = None, **spec: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "modules.adxcore.com/v1alpha1",
+        "kind": "Module",
+        "metadata": {"name": name or f"{module_id}-{version.replace('.', '-')}"},
+        "spec": {
+            "moduleId": module_id,
+            "version": version,
+            "displayName": module_id,
+            "author": "tests",
+            "runtime": "container",
+            "artifact": {"image": {"reference": f"registry.local/{module_id}:{version}"}},
+            **spec,
+        },
+    }
+
+
+def installation_doc(name: str, module: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "modules.adxcore.com/v1alpha1",
+        "kind": "ModuleInstallation",
+        "metadata": {"name": name},
+        "spec": {"module": module, **spec},
+    }
+
+
+def test_samples_reach_their_expected_conditions(kubectl: Kubectl) -> None:
+    kubectl("apply", "-f", str(SAMPLES))
+    for path in sorted(SAMPLES.glob("0*-module-*.yaml")):
+        name = yaml.safe_load(path.read_text())["metadata"]["name"]
+        # what a user (or a GitOps health check) would run
+        kubectl("wait", "--for=condition=Ready", "--timeout=60s", f"module/{name}")
+        assert kubectl.json("get", "module", name)["status"]["phase"] == "Available"
+    for listing in ("analytics-dashboard", "text-transform"):
+        kubectl("wait", "--for=condition=Ready", "--timeout=60s", f"marketplacelisting/{listing}")
+
+    analytics = wait_condition(kubectl, "mi/analytics", "Accepted")
+    assert analytics["status"]["phase"] == "Pending"
+    assert analytics["status"]["resolvedVersion"] == "2.1.0"
+    assert condition(analytics, "Reconciling")["reason"] == "Pending"  # type: ignore[index]
+
+    waiting = wait_condition(kubectl, "mi/csv-importer", "PermissionsApproved", "False")
+    assert waiting["status"]["phase"] == "AwaitingApproval"
+    assert "file:read:/tmp/imports" in condition(waiting, "PermissionsApproved")["message"]  # type: ignore[index]
+    assert condition(waiting, "Stalled")["reason"] == "Blocked"  # type: ignore[index]
+
+    wasm = wait_condition(kubectl, "mi/text-transform", "Accepted")
+    assert wasm["status"]["isolation"] == "wasm"
+
+    # approving the permissions moves it on: the update handler re-evaluates
+    kubectl(
+        "patch",
+        "mi",
+        "csv-importer",
+        "--type=merge",
+        "-p",
+        '{"spec":{"approvedPermissions":["file:read:/tmp/imports","database:write:imports"]}}',
+    )
+    approved = wait_condition(kubectl, "mi/csv-importer", "PermissionsApproved")
+    assert approved["status"]["phase"] == "Pending"
+    assert condition(approved, "Stalled") is None
+
+
+def test_kubectl_get_adx_shows_every_kind_with_its_columns(kubectl: Kubectl) -> None:
+    kubectl("apply", "-f", str(SAMPLES))
+    wait_condition(kubectl, "mi/analytics", "Accepted")
+    output = kubectl("get", "adx").stdout
+    assert "MODULE    VERSION   RUNTIME" not in output  # columns are aligned per kind, below
+    headers = [line.split() for line in output.splitlines() if line.startswith("NAME")]
+    assert ["NAME", "MODULE", "VERSION", "RUNTIME", "SCORE", "READY", "AGE"] in headers
+    assert ["NAME", "MODULE", "INSTALLED", "ISOLATION", "PHASE", "READY", "AGE"] in headers
+    assert ["NAME", "MODULE", "PRICING", "RATING", "FEATURED", "READY", "AGE"] in headers
+    assert "module.modules.adxcore.com/analytics-dashboard-2-1-0" in output
+    short = kubectl("get", "mod,mi,mkt", "-o", "name").stdout
+    assert "moduleinstallation.modules.adxcore.com/analytics" in short
+
+
+def test_kubectl_explain_explains_the_fields(kubectl: Kubectl) -> None:
+    explained = kubectl("explain", "module.spec.dependencies").stdout
+    assert "Other modules this one needs" in explained
+    assert "optional" in explained
+    assert "moduleId" in explained
+    pricing = kubectl("explain", "marketplacelisting.spec.pricing.model").stdout
+    assert "free, one-time or subscription" in pricing
+
+
+def test_an_installation_of_an_unpublished_module_waits_then_proceeds(
+    kubectl: Kubectl, unique: str
+) -> None:
+    module_id = f"later-{unique}"
+    kubectl.apply(installation_doc("later", module_id))
+    stalled = wait_condition(kubectl, "mi/later", "Stalled")
+    assert condition(stalled, "Resolved")["reason"] == "ModuleNotFound"  # type: ignore[index]
+    assert f"no Module with moduleId {module_id}" in stalled["status"]["message"]
+
+    kubectl.apply(module_doc(module_id, "1.0.0"))
+    try:
+        accepted = wait_condition(kubectl, "mi/later", "Accepted")
+        assert accepted["status"]["resolvedVersion"] == "1.0.0"
+        assert condition(accepted, "Stalled") is None
+    finally:
+        kubectl("delete", "module", f"{module_id}-1-0-0", "--wait=false")
+
+
+def test_bad_configuration_is_named_and_fixing_it_retries(kubectl: Kubectl, unique: str) -> None:
+    module_id = f"configured-{unique}"
+    schema = {
+        "type": "object",
+        "properties": {"retries": {"type": "integer", "maximum": 5}},
+        "required": ["retries"],
+    }
+    kubectl.apply(module_doc(module_id, "1.0.0", configSchema=schema))
+    try:
+        kubectl.apply(installation_doc("configured", module_id, configuration={"retries": 9}))
+        rejected = wait_condition(kubectl, "mi/configured", "Stalled")
+        assert condition(rejected, "Accepted")["reason"] == "InvalidConfiguration"  # type: ignore[index]
+        assert (
+            "spec.configuration.retries: 9 is greater than the maximum of 5"
+            in (rejected["status"]["message"])
+        )
+        assert rejected["status"]["phase"] == "Failed"
+
+        kubectl(
+            "patch",
+            "mi",
+            "configured",
+            "--type=merge",
+            "-p",
+            '{"spec":{"configuration":{"retries":3}}}',
+        )
+        accepted = wait_condition(kubectl, "mi/configured", "Accepted")
+        assert accepted["status"]["observedGeneration"] == 2
+        assert condition(accepted, "Accepted")["observedGeneration"] == 2  # type: ignore[index]
+    finally:
+        kubectl("delete", "module", f"{module_id}-1-0-0", "--wait=false")
+
+
+def test_a_duplicate_version_is_rejected_until_the_original_goes(
+    kubectl: Kubectl, unique: str
+) -> None:
+    module_id = f"dup-{unique}"
+    kubectl.apply(module_doc(module_id, "1.0.0", name=f"{module_id}-first"))
+    wait_condition(kubectl, f"module/{module_id}-first", "Ready")
+    kubectl.apply(module_doc(module_id, "1.0.0", name=f"{module_id}-second"))
+    try:
+        second = wait_condition(kubectl, f"module/{module_id}-second", "Stalled")
+        assert condition(second, "Ready")["reason"] == "DuplicateVersion"  # type: ignore[index]
+        assert f"already published as Module {module_id}-first" in second["status"]["message"]
+        assert second["status"]["phase"] == "Rejected"
+
+        kubectl("delete", "module", f"{module_id}-first")
+        promoted = wait_condition(kubectl, f"module/{module_id}-second", "Ready")
+        assert promoted["status"]["phase"] == "Available"
+    finally:
+        kubectl("delete", "module", f"{module_id}-second", "--wait=false")
+
+
+def test_a_listing_follows_the_latest_available_version(kubectl: Kubectl, unique: str) -> None:
+    module_id = f"listed-{unique}"
+    listing = {
+        "apiVersion": "modules.adxcore.com/v1alpha1",
+        "kind": "MarketplaceListing",
+        "metadata": {"name": module_id},
+        "spec": {
+            "module": module_id,
+            "publisher": {"name": "Tests"},
+            "summary": "Listed.",
+            "pricing": {"model": "free"},
+        },
+    }
+    kubectl.apply(listing)
+    try:
+        missing = wait_condition(kubectl, f"mkt/{module_id}", "Stalled")
+        assert condition(missing, "Ready")["reason"] == "ModuleNotFound"  # type: ignore[index]
+        kubectl.apply(module_doc(module_id, "1.0.0"))
+        linked = wait_condition(kubectl, f"mkt/{module_id}", "Ready")
+        assert linked["status"]["latestVersion"] == "1.0.0"
+        kubectl.apply(module_doc(module_id, "1.1.0"))
+        kubectl.wait_for(
+            lambda: kubectl.json("get", "mkt", module_id)["status"].get("latestVersion") == "1.1.0"
+        )
+    finally:
+        kubectl("delete", "mkt", module_id, "--wait=false")
+        for version in ("1-0-0", "1-1-0"):
+            kubectl("delete", "module", f"{module_id}-{version}", "--wait=false", check=False)
+
+
+def test_events_tell_the_story(kubectl: Kubectl, unique: str) -> None:
+    module_id = f"evented-{unique}"
+    kubectl.apply(module_doc(module_id, "1.0.0"))
+    try:
+        wait_condition(kubectl, f"module/{module_id}-1-0-0", "Ready")
+
+        def events() -> list[dict[str, Any]]:
+            found = kubectl.json(
+                "get",
+                "events",
+                "--all-namespaces",
+                f"--field-selector=involvedObject.name={module_id}-1-0-0",
+            )["items"]
+            return [e for e in found if e["reason"] == "Available"]
+
+        available = kubectl.wait_for(events, timeout=30)
+        assert available[0]["type"] == "Normal"
+        assert f"{module_id} 1.0.0 is available" in available[0]["message"]
+    finally:
+        kubectl("delete", "module", f"{module_id}-1-0-0", "--wait=false")
+
+
+def test_bookkeeping_stays_out_of_metadata_and_the_finalizer_comes_off(
+    kubectl: Kubectl, unique: str
+) -> None:
+    module_id = f"kept-{unique}"
+    kubectl.apply(module_doc(module_id, "1.0.0"))
+    try:
+        kubectl.apply(installation_doc("kept", module_id))
+        obj = wait_condition(kubectl, "mi/kept", "Accepted")
+        annotations = obj["metadata"].get("annotations", {})
+        assert not [key for key in annotations if "kopf" in key], annotations
+        assert obj["metadata"]["finalizers"] == ["modules.adxcore.com/cleanup"]
+        assert "lastHandledConfiguration" in obj["status"]["kopf"]
+        kubectl("delete", "mi", "kept", "--timeout=30s")
+        assert "NotFound" in kubectl("get", "mi", "kept", check=False).stderr
+    finally:
+        kubectl("delete", "module", f"{module_id}-1-0-0", "--wait=false")
+
+
+def test_the_liveness_probe_answers(operator: OperatorProcess) -> None:
+    assert httpx.get(operator.health_url, timeout=5).status_code == 200
