@@ -34,6 +34,7 @@ def _not_built(what: str) -> int:
 
 def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
     """The whole product locally: the stack, then the operator and the worker as children."""
+    from adx_modules.devstack.process import free_port  # noqa: PLC0415
     from adx_modules.devstack.stack import default_state_dir  # noqa: PLC0415
     from adx_modules.devstack.supervisor import run_foreground  # noqa: PLC0415
 
@@ -41,6 +42,7 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
 
     def start_service(stack: DevStack) -> list[subprocess.Popen[bytes]]:
         env = {**os.environ, **stack.environment()}
+        env.setdefault("ADX_SERVER_HEALTH_PORT", str(free_port(settings.server.health_port)))
         children = []
         logs = stack.state_dir / "logs"
         for role in ("operator", "worker"):
