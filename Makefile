@@ -45,6 +45,12 @@ test: lint toolchain ## run the whole test suite (lint, unit, integration, e2e),
 test-unit: install ## only the unit tests (no services, seconds)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
+bench: toolchain ## run the benchmarks and write docs/benchmarks.md
+	$(BIN)/python tests/bench/bench_devstack.py
+
+bench-cold: install ## measure the toolchain build from empty Go caches (about 15 min)
+	$(BIN)/python tests/bench/bench_toolchain_cold.py
+
 format: install ## rewrite the code in the house style
 	$(BIN)/ruff format operator tests
 	$(BIN)/ruff check --fix operator tests
@@ -52,4 +58,4 @@ format: install ## rewrite the code in the house style
 clean: stack-down ## remove the virtualenv and every cache (the next run rebuilds the toolchain)
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
-.PHONY: help install toolchain run crds stack-up stack-down lint test test-unit format clean
+.PHONY: help install toolchain run crds bench bench-cold stack-up stack-down lint test test-unit format clean
