@@ -16,7 +16,7 @@ from adx_modules.devstack.stack import DevStack
 from adx_modules.devstack.toolchain import build_all
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report import machine, write_section  # noqa: E402
+from report import machine, write_section
 
 RUNS = 5
 
@@ -36,17 +36,29 @@ def main() -> None:
             began = time.monotonic()
             stack.stop()
             stops.append(time.monotonic() - began)
-    body = f"""## Local stack (devstack)
 
-{machine()}; {RUNS} runs, fresh state each time.
+    def row(what: str, values: list[float]) -> str:
+        median, low, high = statistics.median(values), min(values), max(values)
+        return f"| {what} | {median:.1f} s | {low:.1f} s | {high:.1f} s |"
 
-| what | median | min | max |
-| --- | --- | --- | --- |
-| toolchain check (all built) | {check:.2f} s | | |
-| stack start (etcd, apiserver, controllers, scheduler, kwok node Ready, Temporal, PostgreSQL, CRDs) | {statistics.median(starts):.1f} s | {min(starts):.1f} s | {max(starts):.1f} s |
-| of which the control plane | {statistics.median(control_planes):.1f} s | {min(control_planes):.1f} s | {max(control_planes):.1f} s |
-| stack stop (nothing left running) | {statistics.median(stops):.1f} s | {min(stops):.1f} s | {max(stops):.1f} s |
-"""
+    body = "\n".join(
+        [
+            "## Local stack (devstack)",
+            "",
+            f"{machine()}; {RUNS} runs, fresh state each time.",
+            "",
+            "| what | median | min | max |",
+            "| --- | --- | --- | --- |",
+            f"| toolchain check (all built) | {check:.2f} s | | |",
+            row(
+                "stack start (etcd, apiserver, controllers, scheduler, kwok node Ready, "
+                "Temporal, PostgreSQL, CRDs)",
+                starts,
+            ),
+            row("of which the control plane", control_planes),
+            row("stack stop (nothing left running)", stops),
+        ]
+    )
     write_section("devstack", body)
     print(body)
 

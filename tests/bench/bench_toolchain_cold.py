@@ -16,7 +16,7 @@ from pathlib import Path
 from adx_modules.devstack.toolchain import GO_TOOLS, build_tool
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report import machine, write_section  # noqa: E402
+from report import machine, write_section
 
 
 def main() -> None:
