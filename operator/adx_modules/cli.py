@@ -132,6 +132,12 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         from adx_modules.handlers.lifecycle import run  # noqa: PLC0415
 
         return run(settings)
+    if args.role == "worker":
+        if args.check:
+            return 0
+        from adx_modules.worker.main import run as run_worker  # noqa: PLC0415
+
+        return run_worker(settings)
     return _not_built(args.role)
 
 

@@ -57,6 +57,9 @@ class DatabaseSettings(_Section):
         description="DSN of the PostgreSQL database (postgresql://user:pass@host:port/db).",
     )
     pool_size: int = Field(10, ge=1, le=1000, description="Connections kept in the pool.")
+    schema_name: str = Field(
+        "public", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Schema of the service's tables."
+    )
 
 
 class TemporalSettings(_Section):
@@ -87,6 +90,25 @@ class SandboxSettings(_Section):
     max_sandboxes: int = Field(100, ge=1, description="Sandboxes (pods or WASM instances) at most.")
     enable_wasm: bool = Field(True, description="Allow isolation=wasm.")
     enable_containers: bool = Field(True, description="Allow isolation=container.")
+    python_runner_image: str = Field(
+        "ghcr.io/adxcore/module-runner-python:1.0.0",
+        min_length=1,
+        description="Image that runs python packages (.adx) in a container sandbox.",
+    )
+    javascript_runner_image: str = Field(
+        "ghcr.io/adxcore/module-runner-javascript:1.0.0",
+        min_length=1,
+        description="Image that runs javascript packages (.adx) in a container sandbox.",
+    )
+    platform_namespace_label: str = Field(
+        "adxcore.com/platform",
+        min_length=1,
+        description="Namespaces labelled <this>=true hold the platform's own components; "
+        "modules may talk to them and they to modules.",
+    )
+    health_timeout_seconds: int = Field(
+        300, ge=10, le=3600, description="Default time a module has to become healthy."
+    )
 
 
 class SecuritySettings(_Section):

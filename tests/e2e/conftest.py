@@ -1,20 +1,49 @@
-"""The whole product against the local stack: the operator runs as users run it."""
+"""The whole product against the local stack: the operator and the worker run as users run them.
+
+They share one task queue and one database schema of the session's own; every test still works
+in its own namespace.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from support.operator import OperatorProcess
+from support.operator import ServiceProcess
 from support.stack import StackInfo
 
 
 @pytest.fixture(scope="session")
+def service_env(stack: StackInfo) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        **stack.env,
+        "ADX_TEMPORAL_TASK_QUEUE": f"e2e-{suffix}",
+        "ADX_DATABASE_SCHEMA_NAME": f"e2e_{suffix}",
+    }
+
+
+@pytest.fixture(scope="session")
+def worker(
+    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(
+        "worker", service_env, tmp_path_factory.mktemp("worker") / "worker.log"
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
 def operator(
-    stack: StackInfo, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(stack.env, tmp_path_factory.mktemp("operator") / "operator.log")
+    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(
+        "operator", service_env, tmp_path_factory.mktemp("operator") / "operator.log"
+    )
     process.start()
     yield process
     process.stop()

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from support.kube import Kubectl
-from support.operator import OperatorProcess
+from support.operator import ServiceProcess
 
-pytestmark = pytest.mark.usefixtures("operator")
+pytestmark = pytest.mark.usefixtures("operator", "worker")
 
 VERSIONS = st.one_of(
     st.builds(lambda a, b, c: f"{a}.{b}.{c}", *(st.integers(0, 30),) * 3),
@@ -166,7 +166,7 @@ def _apply(kubectl: Kubectl, document: dict[str, Any]) -> dict[str, Any] | None:
 )
 @given(case=scenario())
 def test_whatever_the_apiserver_accepts_ends_terminal_and_explained(
-    kubectl: Kubectl, operator: OperatorProcess, case: dict[str, Any]
+    kubectl: Kubectl, operator: ServiceProcess, case: dict[str, Any]
 ) -> None:
     module_id = case["module"]["moduleId"]
     module = {

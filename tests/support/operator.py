@@ -1,4 +1,4 @@
-"""The operator as users run it: ``adx-module-service operator``, as a child process."""
+"""The service as users run it: ``adx-module-service operator`` and ``worker`` as children."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import httpx
 from adx_modules.devstack.process import free_port
 
 
-class OperatorProcess:
-    """Starts the operator against the test stack; its log is kept for assertions."""
+class ServiceProcess:
+    """One role of the service (``operator`` or ``worker``) against the test stack; its log
+    is kept for assertions, and it can be killed (``kill -9``) and started again."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, role: str, env: dict[str, str], log_path: Path) -> None:
+        self.role = role
         self.health_port = free_port(None)
         self.log_path = log_path
         self.env = {**os.environ, **env, "ADX_SERVER_HEALTH_PORT": str(self.health_port)}
@@ -27,9 +29,9 @@ class OperatorProcess:
         return f"http://127.0.0.1:{self.health_port}/healthz"
 
     def start(self, timeout: float = 60) -> None:
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:
             self._popen = subprocess.Popen(
-                [sys.executable, "-m", "adx_modules", "operator"],
+                [sys.executable, "-m", "adx_modules", self.role],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -37,14 +39,25 @@ class OperatorProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._popen.poll() is not None:
-                raise RuntimeError(f"operator exited:\n{self.log()}")
-            try:
-                if httpx.get(self.health_url, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+                raise RuntimeError(f"{self.role} exited:\n{self.log()}")
+            if self._ready():
+                return
             time.sleep(0.3)
-        raise RuntimeError(f"operator not live after {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"{self.role} not ready after {timeout}s:\n{self.log()}")
+
+    def _ready(self) -> bool:
+        if self.role == "worker":
+            return "worker serving" in self.log()
+        try:
+            return httpx.get(self.health_url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown, no cleanup, as a crash."""
+        if self._popen and self._popen.poll() is None:
+            self._popen.kill()
+            self._popen.wait(timeout=10)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

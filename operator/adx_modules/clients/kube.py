@@ -18,6 +18,31 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from adx_modules.api.meta import GROUP, VERSION, KindInfo
 
 MERGE_PATCH = "application/merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+FIELD_MANAGER = "adx-module-operator"
+
+# the built-in kinds the operator provisions: kind -> (API prefix, plural)
+BUILTIN_KINDS: dict[str, tuple[str, str]] = {
+    "ServiceAccount": ("/api/v1", "serviceaccounts"),
+    "ConfigMap": ("/api/v1", "configmaps"),
+    "Secret": ("/api/v1", "secrets"),
+    "Service": ("/api/v1", "services"),
+    "Pod": ("/api/v1", "pods"),
+    "Event": ("/api/v1", "events"),
+    "Deployment": ("/apis/apps/v1", "deployments"),
+    "ReplicaSet": ("/apis/apps/v1", "replicasets"),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
+}
+
+
+def object_path(kind: str, namespace: str, name: str | None = None) -> str:
+    """The REST path of a namespaced built-in object (or of its collection)."""
+    try:
+        prefix, plural = BUILTIN_KINDS[kind]
+    except KeyError:
+        raise ValueError(f"the operator does not manage {kind} objects") from None
+    path = f"{prefix}/namespaces/{namespace}/{plural}"
+    return f"{path}/{name}" if name else path
 
 
 class NotFoundError(LookupError):
@@ -83,7 +108,9 @@ class KubeClient:
             raise
         return cast(dict[str, Any], found)
 
-    async def list(self, kind: KindInfo, namespace: str | None = None) -> list[dict[str, Any]]:
+    async def list_custom(
+        self, kind: KindInfo, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
         if kind.scope == "Cluster" or namespace is None:
             found = await self._custom.list_cluster_custom_object(GROUP, VERSION, kind.plural)
         else:
@@ -91,6 +118,75 @@ class KubeClient:
                 GROUP, VERSION, namespace, kind.plural
             )
         return cast(list[dict[str, Any]], found.get("items", []))
+
+    async def _rest(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            result = await _call(
+                self._api.call_api,
+                path,
+                method,
+                {},
+                list((query or {}).items()),
+                headers,
+                body=body,
+                response_types_map={200: "object", 201: "object", 202: "object"},
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=True,
+            )
+        except ApiException as error:
+            if error.status == 404:
+                raise NotFoundError(f"{method} {path}: not found") from error
+            raise
+        return cast(dict[str, Any], result or {})
+
+    async def apply(
+        self, manifest: dict[str, Any], *, manager: str = FIELD_MANAGER, force: bool = True
+    ) -> dict[str, Any]:
+        """Server-side apply a namespaced built-in object as ``manager``."""
+        metadata = manifest["metadata"]
+        path = object_path(manifest["kind"], metadata["namespace"], metadata["name"])
+        query = {"fieldManager": manager, "force": "true" if force else "false"}
+        return await self._rest("PATCH", path, query=query, body=manifest, content_type=APPLY_PATCH)
+
+    async def read(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        """A namespaced built-in object; NotFoundError if it does not exist."""
+        return await self._rest("GET", object_path(kind, namespace, name))
+
+    async def list_objects(
+        self, kind: str, namespace: str, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = {"labelSelector": label_selector} if label_selector else None
+        found = await self._rest("GET", object_path(kind, namespace), query=query)
+        return cast(list[dict[str, Any]], found.get("items", []))
+
+    async def delete_object(self, kind: str, namespace: str, name: str) -> bool:
+        """Delete (foreground: dependents first); False if it was already gone."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
+        try:
+            await self._rest("DELETE", object_path(kind, namespace, name), body=body)
+        except NotFoundError:
+            return False
+        return True
+
+    async def patch_metadata(
+        self, kind: KindInfo, name: str, patch: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        """Merge-patch the object itself (metadata such as finalizers)."""
+        path = f"/apis/{GROUP}/{VERSION}"
+        if kind.scope != "Cluster":
+            path += f"/namespaces/{_namespace(kind, namespace)}"
+        path += f"/{kind.plural}/{name}"
+        return await self._rest("PATCH", path, body=patch, content_type=MERGE_PATCH)
 
     async def patch_status(
         self, kind: KindInfo, name: str, status: dict[str, Any], namespace: str | None = None

@@ -121,7 +121,7 @@ def _go() -> str:
 
 def _stamp(tool: GoTool, go_version: str) -> str:
     digest = hashlib.sha256()
-    for path in sorted(tool.wrapper().iterdir()):
+    for path in sorted(tool.wrapper().rglob("*")):
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(tool.ldflags().encode() + go_version.encode())
@@ -185,6 +185,8 @@ def _export_assets(tool: GoTool, go: str, env: dict[str, str], bin_dir: Path) ->
         check=True,
     ).stdout.strip()
     documents = [(Path(module_dir) / asset).read_text().strip() for asset in tool.assets]
+    # the project's own files beside the wrapper (e.g. toolchain/kwok/stages/*.yaml)
+    documents += [path.read_text().strip() for path in sorted(tool.wrapper().glob("*/*.yaml"))]
     assets_file(tool, bin_dir).write_text("\n---\n".join(documents) + "\n")
 
 

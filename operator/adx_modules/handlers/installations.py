@@ -1,42 +1,172 @@
-"""Kopf handlers of ``ModuleInstallation``: accept or reject, with the reason named.
+"""Kopf handlers of ``ModuleInstallation``: check, then hand the lifecycle to Temporal.
 
-Why it exists: the apiserver checks the shape; this checks what needs the catalog — the module
-exists, a version matching the constraint is Available, the isolation fits the module and is
-enabled here, the configuration satisfies the module's configSchema — and whether every
-permission the module declares is approved. Handlers are idempotent: the status is computed from
-the object and the catalog alone. The lifecycle (install, update, uninstall) runs as Temporal
-workflows started from here.
+Why it exists: the apiserver checks the shape; this checks what needs the catalog (the module
+exists, a version matching the constraint is Available, the isolation fits and is enabled, the
+configuration satisfies the module's configSchema) and answers at once. An accepted generation
+is then installed or updated by a Temporal workflow whose id is derived from the object's uid
+and generation: running this handler again (a retry, an operator restart) attaches to the same
+workflow, never starts a second one. Deletion runs the uninstall workflow behind the finalizer.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
+from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec
+from adx_modules.api.lifecycle import InstallationRef, LifecycleRequest, workflow_id
 from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.handlers.indexes import catalog_from, modules_index
 from adx_modules.handlers.lifecycle import OperatorContext
 from adx_modules.handlers.reconcile import installation_outcome
+from adx_modules.validation.catalog import Catalog
+from adx_modules.workflows import (
+    InstallModuleWorkflow,
+    UninstallModuleWorkflow,
+    UpdateModuleWorkflow,
+)
+
+UNINSTALL_WAIT = 20.0  # seconds a delete handler waits before Kopf re-checks
+
+
+def reference(body: Mapping[str, Any]) -> InstallationRef:
+    metadata = body["metadata"]
+    return InstallationRef(
+        namespace=metadata["namespace"],
+        name=metadata["name"],
+        uid=metadata["uid"],
+        generation=int(metadata.get("generation") or 1),
+    )
+
+
+def actor(body: Mapping[str, Any]) -> str:
+    """Who last changed the spec: the newest field manager that owns part of it."""
+    managers = [
+        entry
+        for entry in body.get("metadata", {}).get("managedFields") or []
+        if "f:spec" in (entry.get("fieldsV1") or {})
+    ]
+    if not managers:
+        return "unknown"
+    newest = max(managers, key=lambda entry: entry.get("time") or "")
+    return str(newest.get("manager") or "unknown")
+
+
+async def _exists(client: Client, id_: str) -> bool:
+    try:
+        await client.get_workflow_handle(id_).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise kopf.TemporaryError(f"Temporal is unavailable: {error}", delay=10) from error
+    return True
+
+
+async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: Catalog) -> None:
+    """Level-triggered: bring this generation to its workflow (or explain why not)."""
+    if context.kube is None or context.temporal is None:
+        raise kopf.TemporaryError("the operator is still starting", delay=2)
+    ref = reference(body)
+    status = body.get("status") or {}
+    spec = body.get("spec") or {}
+    if spec.get("suspend"):
+        return
+    installed = bool(status.get("installedVersion"))
+    id_ = workflow_id(ref)
+    if await _exists(context.temporal, id_):
+        return  # this generation is (or was) being handled
+    outcome = installation_outcome(body, catalog, context.settings.sandbox, installed=installed)
+    patch = dict(outcome.patch)
+    if outcome.accepted:
+        patch["workflow"] = {"id": id_, "step": "queued", "progress": 0}
+    await context.kube.patch_status(INSTALLATION, ref.name, patch, ref.namespace)
+    if outcome.event:
+        kopf.event(
+            kopf.Body(dict(body)),  # type: ignore[arg-type]
+            type=outcome.event[0],
+            reason=outcome.event[1],
+            message=outcome.event[2],
+        )
+    if not outcome.accepted:
+        return
+    request = LifecycleRequest(
+        ref=ref,
+        spec=ModuleInstallationSpec.model_validate(spec),
+        actor=actor(body),
+        previous_workflow_id=(status.get("workflow") or {}).get("id"),
+    )
+    run = UpdateModuleWorkflow.run if installed else InstallModuleWorkflow.run
+    try:
+        await context.temporal.start_workflow(
+            run,
+            request,
+            id=id_,
+            task_queue=context.settings.temporal.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return
+    except RPCError as error:
+        raise kopf.TemporaryError(f"cannot start {id_}: {error}", delay=10) from error
+
+
+def _plain(body: kopf.Body) -> dict[str, Any]:
+    return {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
 
 
 @kopf.on.resume(GROUP, VERSION, "moduleinstallations")
 @kopf.on.create(GROUP, VERSION, "moduleinstallations")
 @kopf.on.update(GROUP, VERSION, "moduleinstallations")
-async def reconcile_installation(
-    *, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any
-) -> None:
+async def reconcile_installation(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     context: OperatorContext = memo["context"]
-    raw = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
-    catalog = catalog_from(modules_index(kwargs))
-    outcome = installation_outcome(raw, catalog, context.settings.sandbox)
-    patch.status.update(outcome.patch)
-    if outcome.event:
-        kopf.event(body, type=outcome.event[0], reason=outcome.event[1], message=outcome.event[2])
+    await reconcile(context, _plain(body), catalog_from(modules_index(kwargs)))
 
 
 @kopf.on.delete(GROUP, VERSION, "moduleinstallations")
-async def installation_deleted(*, body: kopf.Body, **_: Any) -> None:
-    """Behind the finalizer: nothing has been provisioned before the lifecycle runs, so the
-    finalizer comes off at once; the uninstall workflow takes this place with the lifecycle."""
-    kopf.event(body, type="Normal", reason="Uninstalled", message="installation removed")
+async def installation_deleted(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Behind the finalizer: run the uninstall workflow and wait for it; Kopf re-checks every
+    few seconds while it runs. The finalizer comes off when the workflow has ended, whatever
+    its outcome (a failure is reported as an Event)."""
+    context: OperatorContext = memo["context"]
+    if context.temporal is None:
+        raise kopf.TemporaryError("the operator is still starting", delay=2)
+    plain = _plain(body)
+    ref = reference(plain)
+    request = LifecycleRequest(
+        ref=ref,
+        spec=ModuleInstallationSpec.model_validate(plain["spec"]),
+        actor=actor(plain),
+        previous_workflow_id=(plain["status"].get("workflow") or {}).get("id"),
+    )
+    id_ = workflow_id(ref, uninstall=True)
+    try:
+        handle = await context.temporal.start_workflow(
+            UninstallModuleWorkflow.run,
+            request,
+            id=id_,
+            task_queue=context.settings.temporal.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        handle = context.temporal.get_workflow_handle(id_)
+    except RPCError as error:
+        raise kopf.TemporaryError(f"cannot start {id_}: {error}", delay=10) from error
+    try:
+        result = await asyncio.wait_for(handle.result(), UNINSTALL_WAIT)
+    except TimeoutError as error:
+        raise kopf.TemporaryError("uninstalling", delay=2) from error
+    except WorkflowFailureError as error:
+        kopf.event(
+            body, type="Warning", reason="UninstallFailed", message=str(error.cause or error)
+        )
+        return
+    kopf.event(body, type="Normal", reason=str(result), message="the module was uninstalled")

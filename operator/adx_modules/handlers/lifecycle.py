@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+from temporalio.client import Client
 
 from adx_modules.api.meta import FINALIZER
+from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
 from adx_modules.config import Settings
 
@@ -34,6 +36,7 @@ class OperatorContext:
 
     settings: Settings
     kube: KubeClient | None = None
+    temporal: Client | None = None
     # the last phase seen per Module name, so dependents are revisited on changes only
     seen_phases: dict[str, str] = field(default_factory=dict)
 
@@ -68,6 +71,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     tune(settings)
     context: OperatorContext = memo["context"]
     context.kube = await KubeClient.connect()
+    temporal_settings = context.settings.temporal
+    context.temporal = await temporal.connect(
+        temporal_settings.address, temporal_settings.namespace
+    )
     LOG.info("operator started (Temporal %s)", context.settings.temporal.address)
 
 

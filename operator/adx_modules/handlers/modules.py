@@ -58,8 +58,8 @@ async def module_changed(
     modules = modules_index(kwargs)
     await revisit(
         str(body.spec.get("moduleId", "")),
+        context=context,
         kube=context.kube,
-        settings=context.settings,
         catalog=catalog_from(modules),
         modules=modules,
         installations=installations_index(kwargs),

@@ -30,6 +30,7 @@ class Outcome:
 
     patch: dict[str, Any]
     event: tuple[str, str, str] | None  # (type, reason, message)
+    accepted: bool = False
 
 
 def _generation(body: Mapping[str, Any]) -> int:
@@ -84,9 +85,12 @@ def installation_outcome(
     catalog: Catalog,
     sandbox: SandboxSettings,
     now: datetime | None = None,
+    *,
+    installed: bool = False,
 ) -> Outcome:
     """A ModuleInstallation: accepted (module, version, isolation, configuration resolve) and
-    waiting for approval or for the lifecycle; or rejected with the reason."""
+    waiting for approval or for the lifecycle; or rejected with the reason. An installation
+    that already runs keeps running: a rejected update does not touch it."""
     status = body.get("status") or {}
     update = StatusUpdate(status, _generation(body), now or datetime.now(UTC))
     verdict = check_installation(
@@ -100,7 +104,8 @@ def installation_outcome(
         if verdict.reason in (c.MODULE_NOT_FOUND, c.NO_MATCHING_VERSION, c.INVALID_CONSTRAINT):
             update.condition(c.RESOLVED, "False", verdict.reason, verdict.message)
         _reject(update, verdict)
-        update.set(phase="Failed", message=verdict.message, resolvedVersion=None)
+        phase = status.get("phase") if installed else "Failed"
+        update.set(phase=phase, message=verdict.message, resolvedVersion=None)
         return Outcome(update.patch(), _event(status, update))
 
     assert verdict.resolved is not None  # noqa: S101 - an accepted verdict always resolves
@@ -113,16 +118,15 @@ def installation_outcome(
         update.condition(c.PERMISSIONS_APPROVED, "False", c.BLOCKED, message)
         update.stalled(c.BLOCKED, f"waiting for approval of {missing}")
         update.set(phase="AwaitingApproval", message=message)
-    else:
-        update.condition(
-            c.PERMISSIONS_APPROVED, "True", c.SUCCEEDED, "every declared permission is approved"
-        )
-        message = (
-            f"accepted {verdict.resolved.module_id} {verdict.resolved.version}; "
-            "waiting for the lifecycle worker to install it"
-        )
-        update.reconciling(c.PENDING, message).set(phase="Pending", message=message)
-    return Outcome(update.patch(), _event(status, update))
+        return Outcome(update.patch(), _event(status, update), accepted=True)
+    update.condition(
+        c.PERMISSIONS_APPROVED, "True", c.SUCCEEDED, "every declared permission is approved"
+    )
+    target = f"{verdict.resolved.module_id} {verdict.resolved.version}"
+    message = f"accepted {target}; queued for the lifecycle worker"
+    phase = "Updating" if installed else "Pending"
+    update.reconciling(c.PENDING, message).set(phase=phase, message=message)
+    return Outcome(update.patch(), _event(status, update), accepted=True)
 
 
 def listing_outcome(

@@ -20,15 +20,10 @@ from adx_modules.api.listing import LISTING
 from adx_modules.api.meta import KindInfo
 from adx_modules.api.module import MODULE
 from adx_modules.clients.kube import KubeClient, NotFoundError
-from adx_modules.config import Settings
 from adx_modules.handlers.indexes import InstallationsIndex, ListingsIndex, ModulesIndex
-from adx_modules.handlers.reconcile import (
-    Outcome,
-    changes,
-    installation_outcome,
-    listing_outcome,
-    module_outcome,
-)
+from adx_modules.handlers.installations import reconcile
+from adx_modules.handlers.lifecycle import OperatorContext
+from adx_modules.handlers.reconcile import Outcome, changes, listing_outcome, module_outcome
 from adx_modules.validation.catalog import Catalog
 
 LOG = logging.getLogger("adx_modules.operator")
@@ -63,11 +58,27 @@ async def _refresh(
         LOG.warning("revisiting %s %s failed: %s", kind.kind, name, error.reason)
 
 
+async def _reconcile_installation(
+    context: OperatorContext, name: str, namespace: str, catalog: Catalog
+) -> None:
+    """An installation is reconciled as its own handler would (it may now proceed)."""
+    if context.kube is None:
+        return
+    try:
+        body = await context.kube.get(INSTALLATION, name, namespace)
+        if not body.get("metadata", {}).get("deletionTimestamp"):
+            await reconcile(context, body, catalog)
+    except NotFoundError:
+        return
+    except (ApiException, kopf.TemporaryError) as error:  # its own handler will catch up
+        LOG.warning("revisiting ModuleInstallation %s/%s failed: %s", namespace, name, error)
+
+
 async def revisit(
     module_id: str,
     *,
+    context: OperatorContext | None = None,
     kube: KubeClient,
-    settings: Settings,
     catalog: Catalog,
     modules: ModulesIndex,
     installations: InstallationsIndex,
@@ -80,16 +91,9 @@ async def revisit(
         name = sibling["metadata"]["name"]
         if name != skip:
             steps.append(_refresh(kube, MODULE, name, None, lambda b: module_outcome(b, catalog)))
-    for namespace, name, _ in installations.get(module_id, []):
-        steps.append(
-            _refresh(
-                kube,
-                INSTALLATION,
-                name,
-                namespace,
-                lambda b: installation_outcome(b, catalog, settings.sandbox),
-            )
-        )
+    if context is not None:
+        for namespace, name, _ in installations.get(module_id, []):
+            steps.append(_reconcile_installation(context, name, namespace, catalog))
     installs = active_installs(installations, module_id)
     for name in listings.get(module_id, []):
         steps.append(

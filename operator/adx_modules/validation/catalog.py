@@ -29,6 +29,7 @@ class CatalogEntry:
     created: str
     spec: ModuleSpec | None
     spec_error: str | None = None
+    security_score: int | None = None
 
     @property
     def available(self) -> bool:
@@ -44,7 +45,9 @@ class CatalogEntry:
             error = None
         except ValidationError as failure:
             spec, error = None, describe_validation_error(failure, "spec")
+        score = (body.get("status") or {}).get("securityScore")
         return cls(
+            security_score=score if isinstance(score, int) else None,
             name=metadata.get("name", ""),
             module_id=str(raw_spec.get("moduleId", "")),
             version=str(raw_spec.get("version", "")),

@@ -1,0 +1,172 @@
+"""The lifecycle's internal contract: what handlers hand to workflows and workflows to activities.
+
+Why it exists: workflows and activities run in different processes and restart at any time;
+their inputs and outputs cross Temporal as pydantic models (``pydantic_data_converter``), so
+they are declared once, here, below both layers. Workflow ids are deterministic (kind, uid,
+generation), so a handler that runs twice attaches to the workflow it already started.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from adx_modules.api.installation import ModuleInstallationSpec
+from adx_modules.api.meta import ConditionStatus
+from adx_modules.api.module import ModuleSpec
+
+Action = Literal["install", "update", "uninstall"]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class InstallationRef(Payload):
+    """Which installation, at which generation."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+
+
+def workflow_id(ref: InstallationRef, *, uninstall: bool = False) -> str:
+    """``mi/<namespace>/<name>/<uid>/g<generation>`` for the install or update of a
+    generation (whichever it is, decided when it starts); ``.../uninstall`` for the delete."""
+    base = f"mi/{ref.namespace}/{ref.name}/{ref.uid}"
+    return f"{base}/uninstall" if uninstall else f"{base}/g{ref.generation}"
+
+
+class LifecycleRequest(Payload):
+    """What a lifecycle workflow is asked to do."""
+
+    ref: InstallationRef
+    spec: ModuleInstallationSpec
+    actor: str = "unknown"
+    """Who asked: the field manager that last changed the spec."""
+    previous_workflow_id: str | None = None
+    """The workflow of an earlier generation, which this one supersedes."""
+
+
+class Resolution(Payload):
+    """The module version chosen for a request, and what the choice implies."""
+
+    module_name: str
+    """The Module object."""
+    module: ModuleSpec
+    security_score: int | None
+    module_phase: str | None
+    isolation: str
+    missing_permissions: list[str]
+    scanning_enabled: bool
+    min_security_score: int
+
+
+class RevisionInfo(Payload):
+    """A revision as recorded in PostgreSQL."""
+
+    revision: int
+    version: str
+    configuration: dict[str, Any]
+
+
+class InstallationRecord(Payload):
+    """The installation's row (and, with a revision, the revision it now runs)."""
+
+    ref: InstallationRef
+    module_id: str
+    phase: str
+    workflow_id: str
+    version: str | None = None
+    isolation: str | None = None
+    revision: int | None = None
+    configuration: dict[str, Any] | None = None
+
+
+class ActivationRequest(Payload):
+    ref: InstallationRef
+    active: bool
+
+
+class BackupRequest(Payload):
+    ref: InstallationRef
+    workflow_id: str
+
+
+class Activities:
+    """Activity names: workflows call activities by name, so they import no side effects."""
+
+    RESOLVE = "resolve"
+    SUPERSEDE = "supersede"
+    REPORT = "report"
+    PROVISION = "provision"
+    WAIT_HEALTHY = "wait_healthy"
+    ACTIVATE = "activate"
+    DEPROVISION = "deprovision"
+    AUDIT = "audit"
+    RECORD_INSTALLATION = "record_installation"
+    LAST_REVISION = "last_revision"
+    BACKUP = "backup"
+
+
+class ConditionChange(Payload):
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str = ""
+
+
+class StatusReport(Payload):
+    """A status change of the installation, written by the ``report`` activity."""
+
+    ref: InstallationRef
+    workflow_id: str
+    step: str
+    progress: int
+    phase: str | None = None
+    rollup: Literal["ready", "reconciling", "stalled"] | None = None
+    reason: str = ""
+    message: str = ""
+    conditions: list[ConditionChange] = []
+    fields: dict[str, Any] = {}
+    done: bool = False
+    """The workflow is over: clear status.workflow."""
+    failure: bool | None = None
+    """True counts a failure; False (a success) resets the consecutive count."""
+    revision: dict[str, Any] | None = None
+    """A revision to append to status.history (kept to the last 20)."""
+    clear: list[str] = []
+    """Condition types to remove."""
+
+
+class ProvisionRequest(Payload):
+    """Bring the sandbox of one installation to a revision."""
+
+    ref: InstallationRef
+    spec: ModuleInstallationSpec
+    resolution: Resolution
+    revision: int
+
+
+class ProvisionResult(Payload):
+    """What was provisioned (kind, name), in creation order."""
+
+    objects: list[tuple[str, str]]
+    configuration_hash: str
+
+
+class HealthRequest(Payload):
+    ref: InstallationRef
+    timeout_seconds: int
+
+
+class RecordRequest(Payload):
+    ref: InstallationRef
+    workflow_id: str
+    action: Action
+    step: str
+    outcome: str
+    actor: str
+    detail: str = ""

@@ -1,0 +1,1 @@
+"""The Temporal worker process: runs the lifecycle workflows and their activities."""

@@ -1,0 +1,180 @@
+"""UpdateModuleWorkflow: a change of version or configuration, rolled back if it goes wrong.
+
+Why it exists: an update must never leave a tenant without its module. It checks the target
+(exists, Available, configuration valid under the new schema, new permissions approved) before
+touching anything, keeps the running revision for rollback, rolls out with no unavailability
+(the old pod serves until the new one is ready), and if the new revision does not become
+healthy it re-applies the previous one and says so (``Remediated``, ``RollbackSucceeded``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, FailureError
+
+from adx_modules.workflows.rollout import (
+    activate_and_record,
+    deploy,
+    resolve_and_gate,
+    revision_entry,
+)
+from adx_modules.workflows.steps import Steps, explain, failure_conditions
+
+with workflow.unsafe.imports_passed_through():
+    from adx_modules.api import conditions as c
+    from adx_modules.api.lifecycle import Activities, LifecycleRequest, RevisionInfo
+
+
+@workflow.defn(name="UpdateModuleWorkflow")
+class UpdateModuleWorkflow:
+    """Update one ModuleInstallation to its current generation."""
+
+    @workflow.run
+    async def run(self, request: LifecycleRequest) -> str:
+        steps = Steps(request, "update")
+        await steps.supersede()
+        previous: RevisionInfo | None = await steps.run(
+            Activities.LAST_REVISION, steps.ref, RevisionInfo
+        )
+        if previous is None:  # nothing runs yet (an earlier install failed): install instead
+            from adx_modules.workflows.install import InstallModuleWorkflow  # noqa: PLC0415
+
+            return await InstallModuleWorkflow().run(request)
+        step, rolling = "resolve", False
+        try:
+            await steps.report(
+                "resolve",
+                5,
+                phase="Updating",
+                rollup="reconciling",
+                reason=c.PROGRESSING,
+                message=f"checking the update from {previous.version}",
+            )
+            resolution = await resolve_and_gate(steps, request)
+            step = "backup"
+            await steps.audit(
+                "backup",
+                "succeeded",
+                f"revision {previous.revision} ({previous.version}) kept for rollback",
+            )
+            step, rolling = "rollout", True
+            revision = previous.revision + 1
+            target = f"{resolution.module.module_id} {resolution.module.version}"
+            await steps.report(
+                "rollout",
+                40,
+                phase="Updating",
+                rollup="reconciling",
+                reason=c.PROGRESSING,
+                message=f"rolling out revision {revision}: {target}",
+            )
+            result = await deploy(steps, request, resolution, revision)
+            step = "activate"
+            phase = await activate_and_record(steps, request, resolution, revision)
+        except asyncio.CancelledError:
+            raise
+        except FailureError as error:
+            raise await self._fail(steps, step, rolling, previous, error) from error
+        version = resolution.module.version
+        await steps.report(
+            "done",
+            100,
+            phase=phase,
+            rollup="ready",
+            reason=c.SUCCEEDED,
+            message=f"updated to {target} (revision {revision})",
+            conditions=[
+                (c.INSTALLED, "True", c.SUCCEEDED, f"revision {revision} runs {version}"),
+                (c.HEALTHY, "True", c.SUCCEEDED, "every replica is ready"),
+            ],
+            clear=[c.REMEDIATED],
+            fields={"installedVersion": version},
+            revision=revision_entry(resolution, revision, result.configuration_hash),
+            failure=False,
+            done=True,
+        )
+        await steps.audit("update", "succeeded", f"revision {revision}: {version}")
+        return phase
+
+    async def _fail(
+        self,
+        steps: Steps,
+        step: str,
+        rolling: bool,
+        previous: RevisionInfo,
+        error: FailureError,
+    ) -> ApplicationError:
+        """Before the rollout nothing changed; after it, roll back when the policy allows."""
+        reason, message = explain(error)
+        failed = f"step {step} failed: {message}"
+        policy = steps.request.spec.update
+        remediation: list[tuple[str, str, str, str]] = []
+        phase: str = "Active"
+        installed: str | None = previous.version
+        if rolling and (policy is None or policy.auto_rollback):
+            remediation, phase, installed = await self._roll_back(steps, previous, failed)
+        elif rolling:
+            phase, installed = "Failed", None
+        await steps.report(
+            step,
+            100,
+            phase=phase,
+            rollup="stalled",
+            reason=reason,
+            message=f"{failed}; "
+            + (
+                f"revision {previous.revision} ({previous.version}) still runs"
+                if phase == "Active"
+                else "the installation needs attention"
+            )
+            + "; edit the spec to retry",
+            conditions=[*failure_conditions(step, reason, message), *remediation],
+            fields={"installedVersion": installed},
+            failure=True,
+            done=True,
+        )
+        await steps.audit(step, "failed", message)
+        return ApplicationError(failed, type=reason, non_retryable=True)
+
+    async def _roll_back(
+        self, steps: Steps, previous: RevisionInfo, failed: str
+    ) -> tuple[list[tuple[str, str, str, str]], str, str | None]:
+        """Re-apply the previous revision; (conditions, phase, installed version)."""
+        await steps.report(
+            "rollback",
+            80,
+            phase="RollingBack",
+            rollup="reconciling",
+            reason=c.PROGRESSING,
+            message=f"{failed}; rolling back to revision {previous.revision} ({previous.version})",
+        )
+        spec = steps.request.spec.model_copy(
+            update={"version": f"=={previous.version}", "configuration": previous.configuration}
+        )
+        back = steps.request.model_copy(update={"spec": spec})
+        try:
+            resolution = await resolve_and_gate(steps, back, label="rollback-")
+            await deploy(steps, back, resolution, previous.revision)
+        except FailureError as error:
+            _, why = explain(error)
+            await steps.audit("rollback", "failed", why)
+            return (
+                [(c.REMEDIATED, "False", c.ROLLBACK_FAILED, f"rollback failed: {why}")],
+                "Failed",
+                None,
+            )
+        await steps.audit("rollback", "succeeded", f"revision {previous.revision}")
+        return (
+            [
+                (
+                    c.REMEDIATED,
+                    "True",
+                    c.ROLLBACK_SUCCEEDED,
+                    f"rolled back to revision {previous.revision} ({previous.version})",
+                )
+            ],
+            "Active",
+            previous.version,
+        )
