@@ -49,7 +49,7 @@ RETRY = RetryPolicy(
     maximum_attempts=12,  # about five minutes of a world that is down, then a human is asked
     non_retryable_error_types=NON_RETRYABLE,
 )
-QUICK = timedelta(seconds=30)
+QUICK = timedelta(seconds=20)
 
 
 def explain(error: BaseException) -> tuple[str, str]:

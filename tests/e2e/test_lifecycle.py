@@ -1,0 +1,385 @@
+"""The lifecycle end to end: kubectl apply -> a running, locked-down module; update, rollback,
+uninstall; failures undone; crashes of the worker or the operator survived.
+
+Real cluster (kwok nodes), real Temporal, real PostgreSQL; the operator and the worker run as
+``adx-module-service operator|worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from support.kube import Kubectl
+from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
+from support.operator import ServiceProcess
+
+pytestmark = pytest.mark.usefixtures("operator", "worker")
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "greeting": {"type": "string"},
+        "apiToken": {"type": "string", "writeOnly": True},
+    },
+}
+PERMISSIONS = [
+    "database:read:user_data",
+    "network:access:10.20.0.0/16:5432",
+    "network:access:api.example.com",
+]
+
+
+@pytest.fixture
+def module_id(kubectl: Kubectl, unique: str) -> Iterator[str]:
+    """A module of this test's own at 1.0.0 (with an API, permissions and a configSchema)."""
+    name = f"life-{unique}"
+    kubectl.apply(
+        module_doc(
+            name,
+            "1.0.0",
+            permissions=PERMISSIONS,
+            configSchema=SCHEMA,
+            resources={
+                "requests": {"cpu": "20m", "memory": "32Mi"},
+                "limits": {"cpu": "200m", "memory": "64Mi"},
+            },
+            extensionPoints={"api": [{"path": "/life", "port": 8080}]},
+        )
+    )
+    wait_condition(kubectl, f"module/{name}-1-0-0", "Ready")
+    yield name
+    for module in kubectl.json("get", "modules")["items"]:
+        if module["spec"]["moduleId"] == name:
+            kubectl("delete", "module", module["metadata"]["name"], "--wait=false", check=False)
+
+
+def publish(kubectl: Kubectl, module_id: str, version: str, image: str | None = None) -> None:
+    extra: dict[str, Any] = {"permissions": PERMISSIONS, "configSchema": SCHEMA}
+    if image:
+        extra["artifact"] = {"image": {"reference": image}}
+    kubectl.apply(module_doc(module_id, version, **extra))
+    wait_condition(kubectl, f"module/{module_id}-{version.replace('.', '-')}", "Ready")
+
+
+def install(kubectl: Kubectl, module_id: str, **spec: Any) -> None:
+    spec.setdefault("approvedPermissions", PERMISSIONS)
+    spec.setdefault("configuration", {"greeting": "hello", "apiToken": "s3cret"})
+    kubectl.apply(installation_doc("life", module_id, **spec))
+
+
+async def rows(service_env: dict[str, str], query: str, *args: Any) -> list[dict[str, Any]]:
+    connection = await asyncpg.connect(
+        service_env["ADX_DATABASE_URL"],
+        server_settings={"search_path": service_env["ADX_DATABASE_SCHEMA_NAME"]},
+    )
+    try:
+        return [dict(r) for r in await connection.fetch(query, *args)]
+    finally:
+        await connection.close()
+
+
+async def test_install_provisions_a_locked_down_module_in_a_restricted_namespace(
+    kubectl: Kubectl, namespace: str, module_id: str, service_env: dict[str, str]
+) -> None:
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    install(kubectl, module_id)
+    seen_phases = set()
+
+    def active() -> dict[str, Any] | None:
+        obj: dict[str, Any] = kubectl.json("get", "mi", "life")
+        status = obj.get("status", {})
+        seen_phases.add(status.get("phase"))
+        if status.get("workflow"):
+            assert 0 <= status["workflow"]["progress"] <= 100
+            assert status["workflow"]["id"].endswith("/g1")
+        return obj if status.get("phase") == "Active" else None
+
+    mi = kubectl.wait_for(active, timeout=120, interval=0.2)
+    assert {"Installing"} <= seen_phases
+    assert condition(mi, "Ready")["status"] == "True"
+    assert condition(mi, "Installed")["message"] == "revision 1 runs 1.0.0"
+    assert mi["status"]["installedVersion"] == "1.0.0"
+    assert "workflow" not in mi["status"]
+    assert [h["revision"] for h in mi["status"]["history"]] == [1]
+    uid = mi["metadata"]["uid"]
+    owner = {
+        "apiVersion": "modules.adxcore.com/v1alpha1",
+        "kind": "ModuleInstallation",
+        "name": "life",
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+    account = kubectl.json("get", "serviceaccount", "mod-life")
+    assert account["automountServiceAccountToken"] is False
+    assert account["metadata"]["ownerReferences"] == [owner]
+    labels = account["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == module_id
+    assert labels["app.kubernetes.io/version"] == "1.0.0"
+    assert labels["modules.adxcore.com/tenant"] == namespace
+    assert labels["app.kubernetes.io/managed-by"] == "adx-module-operator"
+
+    config = kubectl.json("get", "configmap", "mod-life-config")
+    assert config["data"]["config.json"] == '{\n  "greeting": "hello"\n}'
+    assert config["data"]["allowed-hosts"] == "api.example.com"
+    secret = kubectl.json("get", "secret", "mod-life-secrets")
+    assert "secrets.json" in secret["data"]  # the writeOnly value, never in the ConfigMap
+    assert "s3cret" not in str(config)
+
+    deployment = kubectl.json("get", "deployment", "mod-life")
+    assert deployment["metadata"]["ownerReferences"] == [owner]
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "mod-life"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    main = pod["containers"][0]
+    assert main["image"] == f"registry.local/{module_id}:1.0.0"
+    assert main["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsGroup": 65532,
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert main["resources"] == {
+        "requests": {"cpu": "20m", "memory": "32Mi"},
+        "limits": {"cpu": "200m", "memory": "64Mi"},
+    }
+    assert deployment["metadata"]["labels"]["modules.adxcore.com/active"] == "true"
+    pods = kubectl.json("get", "pods", "-l", "modules.adxcore.com/installation=life")["items"]
+    assert [p["status"]["phase"] for p in pods] == ["Running"]  # admitted under "restricted"
+
+    service = kubectl.json("get", "service", "mod-life")
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(8080, 8080)]
+    policy = kubectl.json("get", "networkpolicy", "mod-life")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["podSelector"] == {"matchLabels": {"modules.adxcore.com/installation": "life"}}
+    egress = policy["egress"]
+    assert egress[0]["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    assert egress[1] == {
+        "to": [{"namespaceSelector": {"matchLabels": {"adxcore.com/platform": "true"}}}]
+    }
+    assert egress[2] == {
+        "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+        "ports": [{"port": 5432, "protocol": "TCP"}],
+    }
+    assert len(egress) == 3  # api.example.com is a host name: not expressible, see the annotation
+    assert policy["ingress"][0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
+
+    installations = await rows(service_env, "SELECT * FROM installations WHERE uid = $1", uid)
+    assert [(r["phase"], r["version"], r["revision"]) for r in installations] == [
+        ("Active", "1.0.0", 1)
+    ]
+    revisions = await rows(
+        service_env, "SELECT revision, version FROM revisions WHERE installation_uid = $1", uid
+    )
+    assert [(r["revision"], r["version"]) for r in revisions] == [(1, "1.0.0")]
+    audit = await rows(
+        service_env,
+        "SELECT step, outcome, actor FROM audit_events WHERE installation_uid = $1 ORDER BY id",
+        uid,
+    )
+    steps = [(a["step"], a["outcome"]) for a in audit]
+    assert steps == [
+        ("resolve", "succeeded"),
+        ("provision-r1", "succeeded"),
+        ("wait-healthy-r1", "succeeded"),
+        ("install", "succeeded"),
+    ]
+    assert {a["actor"] for a in audit} == {"kubectl"}
+
+
+def test_unapproved_permissions_wait_then_approval_installs(
+    kubectl: Kubectl, module_id: str
+) -> None:
+    install(kubectl, module_id, approvedPermissions=PERMISSIONS[:1])
+    waiting = wait_phase(kubectl, "mi/life", "AwaitingApproval")
+    assert condition(waiting, "Stalled")["reason"] == "Blocked"
+    assert "api.example.com" in condition(waiting, "PermissionsApproved")["message"]
+    assert "NotFound" in kubectl("get", "deployment", "mod-life", check=False).stderr
+
+    kubectl(
+        "patch",
+        "mi",
+        "life",
+        "--type=merge",
+        "-p",
+        '{"spec":{"approvedPermissions":' + str(PERMISSIONS).replace("'", '"') + "}}",
+    )
+    active = wait_phase(kubectl, "mi/life", "Active")
+    assert condition(active, "PermissionsApproved")["status"] == "True"
+    assert condition(active, "Ready")["observedGeneration"] == 2
+
+
+def _ready_replicas(kubectl: Kubectl) -> int:
+    status = kubectl.json("get", "deployment", "mod-life").get("status", {})
+    return int(status.get("readyReplicas", 0))
+
+
+def test_an_update_rolls_out_a_new_revision(kubectl: Kubectl, module_id: str) -> None:
+    install(kubectl, module_id)
+    wait_phase(kubectl, "mi/life", "Active")
+    before = kubectl.json("get", "deployment", "mod-life")["spec"]["template"]["metadata"]
+
+    publish(kubectl, module_id, "1.1.0")
+    kubectl(
+        "patch",
+        "mi",
+        "life",
+        "--type=merge",
+        "-p",
+        '{"spec":{"version":"^1.1","configuration":{"greeting":"hi"}}}',
+    )
+    updated = kubectl.wait_for(
+        lambda: (
+            (o := kubectl.json("get", "mi", "life"))["status"].get("installedVersion") == "1.1.0"
+            and o["status"].get("phase") == "Active"
+            and o
+        ),
+        timeout=120,
+    )
+    assert [h["version"] for h in updated["status"]["history"]] == ["1.0.0", "1.1.0"]
+    assert condition(updated, "Ready")["status"] == "True"
+    after = kubectl.json("get", "deployment", "mod-life")["spec"]["template"]["metadata"]
+    assert after["labels"]["app.kubernetes.io/version"] == "1.1.0"
+    hash_key = "modules.adxcore.com/configuration-hash"
+    assert after["annotations"][hash_key] != before["annotations"][hash_key]
+    config = kubectl.json("get", "configmap", "mod-life-config")["data"]["config.json"]
+    assert '"greeting": "hi"' in config
+
+
+def test_an_update_that_never_gets_ready_is_rolled_back(kubectl: Kubectl, module_id: str) -> None:
+    install(kubectl, module_id)
+    wait_phase(kubectl, "mi/life", "Active")
+    # kwok's "pod-never-ready" stage: pods of this image start but never become ready
+    publish(kubectl, module_id, "2.0.0", image=f"never-ready.adx.test/{module_id}:2.0.0")
+    kubectl(
+        "patch",
+        "mi",
+        "life",
+        "--type=merge",
+        "-p",
+        '{"spec":{"version":"^2.0","update":{"healthTimeoutSeconds":15}}}',
+    )
+
+    ready_samples = []
+
+    def rolled_back() -> dict[str, Any] | None:
+        ready_samples.append(_ready_replicas(kubectl))
+        obj: dict[str, Any] = kubectl.json("get", "mi", "life")
+        return obj if condition(obj, "Remediated").get("status") == "True" else None
+
+    mi = kubectl.wait_for(rolled_back, timeout=150, interval=0.5)
+    assert min(ready_samples) >= 1, "the old revision stopped serving during the update"
+    assert condition(mi, "Remediated")["reason"] == "RollbackSucceeded"
+    assert condition(mi, "Stalled")["reason"] == "HealthCheckFailed"
+    assert "CrashLoopBackOff" in mi["status"]["message"]
+    assert mi["status"]["installedVersion"] == "1.0.0"
+    assert mi["status"]["phase"] == "Active"
+    assert mi["status"]["failures"] == {"consecutive": 1, "total": 1}
+    deployment = kubectl.json("get", "deployment", "mod-life")
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert containers[0]["image"] == f"registry.local/{module_id}:1.0.0"
+    kubectl.wait_for(
+        lambda: (
+            _ready_replicas(kubectl) == 1
+            and kubectl.json("get", "deployment", "mod-life")["status"].get("updatedReplicas") == 1
+        )
+    )
+
+
+async def test_uninstall_removes_everything_and_the_object(
+    kubectl: Kubectl, module_id: str, service_env: dict[str, str]
+) -> None:
+    install(kubectl, module_id, uninstall={"backupData": True})
+    mi = wait_phase(kubectl, "mi/life", "Active")
+    uid = mi["metadata"]["uid"]
+    kubectl("delete", "mi", "life", "--timeout=90s")
+    assert "NotFound" in kubectl("get", "mi", "life", check=False).stderr
+    for kind in ("deployment", "service", "networkpolicy", "serviceaccount", "configmap", "secret"):
+        leftovers = kubectl.json("get", kind, "-l", "modules.adxcore.com/installation=life")
+        assert leftovers["items"] == [], kind
+    assert kubectl.json("get", "pods", "-l", "modules.adxcore.com/installation=life")["items"] == []
+    record = await rows(
+        service_env, "SELECT phase, uninstalled_at FROM installations WHERE uid = $1", uid
+    )
+    assert record[0]["phase"] == "Uninstalled"
+    assert record[0]["uninstalled_at"] is not None
+    backups = await rows(
+        service_env, "SELECT contents FROM backups WHERE installation_uid = $1", uid
+    )
+    assert len(backups) == 1
+
+
+def test_a_failed_install_is_undone_and_an_edit_retries(kubectl: Kubectl, module_id: str) -> None:
+    publish(kubectl, module_id, "3.0.0", image=f"never-ready.adx.test/{module_id}:3.0.0")
+    install(kubectl, module_id, version="3.0.0", update={"healthTimeoutSeconds": 10})
+    failed = wait_phase(kubectl, "mi/life", "Failed", timeout=120)
+    assert condition(failed, "Stalled")["reason"] == "HealthCheckFailed"
+    message = failed["status"]["message"]
+    assert message.startswith("step provision failed: not healthy within 10s")
+    assert "removed what it had created" in message
+    for kind in ("deployment", "configmap", "serviceaccount", "networkpolicy"):
+        assert (
+            kubectl.json("get", kind, "-l", "modules.adxcore.com/installation=life")["items"] == []
+        )
+
+    kubectl("patch", "mi", "life", "--type=merge", "-p", '{"spec":{"version":"1.0.0"}}')
+    active = wait_phase(kubectl, "mi/life", "Active", timeout=120)
+    assert active["status"]["installedVersion"] == "1.0.0"
+    assert active["status"]["failures"] == {"consecutive": 0, "total": 1}
+
+
+def _count(kubectl: Kubectl, kind: str) -> int:
+    return len(kubectl.json("get", kind, "-l", "modules.adxcore.com/installation=life")["items"])
+
+
+@pytest.mark.parametrize("victim", ["worker", "operator"])
+async def test_a_crash_in_the_middle_of_an_install_loses_and_duplicates_nothing(
+    *,
+    kubectl: Kubectl,
+    module_id: str,
+    victim: str,
+    worker: ServiceProcess,
+    operator: ServiceProcess,
+    service_env: dict[str, str],
+) -> None:
+    process = {"worker": worker, "operator": operator}[victim]
+    install(kubectl, module_id)
+    kubectl.wait_for(
+        lambda: (
+            kubectl.json("get", "mi", "life")["status"].get("phase") in ("Installing", "Active")
+        ),
+        interval=0.1,
+    )
+    process.kill()
+    await asyncio.sleep(1)
+    process.start()
+    mi = wait_phase(kubectl, "mi/life", "Active", timeout=180)
+    uid = mi["metadata"]["uid"]
+    assert [_count(kubectl, kind) for kind in ("deployment", "replicaset", "pods", "service")] == [
+        1,
+        1,
+        1,
+        1,
+    ]
+    revisions = await rows(
+        service_env, "SELECT revision FROM revisions WHERE installation_uid = $1", uid
+    )
+    assert [r["revision"] for r in revisions] == [1]
+    audit = await rows(
+        service_env,
+        "SELECT DISTINCT workflow_id FROM audit_events WHERE installation_uid = $1",
+        uid,
+    )
+    assert [a["workflow_id"].rsplit("/", 1)[-1] for a in audit] == ["g1"]  # one workflow
