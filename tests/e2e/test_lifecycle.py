@@ -198,6 +198,12 @@ async def test_install_provisions_a_locked_down_module_in_a_restricted_namespace
     ]
     assert {a["actor"] for a in audit} == {"kubectl"}
 
+    events = kubectl.json("get", "events", "--field-selector=involvedObject.name=life")["items"]
+    reasons = [
+        e["reason"] for e in sorted(events, key=lambda e: e["metadata"]["creationTimestamp"])
+    ]
+    assert {"Resolving", "Installing", "Succeeded"} <= set(reasons), reasons
+
 
 def test_unapproved_permissions_wait_then_approval_installs(
     kubectl: Kubectl, module_id: str

@@ -69,4 +69,11 @@ class StatusActivities:
         if report.message:
             update.set(message=report.message)
         await self._kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
+        if (report.phase and report.phase != status.get("phase")) or report.done:
+            # one Event per meaningful step: a new phase, or the end of the workflow
+            kind = "Warning" if report.rollup == "stalled" else "Normal"
+            reason = report.reason if report.done and report.reason else report.phase
+            await self._kube.post_event(
+                body, kind, reason or "Progress", report.message or f"step {report.step}"
+            )
         return True
