@@ -264,7 +264,9 @@ def test_an_update_rolls_out_a_new_revision(kubectl: Kubectl, module_id: str) ->
     assert '"greeting": "hi"' in config
 
 
-def test_an_update_that_never_gets_ready_is_rolled_back(kubectl: Kubectl, module_id: str) -> None:
+async def test_an_update_that_never_gets_ready_is_rolled_back(
+    kubectl: Kubectl, module_id: str, service_env: dict[str, str]
+) -> None:
     install(kubectl, module_id)
     wait_phase(kubectl, "mi/life", "Active")
     # kwok's "pod-never-ready" stage: pods of this image start but never become ready

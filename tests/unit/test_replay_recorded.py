@@ -23,9 +23,12 @@ def test_histories_were_recorded() -> None:
     assert {path.stem for path in RECORDED} >= {"install", "update-rollback", "uninstall"}
 
 
-@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
-async def test_recorded_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+HISTORIES = {path.stem: path.read_text() for path in RECORDED}
+
+
+@pytest.mark.parametrize("name", sorted(HISTORIES))
+async def test_recorded_history_replays(name: str) -> None:
+    history = WorkflowHistory.from_json(name, HISTORIES[name])
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -103,8 +103,18 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
         previous_workflow_id=(status.get("workflow") or {}).get("id"),
     )
     run = UpdateModuleWorkflow.run if installed else InstallModuleWorkflow.run
+    await _start(context, run, request, id_)
+
+
+async def _start(
+    context: OperatorContext, run: Any, request: LifecycleRequest, id_: str
+) -> WorkflowHandle[Any, Any]:
+    """Start ``id_`` once: attach if it runs, refuse to run a finished one again."""
+    client = context.temporal
+    if client is None:
+        raise kopf.TemporaryError("the operator is still starting", delay=2)
     try:
-        await context.temporal.start_workflow(
+        return await client.start_workflow(
             run,
             request,
             id=id_,
@@ -113,7 +123,7 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
-        return
+        return client.get_workflow_handle(id_)
     except RPCError as error:
         raise kopf.TemporaryError(f"cannot start {id_}: {error}", delay=10) from error
 
@@ -147,19 +157,7 @@ async def installation_deleted(*, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
         previous_workflow_id=(plain["status"].get("workflow") or {}).get("id"),
     )
     id_ = workflow_id(ref, uninstall=True)
-    try:
-        handle = await context.temporal.start_workflow(
-            UninstallModuleWorkflow.run,
-            request,
-            id=id_,
-            task_queue=context.settings.temporal.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:
-        handle = context.temporal.get_workflow_handle(id_)
-    except RPCError as error:
-        raise kopf.TemporaryError(f"cannot start {id_}: {error}", delay=10) from error
+    handle = await _start(context, UninstallModuleWorkflow.run, request, id_)
     try:
         result = await asyncio.wait_for(handle.result(), UNINSTALL_WAIT)
     except TimeoutError as error:

@@ -17,8 +17,8 @@ from temporalio.exceptions import ApplicationError, FailureError
 from adx_modules.workflows.rollout import (
     activate_and_record,
     deploy,
+    report_success,
     resolve_and_gate,
-    revision_entry,
 )
 from adx_modules.workflows.steps import QUICK, Steps, explain, failure_conditions
 
@@ -65,21 +65,13 @@ class InstallModuleWorkflow:
         except FailureError as error:
             raise await self._fail(steps, step, provisioned, error) from error
         version = resolution.module.version
-        await steps.report(
-            "done",
-            100,
+        await report_success(
+            steps,
+            resolution,
+            FIRST_REVISION,
+            result,
             phase=phase,
-            rollup="ready",
-            reason=c.SUCCEEDED,
             message=f"{resolution.module.module_id} {version} is {phase.lower()}",
-            conditions=[
-                (c.INSTALLED, "True", c.SUCCEEDED, f"revision {FIRST_REVISION} runs {version}"),
-                (c.HEALTHY, "True", c.SUCCEEDED, "every replica is ready"),
-            ],
-            fields={"installedVersion": version},
-            revision=revision_entry(resolution, FIRST_REVISION, result.configuration_hash),
-            failure=False,
-            done=True,
         )
         await steps.audit("install", "succeeded", f"{version} {phase}")
         return phase

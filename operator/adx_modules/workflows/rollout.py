@@ -132,13 +132,36 @@ async def activate_and_record(
     return phase
 
 
-def revision_entry(
-    resolution: Resolution, revision: int, configuration_hash: str
-) -> dict[str, object]:
-    """The status.history entry of a revision that became active now."""
-    return {
-        "revision": revision,
-        "version": resolution.module.version,
-        "configurationHash": configuration_hash,
-        "appliedAt": workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+async def report_success(
+    steps: Steps,
+    resolution: Resolution,
+    revision: int,
+    result: ProvisionResult,
+    *,
+    phase: str,
+    message: str,
+) -> None:
+    """Ready: the revision runs; it joins status.history; the failure streak ends."""
+    version = resolution.module.version
+    await steps.report(
+        "done",
+        100,
+        phase=phase,
+        rollup="ready",
+        reason=c.SUCCEEDED,
+        message=message,
+        conditions=[
+            (c.INSTALLED, "True", c.SUCCEEDED, f"revision {revision} runs {version}"),
+            (c.HEALTHY, "True", c.SUCCEEDED, "every replica is ready"),
+        ],
+        clear=[c.REMEDIATED],
+        fields={"installedVersion": version},
+        revision={
+            "revision": revision,
+            "version": version,
+            "configurationHash": result.configuration_hash,
+            "appliedAt": workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        failure=False,
+        done=True,
+    )

@@ -17,14 +17,19 @@ from temporalio.exceptions import ApplicationError, FailureError
 from adx_modules.workflows.rollout import (
     activate_and_record,
     deploy,
+    report_success,
     resolve_and_gate,
-    revision_entry,
 )
 from adx_modules.workflows.steps import Steps, explain, failure_conditions
 
 with workflow.unsafe.imports_passed_through():
     from adx_modules.api import conditions as c
-    from adx_modules.api.lifecycle import Activities, LifecycleRequest, RevisionInfo
+    from adx_modules.api.lifecycle import (
+        Activities,
+        InstallationRecord,
+        LifecycleRequest,
+        RevisionInfo,
+    )
 
 
 @workflow.defn(name="UpdateModuleWorkflow")
@@ -78,22 +83,13 @@ class UpdateModuleWorkflow:
         except FailureError as error:
             raise await self._fail(steps, step, rolling, previous, error) from error
         version = resolution.module.version
-        await steps.report(
-            "done",
-            100,
+        await report_success(
+            steps,
+            resolution,
+            revision,
+            result,
             phase=phase,
-            rollup="ready",
-            reason=c.SUCCEEDED,
             message=f"updated to {target} (revision {revision})",
-            conditions=[
-                (c.INSTALLED, "True", c.SUCCEEDED, f"revision {revision} runs {version}"),
-                (c.HEALTHY, "True", c.SUCCEEDED, "every replica is ready"),
-            ],
-            clear=[c.REMEDIATED],
-            fields={"installedVersion": version},
-            revision=revision_entry(resolution, revision, result.configuration_hash),
-            failure=False,
-            done=True,
         )
         await steps.audit("update", "succeeded", f"revision {revision}: {version}")
         return phase
@@ -117,6 +113,16 @@ class UpdateModuleWorkflow:
             remediation, phase, installed = await self._roll_back(steps, previous, failed)
         elif rolling:
             phase, installed = "Failed", None
+        if phase == "Failed":  # the record says what the status says
+            await steps.run(
+                Activities.RECORD_INSTALLATION,
+                InstallationRecord(
+                    ref=steps.ref,
+                    module_id=steps.request.spec.module,
+                    phase="Failed",
+                    workflow_id=steps.workflow_id,
+                ),
+            )
         await steps.report(
             step,
             100,

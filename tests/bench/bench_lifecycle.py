@@ -1,0 +1,294 @@
+"""Benchmark: 100 ModuleInstallations applied at once, side by side with ``helm install``.
+
+On a fresh local stack: the operator and the worker run as processes; 100 installations of one
+module are applied in one ``kubectl apply``; we record when each becomes Ready, the apiserver's
+write requests, and the peak RSS of both processes. In the same run, a Helm chart that renders
+the very same objects (ServiceAccount, ConfigMap, Secret, Deployment, Service, NetworkPolicy) is
+installed 100 times with ``helm install --wait``, sequentially and 4 at a time, against the same
+apiserver. Results go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).parents[2]
+sys.path[:0] = [str(ROOT / "tests"), str(Path(__file__).parent)]
+
+from report import machine, write_section  # noqa: E402
+
+from adx_modules.api.installation import ModuleInstallationSpec  # noqa: E402
+from adx_modules.api.lifecycle import InstallationRef, Resolution  # noqa: E402
+from adx_modules.api.module import ModuleSpec  # noqa: E402
+from adx_modules.devstack.controlplane import Endpoint  # noqa: E402
+from adx_modules.devstack.stack import DevStack  # noqa: E402
+from adx_modules.devstack.toolchain import cache_dir  # noqa: E402
+from adx_modules.provisioning import container  # noqa: E402
+from support.kube import Kubectl  # noqa: E402
+from support.objects import installation_doc, module_doc  # noqa: E402
+from support.operator import ServiceProcess  # noqa: E402
+
+COUNT = 100
+MODULE_ID = "bench-module"
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class PeakRss:
+    """Samples the resident memory of processes (with their children) in the background."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.peaks = dict.fromkeys(pids, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for name, pid in self.pids.items():
+                try:
+                    process = psutil.Process(pid)
+                    rss = process.memory_info().rss + sum(
+                        child.memory_info().rss for child in process.children(recursive=True)
+                    )
+                except psutil.Error:
+                    continue
+                self.peaks[name] = max(self.peaks[name], rss)
+            time.sleep(0.2)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def cpu_seconds(stack: DevStack, extra: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system, children included) each process of the run has used."""
+    pids = dict(extra)
+    assert stack.control_plane and stack.temporal and stack.postgres
+    for process in [*stack.control_plane.processes, stack.temporal.process, stack.postgres.process]:
+        if process is not None and process.pid is not None:
+            pids[process.name] = process.pid
+    used = {}
+    for name, pid in pids.items():
+        try:
+            root = psutil.Process(pid)
+            members = [root, *root.children(recursive=True)]
+            used[name] = sum(sum(m.cpu_times()[:2]) for m in members)
+        except psutil.Error:
+            used[name] = 0.0
+    return used
+
+
+def api_writes(endpoint: Endpoint) -> int:
+    """Write requests the apiserver has served (apiserver_request_total, write verbs)."""
+    with endpoint.http() as client:
+        text = client.get("/metrics").text
+    total = 0
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total{"):
+            verb = re.search(r'verb="([A-Z]+)"', line)
+            if verb and verb.group(1) in WRITE_VERBS:
+                total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def operator_run(stack: DevStack, workdir: Path, endpoint: Endpoint) -> dict[str, Any]:
+    env = {
+        **stack.environment(),
+        "ADX_TEMPORAL_TASK_QUEUE": "bench",
+        "ADX_DATABASE_SCHEMA_NAME": "bench",
+    }
+    worker = ServiceProcess("worker", env, workdir / "worker.log")
+    operator = ServiceProcess("operator", env, workdir / "operator.log")
+    worker.start()
+    operator.start()
+    kubectl = Kubectl(stack.kubeconfig, "bench-adx")
+    kubectl("create", "namespace", "bench-adx")
+    kubectl.apply(module_doc(MODULE_ID, "1.0.0"))
+    kubectl("wait", "--for=condition=Ready", "--timeout=60s", f"module/{MODULE_ID}-1-0-0")
+    documents = [installation_doc(f"inst-{i:03d}", MODULE_ID) for i in range(COUNT)]
+    assert worker._popen is not None
+    assert operator._popen is not None
+    ready_at: dict[str, float] = {}
+    ours = {"operator": operator._popen.pid, "worker": worker._popen.pid}
+    with PeakRss(ours) as rss:
+        cpu_before = cpu_seconds(stack, ours)
+        writes_before = api_writes(endpoint)
+        started = time.monotonic()
+        kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(documents))
+        applied = time.monotonic() - started
+        while len(ready_at) < COUNT and time.monotonic() - started < 900:
+            for item in kubectl.json("get", "mi")["items"]:
+                ready = [
+                    c for c in item.get("status", {}).get("conditions", []) if c["type"] == "Ready"
+                ]
+                if ready and ready[0]["status"] == "True":
+                    ready_at.setdefault(item["metadata"]["name"], time.monotonic() - started)
+            time.sleep(0.25)
+        total = time.monotonic() - started
+        writes = api_writes(endpoint) - writes_before
+        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(stack, ours).items()}
+    print("cpu seconds:", {k: round(v, 1) for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])})
+    kubectl("delete", "namespace", "bench-adx", "--timeout=300s")
+    operator.stop()
+    worker.stop()
+    latencies = list(ready_at.values())
+    return {
+        "ready": len(ready_at),
+        "apply": applied,
+        "total": total,
+        "p50": percentile(latencies, 0.5),
+        "p95": percentile(latencies, 0.95),
+        "rate": len(ready_at) / total * 60,
+        "writes": writes / COUNT,
+        "rss_operator": rss.peaks["operator"] / 2**20,
+        "rss_worker": rss.peaks["worker"] / 2**20,
+    }
+
+
+def equivalent_chart(directory: Path) -> Path:
+    """A chart whose templates are the operator's own manifests for one installation."""
+    ref = InstallationRef(namespace="NAMESPACE", name="RELEASE", uid="UID", generation=1)
+    module = ModuleSpec.model_validate(module_doc(MODULE_ID, "1.0.0")["spec"])
+    resolution = Resolution(
+        module_name=f"{MODULE_ID}-1-0-0",
+        module=module,
+        security_score=None,
+        module_phase="Available",
+        isolation="container",
+        missing_permissions=[],
+        scanning_enabled=True,
+        min_security_score=70,
+    )
+    objects = container.manifests(
+        ref,
+        ModuleInstallationSpec(module=MODULE_ID),
+        resolution,
+        runner_images={},
+        platform_label="adxcore.com/platform",
+    )
+    templates = directory / "templates"
+    templates.mkdir(parents=True)
+    (directory / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: bench-module\nversion: 1.0.0\nappVersion: 1.0.0\n"
+    )
+    for manifest in objects:
+        manifest["metadata"].pop("ownerReferences", None)
+        text = yaml.safe_dump(manifest, sort_keys=False)
+        text = text.replace("RELEASE", "{{ .Release.Name }}").replace(
+            "NAMESPACE", "{{ .Release.Namespace }}"
+        )
+        (templates / f"{manifest['kind'].lower()}.yaml").write_text(text)
+    return directory
+
+
+def helm_run(stack: DevStack, chart: Path, endpoint: Endpoint, parallel: int) -> dict[str, Any]:
+    namespace = f"bench-helm-{parallel}"
+    Kubectl(stack.kubeconfig)("create", "namespace", namespace)
+    helm = str(cache_dir() / "bin" / "helm")
+
+    def install(index: int) -> float:
+        began = time.monotonic()
+        subprocess.run(
+            [
+                helm,
+                "install",
+                f"rel-{index:03d}",
+                str(chart),
+                "--namespace",
+                namespace,
+                "--kubeconfig",
+                str(stack.kubeconfig),
+                "--wait",
+                "--timeout",
+                "5m",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return time.monotonic() - began
+
+    writes_before = api_writes(endpoint)
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+        latencies = list(pool.map(install, range(COUNT)))
+    total = time.monotonic() - started
+    writes = api_writes(endpoint) - writes_before
+    Kubectl(stack.kubeconfig)("delete", "namespace", namespace, "--timeout=300s")
+    return {
+        "ready": len(latencies),
+        "total": total,
+        "p50": percentile(latencies, 0.5),
+        "p95": percentile(latencies, 0.95),
+        "rate": COUNT / total * 60,
+        "writes": writes / COUNT,
+    }
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="adx-bench-"))
+    with DevStack(workdir / "stack") as stack:
+        assert stack.control_plane is not None
+        endpoint = stack.control_plane.admin
+        ours = operator_run(stack, workdir, endpoint)
+        print("operator:", ours, flush=True)
+        chart = equivalent_chart(workdir / "chart")
+        sequential = helm_run(stack, chart, endpoint, 1)
+        print("helm sequential:", sequential, flush=True)
+        parallel = helm_run(stack, chart, endpoint, 4)
+        print("helm 4 at a time:", parallel, flush=True)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    def row(name: str, r: dict[str, Any]) -> str:
+        return (
+            f"| {name} | {r['ready']}/{COUNT} | {r['total']:.1f} s | {r['rate']:.0f} | "
+            f"{r['p50']:.1f} s | {r['p95']:.1f} s | {r['writes']:.1f} |"
+        )
+
+    body = "\n".join(
+        [
+            "## Lifecycle: 100 installations at once, and Helm side by side",
+            "",
+            f"{machine()}; one fresh local stack for all three runs; every install waits until "
+            "its Deployment is ready (the operator: `Ready=True`; Helm: `--wait`).",
+            "",
+            "| run | ready | all ready after | installs/min | p50 apply->ready | "
+            "p95 apply->ready | API writes per install |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            row("ADX operator (100 MIs in one `kubectl apply`)", ours),
+            row("`helm install --wait`, sequential", sequential),
+            row("`helm install --wait`, 4 at a time", parallel),
+            "",
+            f"Ratio (installs per minute): {ours['rate'] / sequential['rate']:.1f}x Helm "
+            f"sequential, {ours['rate'] / parallel['rate']:.1f}x Helm 4 at a time. "
+            f"Peak RSS: operator {ours['rss_operator']:.0f} MiB, worker {ours['rss_worker']:.0f} "
+            "MiB. API writes count every write the apiserver served in the run (the "
+            "controllers' and kwok's included), divided by 100.",
+        ]
+    )
+    write_section("lifecycle", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
