@@ -209,7 +209,7 @@ def test_bookkeeping_stays_out_of_metadata_and_the_finalizer_comes_off(
     kubectl.apply(module_doc(module_id, "1.0.0"))
     try:
         kubectl.apply(installation_doc("kept", module_id))
-        obj = wait_condition(kubectl, "mi/kept", "Accepted")
+        obj = wait_condition(kubectl, "mi/kept", "Ready")
         annotations = obj["metadata"].get("annotations", {})
         assert not [key for key in annotations if "kopf" in key], annotations
         assert obj["metadata"]["finalizers"] == ["modules.adxcore.com/cleanup"]

@@ -10,65 +10,74 @@ from __future__ import annotations
 from temporalio import activity
 
 from adx_modules.api.lifecycle import (
+    Action,
     Activities,
+    AuditEntry,
     BackupRequest,
     InstallationRecord,
     InstallationRef,
-    RecordRequest,
     RevisionInfo,
 )
 from adx_modules.clients.postgres import RevisionRecord, Store
 from adx_modules.provisioning.container import configuration_hash
 
 
+async def write_record(store: Store, record: InstallationRecord) -> None:
+    """Upsert the installation; with a revision, also record that revision."""
+    ref = record.ref
+    await store.upsert_installation(
+        uid=ref.uid,
+        namespace=ref.namespace,
+        name=ref.name,
+        module_id=record.module_id,
+        phase=record.phase,
+        version=record.version,
+        isolation=record.isolation,
+        revision=record.revision,
+        configuration=record.configuration,
+    )
+    if record.revision and record.version is not None:
+        configuration = record.configuration or {}
+        await store.record_revision(
+            ref.uid,
+            RevisionRecord(
+                revision=record.revision,
+                version=record.version,
+                configuration=configuration,
+                configuration_hash=configuration_hash(configuration),
+                workflow_id=record.workflow_id,
+            ),
+        )
+
+
+async def write_audit(
+    store: Store,
+    ref: InstallationRef,
+    *,
+    workflow_id: str,
+    action: Action,
+    actor: str,
+    entries: list[AuditEntry],
+) -> None:
+    for entry in entries:
+        await store.audit(
+            uid=ref.uid,
+            namespace=ref.namespace,
+            name=ref.name,
+            workflow_id=workflow_id,
+            action=action,
+            step=entry.step,
+            outcome=entry.outcome,
+            actor=actor,
+            detail=entry.detail[:4000],
+        )
+
+
 class RecordActivities:
-    """Reads and writes the lifecycle tables."""
+    """Reads the lifecycle tables; takes backups."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-
-    @activity.defn(name=Activities.AUDIT)
-    async def audit(self, request: RecordRequest) -> None:
-        ref = request.ref
-        await self._store.audit(
-            uid=ref.uid,
-            namespace=ref.namespace,
-            name=ref.name,
-            workflow_id=request.workflow_id,
-            action=request.action,
-            step=request.step,
-            outcome=request.outcome,
-            actor=request.actor,
-            detail=request.detail[:4000],
-        )
-
-    @activity.defn(name=Activities.RECORD_INSTALLATION)
-    async def record_installation(self, record: InstallationRecord) -> None:
-        """Upsert the installation; with a revision, also record that revision."""
-        ref = record.ref
-        await self._store.upsert_installation(
-            uid=ref.uid,
-            namespace=ref.namespace,
-            name=ref.name,
-            module_id=record.module_id,
-            phase=record.phase,
-            version=record.version,
-            isolation=record.isolation,
-            revision=record.revision,
-            configuration=record.configuration,
-        )
-        if record.revision and record.version is not None:
-            configuration = record.configuration or {}
-            await self._store.record_revision(
-                ref.uid,
-                RevisionRecord(
-                    revision=record.revision,
-                    version=record.version,
-                    configuration=configuration,
-                    configuration_hash=configuration_hash(configuration),
-                    workflow_id=record.workflow_id,
-                ),
-            )
 
     @activity.defn(name=Activities.LAST_REVISION)
     async def last_revision(self, ref: InstallationRef) -> RevisionInfo | None:

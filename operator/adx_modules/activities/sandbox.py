@@ -29,6 +29,8 @@ from adx_modules.provisioning import AVAILABLE_ISOLATION, container
 
 ACTIVE_LABEL = f"{GROUP}/active"
 ACTIVATION_MANAGER = "adx-module-operator-activation"
+BRISK = 10.0  # seconds of polling every 0.5 s before slowing to every 2 s
+EXPLAIN_AFTER = 3.0  # seconds before pods are listed to say what holds the rollout
 
 
 def _owned_names(ref: InstallationRef) -> list[tuple[str, str]]:
@@ -110,10 +112,14 @@ class SandboxActivities:
 
     @activity.defn(name=Activities.WAIT_HEALTHY)
     async def wait_healthy(self, request: HealthRequest) -> str:
-        """Until every replica of the current revision is ready; heartbeats while waiting."""
+        """Until every replica of the current revision is ready; heartbeats while waiting.
+
+        Polls the Deployment alone (cheap for the apiserver when a hundred installs wait at
+        once), briskly at first; its pods are looked at only to explain a delay."""
         name = container.object_name(request.ref)
         selector = ",".join(f"{k}={v}" for k, v in container.selector(request.ref).items())
-        deadline = time.monotonic() + request.timeout_seconds
+        started = time.monotonic()
+        deadline = started + request.timeout_seconds
         problem = "not checked yet"
         while time.monotonic() < deadline:
             try:
@@ -121,13 +127,15 @@ class SandboxActivities:
             except NotFoundError:
                 problem = f"Deployment {name} does not exist"
             else:
-                pods = await self._kube.list_objects("Pod", request.ref.namespace, selector)
-                current = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-                problem = health_problem(deployment, current) or ""
+                problem = health_problem(deployment, []) or ""
                 if not problem:
                     return f"Deployment {name} is ready"
+                if time.monotonic() - started > EXPLAIN_AFTER:
+                    pods = await self._kube.list_objects("Pod", request.ref.namespace, selector)
+                    current = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+                    problem = health_problem(deployment, current) or problem
             activity.heartbeat(problem)
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.5 if time.monotonic() - started < BRISK else 2)
         raise ApplicationError(
             f"not healthy within {request.timeout_seconds}s: {problem}",
             type="HealthCheckFailed",
@@ -136,17 +144,18 @@ class SandboxActivities:
 
     @activity.defn(name=Activities.ACTIVATE)
     async def activate(self, request: ActivationRequest) -> None:
-        """Mark the sandbox active (routable) or not, as a field of its own field manager."""
+        """Mark the module's Service active (routable) or not, as a field of its own manager.
+        Without a Service (no API) there is nothing to route to: activation is the phase."""
+        if not request.has_service:
+            return
         name = container.object_name(request.ref)
-        for kind, api_version in (("Deployment", "apps/v1"), ("Service", "v1")):
-            try:
-                await self._kube.read(kind, request.ref.namespace, name)
-            except NotFoundError:
-                continue
+        try:
+            # applying to a Service that does not exist would try to create a partial one
+            await self._kube.read("Service", request.ref.namespace, name)
             await self._kube.apply(
                 {
-                    "apiVersion": api_version,
-                    "kind": kind,
+                    "apiVersion": "v1",
+                    "kind": "Service",
                     "metadata": {
                         "name": name,
                         "namespace": request.ref.namespace,
@@ -155,6 +164,8 @@ class SandboxActivities:
                 },
                 manager=ACTIVATION_MANAGER,
             )
+        except NotFoundError:
+            return
 
     @activity.defn(name=Activities.DEPROVISION)
     async def deprovision(self, ref: InstallationRef) -> list[str]:

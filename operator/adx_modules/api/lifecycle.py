@@ -88,6 +88,9 @@ class InstallationRecord(Payload):
 class ActivationRequest(Payload):
     ref: InstallationRef
     active: bool
+    has_service: bool = True
+    """Whether the sandbox may have a Service (only a Service is routed to); when unsure
+    (uninstall), True: the activity looks."""
 
 
 class BackupRequest(Payload):
@@ -105,8 +108,6 @@ class Activities:
     WAIT_HEALTHY = "wait_healthy"
     ACTIVATE = "activate"
     DEPROVISION = "deprovision"
-    AUDIT = "audit"
-    RECORD_INSTALLATION = "record_installation"
     LAST_REVISION = "last_revision"
     BACKUP = "backup"
 
@@ -118,11 +119,25 @@ class ConditionChange(Payload):
     message: str = ""
 
 
+class AuditEntry(Payload):
+    """One line of the audit trail."""
+
+    step: str
+    outcome: str
+    detail: str = ""
+
+
 class StatusReport(Payload):
-    """A status change of the installation, written by the ``report`` activity."""
+    """What a workflow reports after a step: the installation's status, the audit trail and,
+    when it changes, the installation's record. One activity writes all three (fewer round
+    trips through Temporal), records first, so a Ready status implies a written record."""
 
     ref: InstallationRef
     workflow_id: str
+    action: Action = "install"
+    actor: str = "unknown"
+    audit: list[AuditEntry] = []
+    record: InstallationRecord | None = None
     step: str
     progress: int
     phase: str | None = None
@@ -160,13 +175,3 @@ class ProvisionResult(Payload):
 class HealthRequest(Payload):
     ref: InstallationRef
     timeout_seconds: int
-
-
-class RecordRequest(Payload):
-    ref: InstallationRef
-    workflow_id: str
-    action: Action
-    step: str
-    outcome: str
-    actor: str
-    detail: str = ""

@@ -40,7 +40,7 @@ def activities(
     """Every activity, bound to its clients."""
     catalog = CatalogActivities(kube, settings)
     sandbox = SandboxActivities(kube, settings)
-    status = StatusActivities(kube)
+    status = StatusActivities(kube, store)
     records = RecordActivities(store)
     supersede = SupersedeActivities(client)
     return [
@@ -50,8 +50,6 @@ def activities(
         sandbox.activate,
         sandbox.deprovision,
         status.report,
-        records.audit,
-        records.record_installation,
         records.last_revision,
         records.backup,
         supersede.supersede,

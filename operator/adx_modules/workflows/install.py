@@ -10,21 +10,16 @@ the successor converges the same objects.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
-from adx_modules.workflows.rollout import (
-    activate_and_record,
-    deploy,
-    report_success,
-    resolve_and_gate,
-)
+from adx_modules.workflows.rollout import activate, deploy, report_success, resolve_and_gate
 from adx_modules.workflows.steps import QUICK, Steps, explain, failure_conditions
 
 with workflow.unsafe.imports_passed_through():
-    from adx_modules.api import conditions as c
-    from adx_modules.api.lifecycle import Activities, InstallationRecord, LifecycleRequest
+    from adx_modules.api.lifecycle import Activities, LifecycleRequest
 
 FIRST_REVISION = 1
 
@@ -39,41 +34,26 @@ class InstallModuleWorkflow:
         await steps.supersede()
         step, provisioned = "resolve", False
         try:
-            await steps.report(
-                "resolve",
-                5,
-                phase="Resolving",
-                rollup="reconciling",
-                reason=c.PROGRESSING,
-                message="resolving the module version",
+            resolution = await resolve_and_gate(
+                steps, request, next_step="provision", phase="Installing"
             )
-            resolution = await resolve_and_gate(steps, request)
             step, provisioned = "provision", True
-            await steps.report(
-                "provision",
-                40,
-                phase="Installing",
-                rollup="reconciling",
-                reason=c.PROGRESSING,
-                message=f"installing {resolution.module.module_id} {resolution.module.version}",
-            )
             result = await deploy(steps, request, resolution, FIRST_REVISION)
             step = "activate"
-            phase = await activate_and_record(steps, request, resolution, FIRST_REVISION)
+            phase = await activate(steps, request, resolution)
         except asyncio.CancelledError:
             raise  # superseded by a newer generation, which takes over
         except FailureError as error:
             raise await self._fail(steps, step, provisioned, error) from error
-        version = resolution.module.version
+        module = resolution.module
         await report_success(
             steps,
             resolution,
             FIRST_REVISION,
             result,
             phase=phase,
-            message=f"{resolution.module.module_id} {version} is {phase.lower()}",
+            message=f"{module.module_id} {module.version} is {phase.lower()}",
         )
-        await steps.audit("install", "succeeded", f"{version} {phase}")
         return phase
 
     async def _fail(
@@ -81,22 +61,21 @@ class InstallModuleWorkflow:
     ) -> ApplicationError:
         """Undo what was created, say why; the error fails the workflow (never retried)."""
         reason, message = explain(error)
-        undone = ""
+        undone, audit = "", [(step, "failed", message)]
         if provisioned:
-            removed = await steps.run(
-                Activities.DEPROVISION, steps.ref, list[str], limit=QUICK * 10, heartbeat=QUICK
+            removed: list[str] = await steps.run(
+                Activities.DEPROVISION,
+                steps.ref,
+                list[str],
+                limit=QUICK * 10,
+                heartbeat=timedelta(seconds=15),
             )
-            undone = "; removed what it had created" + (
-                f" ({', '.join(removed)})" if removed else ""
+            undone = (
+                f"; removed what it had created ({', '.join(removed)})"
+                if removed
+                else "; nothing had been created"
             )
-            await steps.audit(step, "compensated", ", ".join(removed))
-        spec = steps.request.spec
-        await steps.run(
-            Activities.RECORD_INSTALLATION,
-            InstallationRecord(
-                ref=steps.ref, module_id=spec.module, phase="Failed", workflow_id=steps.workflow_id
-            ),
-        )
+            audit.append((step, "compensated", ", ".join(removed)))
         await steps.report(
             step,
             100,
@@ -107,6 +86,7 @@ class InstallModuleWorkflow:
             conditions=failure_conditions(step, reason, message),
             failure=True,
             done=True,
+            record=steps.record("Failed"),
+            audit=audit,
         )
-        await steps.audit(step, "failed", message)
         return ApplicationError(f"step {step} failed: {message}", type=reason, non_retryable=True)

@@ -2,7 +2,8 @@
 
 Why it exists: an install is an update from nothing; both choose a version, stop for approval
 when the module asks for permissions the tenant has not granted, refuse a module that did not
-pass its scan, then provision a revision and wait until it is healthy.
+pass its scan, then provision a revision and wait until it is healthy. Each report both shows
+the step on the CR and records the previous one, so a step costs one activity.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from adx_modules.workflows.steps import Steps
+from adx_modules.workflows.steps import Audit, Steps
 
 with workflow.unsafe.imports_passed_through():
     from adx_modules.api import conditions as c
@@ -20,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
         ActivationRequest,
         Activities,
         HealthRequest,
-        InstallationRecord,
         LifecycleRequest,
         ProvisionRequest,
         ProvisionResult,
@@ -31,24 +31,30 @@ DEFAULT_HEALTH_TIMEOUT = 300
 
 
 async def resolve_and_gate(
-    steps: Steps, request: LifecycleRequest, *, label: str = ""
+    steps: Steps,
+    request: LifecycleRequest,
+    *,
+    next_step: str,
+    phase: str,
+    label: str = "",
+    audit: tuple[Audit, ...] = (),
 ) -> Resolution:
-    """Choose the version, then pass the permission gate and the security gate; step names
-    carry ``label`` (e.g. ``rollback-``) so the status says which pass this is."""
-    resolution: Resolution = await steps.run(Activities.RESOLVE, request, Resolution)
+    """Choose the version, pass the permission gate and the security gate, then report the
+    next step (``next_step`` in ``phase``). Step names carry ``label`` (``rollback-``)."""
+    resolution: Resolution = await steps.quick(Activities.RESOLVE, request, Resolution)
     module = resolution.module
     chosen = f"{module.module_id} {module.version} (Module {resolution.module_name})"
-    await steps.report(
-        f"{label}resolve",
-        15,
-        conditions=[
-            (c.ACCEPTED, "True", c.VALID, "the spec passed the operator's checks"),
-            (c.RESOLVED, "True", c.RESOLVED_REASON, f"{chosen} satisfies {request.spec.version!r}"),
-        ],
-        fields={"resolvedVersion": module.version, "isolation": resolution.isolation},
-    )
-    await steps.audit(f"{label}resolve", "succeeded", chosen)
+    resolved = [
+        (c.ACCEPTED, "True", c.VALID, "the spec passed the operator's checks"),
+        (c.RESOLVED, "True", c.RESOLVED_REASON, f"{chosen} satisfies {request.spec.version!r}"),
+    ]
     if resolution.missing_permissions:
+        await steps.report(
+            f"{label}resolve",
+            15,
+            conditions=resolved,
+            audit=[(f"{label}resolve", "succeeded", chosen)],
+        )
         await steps.wait_for_approval(resolution.missing_permissions)
     if resolution.module_phase != "Available":
         raise ApplicationError(
@@ -69,12 +75,19 @@ async def resolve_and_gate(
         else (c.SCANNED, "Unknown", c.NOT_SCANNED, "the module has no security score yet")
     )
     await steps.report(
-        f"{label}security-gate",
-        25,
+        f"{label}{next_step}",
+        40,
+        phase=phase,
+        rollup="reconciling",
+        reason=c.PROGRESSING,
+        message=f"{phase.lower()} {module.module_id} {module.version}",
         conditions=[
+            *resolved,
             (c.PERMISSIONS_APPROVED, "True", c.SUCCEEDED, "every declared permission is approved"),
             scanned,
         ],
+        fields={"resolvedVersion": module.version, "isolation": resolution.isolation},
+        audit=[*audit, (f"{label}resolve", "succeeded", chosen)],
     )
     return resolution
 
@@ -83,18 +96,19 @@ async def deploy(
     steps: Steps, request: LifecycleRequest, resolution: Resolution, revision: int
 ) -> ProvisionResult:
     """Provision ``revision`` and wait until it is healthy."""
-    result: ProvisionResult = await steps.run(
+    result: ProvisionResult = await steps.quick(
         Activities.PROVISION,
         ProvisionRequest(
             ref=steps.ref, spec=request.spec, resolution=resolution, revision=revision
         ),
         ProvisionResult,
     )
-    await steps.audit(
-        f"provision-r{revision}", "succeeded", ", ".join(f"{k}/{n}" for k, n in result.objects)
-    )
+    created = ", ".join(f"{kind}/{name}" for kind, name in result.objects)
     await steps.report(
-        "wait-healthy", 60, message=f"waiting for revision {revision} to become ready"
+        "wait-healthy",
+        60,
+        message=f"waiting for revision {revision} to become ready",
+        audit=[(f"provision-r{revision}", "succeeded", created)],
     )
     policy = request.spec.update
     timeout = policy.health_timeout_seconds if policy else DEFAULT_HEALTH_TIMEOUT
@@ -105,31 +119,18 @@ async def deploy(
         limit=timedelta(seconds=timeout + 60),
         heartbeat=timedelta(seconds=15),
     )
-    await steps.audit(f"wait-healthy-r{revision}", "succeeded")
     return result
 
 
-async def activate_and_record(
-    steps: Steps, request: LifecycleRequest, resolution: Resolution, revision: int
-) -> str:
-    """Activate (if asked), record the revision, and return the resulting phase."""
+async def activate(steps: Steps, request: LifecycleRequest, resolution: Resolution) -> str:
+    """Activate (if asked) and return the resulting phase."""
     active = request.spec.auto_activate
-    await steps.run(Activities.ACTIVATE, ActivationRequest(ref=steps.ref, active=active))
-    phase = "Active" if active else "Inactive"
-    await steps.run(
-        Activities.RECORD_INSTALLATION,
-        InstallationRecord(
-            ref=steps.ref,
-            module_id=resolution.module.module_id,
-            phase=phase,
-            workflow_id=steps.workflow_id,
-            version=resolution.module.version,
-            isolation=resolution.isolation,
-            revision=revision,
-            configuration=dict(request.spec.configuration or {}),
-        ),
+    points = resolution.module.extension_points
+    await steps.quick(
+        Activities.ACTIVATE,
+        ActivationRequest(ref=steps.ref, active=active, has_service=bool(points and points.api)),
     )
-    return phase
+    return "Active" if active else "Inactive"
 
 
 async def report_success(
@@ -141,8 +142,8 @@ async def report_success(
     phase: str,
     message: str,
 ) -> None:
-    """Ready: the revision runs; it joins status.history; the failure streak ends."""
-    version = resolution.module.version
+    """Ready: the revision runs, is recorded, joins status.history; the failure streak ends."""
+    module = resolution.module
     await steps.report(
         "done",
         100,
@@ -151,17 +152,25 @@ async def report_success(
         reason=c.SUCCEEDED,
         message=message,
         conditions=[
-            (c.INSTALLED, "True", c.SUCCEEDED, f"revision {revision} runs {version}"),
+            (c.INSTALLED, "True", c.SUCCEEDED, f"revision {revision} runs {module.version}"),
             (c.HEALTHY, "True", c.SUCCEEDED, "every replica is ready"),
         ],
         clear=[c.REMEDIATED],
-        fields={"installedVersion": version},
+        fields={"installedVersion": module.version},
         revision={
             "revision": revision,
-            "version": version,
+            "version": module.version,
             "configurationHash": result.configuration_hash,
             "appliedAt": workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
         failure=False,
         done=True,
+        record=steps.record(
+            phase,
+            version=module.version,
+            isolation=resolution.isolation,
+            revision=revision,
+            configuration=dict(steps.request.spec.configuration or {}),
+        ),
+        audit=[(f"wait-healthy-r{revision}", "succeeded"), (steps.action, "succeeded", message)],
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -22,9 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from adx_modules.api.lifecycle import (
         Action,
         Activities,
+        AuditEntry,
         ConditionChange,
+        InstallationRecord,
         LifecycleRequest,
-        RecordRequest,
         StatusReport,
     )
 
@@ -63,6 +64,10 @@ def explain(error: BaseException) -> tuple[str, str]:
     return "StepFailed", str(error)
 
 
+Condition = tuple[str, str, str, str]  # (type, status, reason, message)
+Audit = tuple[str, str] | tuple[str, str, str]  # (step, outcome[, detail])
+
+
 class Steps:
     """One workflow's way of running, reporting and recording its steps."""
 
@@ -81,7 +86,7 @@ class Steps:
         limit: timedelta = QUICK,
         heartbeat: timedelta | None = None,
     ) -> T:
-        """Run activity ``name``; side effects finish before a cancellation is honoured."""
+        """A long activity (it heartbeats): it finishes before a cancellation is honoured."""
         result: T = await workflow.execute_activity(
             name,
             argument,
@@ -93,22 +98,44 @@ class Steps:
         )
         return result
 
+    async def quick(self, name: str, argument: Any, result_type: type[T] | None = None) -> T:
+        """A short activity run as a local activity: no round trips through the Temporal
+        server to schedule it (a crash simply runs it again; every activity is idempotent)."""
+        result: T = await workflow.execute_local_activity(
+            name,
+            argument,
+            result_type=result_type,
+            start_to_close_timeout=QUICK,
+            retry_policy=RETRY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        return result
+
     async def report(
         self,
         step: str,
         progress: int,
         *,
         phase: str | None = None,
-        rollup: str | None = None,
+        rollup: Literal["ready", "reconciling", "stalled"] | None = None,
         reason: str = "",
         message: str = "",
-        conditions: Sequence[tuple[str, str, str, str]] = (),
+        conditions: Sequence[Condition] = (),
+        audit: Sequence[Audit] = (),
+        record: InstallationRecord | None = None,
         **extra: Any,
     ) -> None:
-        """Show the step on the CR (and in the audit trail as started)."""
+        """Record the step (audit, and the installation's row) and show it on the CR."""
         report = StatusReport(
             ref=self.ref,
             workflow_id=self.workflow_id,
+            action=self.action,
+            actor=self.request.actor,
+            audit=[
+                AuditEntry(step=a[0], outcome=a[1], detail=a[2] if len(a) > 2 else "")
+                for a in audit
+            ],
+            record=record,
             step=step,
             progress=progress,
             phase=phase,
@@ -120,20 +147,16 @@ class Steps:
             ],
             **extra,
         )
-        await self.run(Activities.REPORT, report, bool)
+        await self.quick(Activities.REPORT, report, bool)
 
-    async def audit(self, step: str, outcome: str, detail: str = "") -> None:
-        await self.run(
-            Activities.AUDIT,
-            RecordRequest(
-                ref=self.ref,
-                workflow_id=self.workflow_id,
-                action=self.action,
-                step=step,
-                outcome=outcome,
-                actor=self.request.actor,
-                detail=detail,
-            ),
+    def record(self, phase: str, **fields: Any) -> InstallationRecord:
+        """The installation's row as it is after this workflow (for ``report(record=...)``)."""
+        return InstallationRecord(
+            ref=self.ref,
+            module_id=self.request.spec.module,
+            phase=phase,
+            workflow_id=self.workflow_id,
+            **fields,
         )
 
     async def supersede(self) -> None:
@@ -167,8 +190,8 @@ class Steps:
                     f"approve in spec.approvedPermissions: {listed}",
                 )
             ],
+            audit=[("approve-permissions", "waiting", listed)],
         )
-        await self.audit("approve-permissions", "waiting", listed)
         await workflow.wait_condition(lambda: False)
 
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import FailureError
 
-from adx_modules.workflows.steps import QUICK, Steps, explain
+from adx_modules.workflows.steps import Audit, Steps, explain
 
 with workflow.unsafe.imports_passed_through():
     from adx_modules.api import conditions as c
@@ -22,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
         ActivationRequest,
         Activities,
         BackupRequest,
-        InstallationRecord,
         LifecycleRequest,
     )
 
@@ -47,47 +46,42 @@ class UninstallModuleWorkflow:
             message="uninstalling",
         )
         policy = request.spec.uninstall
-        forced: list[str] = []
+        audit: list[Audit] = []
+        forced = ""
         try:
-            await steps.run(Activities.ACTIVATE, ActivationRequest(ref=steps.ref, active=False))
+            await steps.quick(Activities.ACTIVATE, ActivationRequest(ref=steps.ref, active=False))
             if policy is not None and policy.backup_data:
-                await steps.report("backup", 30, message="backing up the module's data")
-                await steps.run(
+                await steps.quick(
                     Activities.BACKUP, BackupRequest(ref=steps.ref, workflow_id=steps.workflow_id)
                 )
-                await steps.audit("backup", "succeeded")
-            await steps.report("delete", 60, message="deleting what was provisioned")
-            removed = await steps.run(
+                audit.append(("backup", "succeeded"))
+            await steps.report("delete", 60, message="deleting what was provisioned", audit=audit)
+            removed: list[str] = await steps.run(
                 Activities.DEPROVISION,
                 steps.ref,
                 list[str],
                 limit=timedelta(minutes=5),
-                heartbeat=QUICK,
+                heartbeat=timedelta(seconds=15),
             )
-            await steps.audit("delete", "succeeded", ", ".join(removed))
+            audit = [("delete", "succeeded", ", ".join(removed))]
         except FailureError as error:
-            _, why = explain(error)
-            forced.append(why)
-            await steps.audit("delete", "forced", why)
-        await steps.run(
-            Activities.RECORD_INSTALLATION,
-            InstallationRecord(
-                ref=steps.ref,
-                module_id=request.spec.module,
-                phase=UNINSTALLED,
-                workflow_id=steps.workflow_id,
-            ),
+            _, forced = explain(error)
+            audit = [("delete", "forced", forced)]
+        message = (
+            f"cleanup failed ({forced}); the garbage collector removes the owned objects once "
+            "the installation is gone"
+            if forced
+            else "uninstalled"
         )
-        if forced:
-            await steps.report(
-                "done",
-                100,
-                phase="Uninstalling",
-                rollup="stalled",
-                reason="CleanupForced",
-                message=f"cleanup failed ({forced[0]}); the garbage collector removes the "
-                "owned objects once the installation is gone",
-                done=True,
-            )
-        await steps.audit("uninstall", "succeeded", "forced" if forced else "")
+        await steps.report(
+            "done",
+            100,
+            phase="Uninstalling",
+            rollup="stalled" if forced else "reconciling",
+            reason="CleanupForced" if forced else c.SUCCEEDED,
+            message=message,
+            done=True,
+            record=steps.record(UNINSTALLED),
+            audit=[*audit, ("uninstall", "succeeded", "forced" if forced else "")],
+        )
         return FORCED if forced else UNINSTALLED

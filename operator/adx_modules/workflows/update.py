@@ -14,22 +14,12 @@ import asyncio
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
-from adx_modules.workflows.rollout import (
-    activate_and_record,
-    deploy,
-    report_success,
-    resolve_and_gate,
-)
-from adx_modules.workflows.steps import Steps, explain, failure_conditions
+from adx_modules.workflows.rollout import activate, deploy, report_success, resolve_and_gate
+from adx_modules.workflows.steps import Condition, Steps, explain, failure_conditions
 
 with workflow.unsafe.imports_passed_through():
     from adx_modules.api import conditions as c
-    from adx_modules.api.lifecycle import (
-        Activities,
-        InstallationRecord,
-        LifecycleRequest,
-        RevisionInfo,
-    )
+    from adx_modules.api.lifecycle import Activities, LifecycleRequest, RevisionInfo
 
 
 @workflow.defn(name="UpdateModuleWorkflow")
@@ -40,7 +30,7 @@ class UpdateModuleWorkflow:
     async def run(self, request: LifecycleRequest) -> str:
         steps = Steps(request, "update")
         await steps.supersede()
-        previous: RevisionInfo | None = await steps.run(
+        previous: RevisionInfo | None = await steps.quick(
             Activities.LAST_REVISION, steps.ref, RevisionInfo
         )
         if previous is None:  # nothing runs yet (an earlier install failed): install instead
@@ -49,49 +39,32 @@ class UpdateModuleWorkflow:
             return await InstallModuleWorkflow().run(request)
         step, rolling = "resolve", False
         try:
-            await steps.report(
-                "resolve",
-                5,
+            kept = f"revision {previous.revision} ({previous.version}) kept for rollback"
+            resolution = await resolve_and_gate(
+                steps,
+                request,
+                next_step="rollout",
                 phase="Updating",
-                rollup="reconciling",
-                reason=c.PROGRESSING,
-                message=f"checking the update from {previous.version}",
-            )
-            resolution = await resolve_and_gate(steps, request)
-            step = "backup"
-            await steps.audit(
-                "backup",
-                "succeeded",
-                f"revision {previous.revision} ({previous.version}) kept for rollback",
+                audit=(("backup", "succeeded", kept),),
             )
             step, rolling = "rollout", True
             revision = previous.revision + 1
-            target = f"{resolution.module.module_id} {resolution.module.version}"
-            await steps.report(
-                "rollout",
-                40,
-                phase="Updating",
-                rollup="reconciling",
-                reason=c.PROGRESSING,
-                message=f"rolling out revision {revision}: {target}",
-            )
             result = await deploy(steps, request, resolution, revision)
             step = "activate"
-            phase = await activate_and_record(steps, request, resolution, revision)
+            phase = await activate(steps, request, resolution)
         except asyncio.CancelledError:
             raise
         except FailureError as error:
             raise await self._fail(steps, step, rolling, previous, error) from error
-        version = resolution.module.version
+        module = resolution.module
         await report_success(
             steps,
             resolution,
             revision,
             result,
             phase=phase,
-            message=f"updated to {target} (revision {revision})",
+            message=f"updated to {module.module_id} {module.version} (revision {revision})",
         )
-        await steps.audit("update", "succeeded", f"revision {revision}: {version}")
         return phase
 
     async def _fail(
@@ -106,81 +79,55 @@ class UpdateModuleWorkflow:
         reason, message = explain(error)
         failed = f"step {step} failed: {message}"
         policy = steps.request.spec.update
-        remediation: list[tuple[str, str, str, str]] = []
+        remediation: list[Condition] = []
         phase: str = "Active"
         installed: str | None = previous.version
+        audit = [(step, "failed", message)]
         if rolling and (policy is None or policy.auto_rollback):
             remediation, phase, installed = await self._roll_back(steps, previous, failed)
+            audit.append(("rollback", "succeeded" if installed else "failed", remediation[0][3]))
         elif rolling:
             phase, installed = "Failed", None
-        if phase == "Failed":  # the record says what the status says
-            await steps.run(
-                Activities.RECORD_INSTALLATION,
-                InstallationRecord(
-                    ref=steps.ref,
-                    module_id=steps.request.spec.module,
-                    phase="Failed",
-                    workflow_id=steps.workflow_id,
-                ),
-            )
+        still = (
+            f"revision {previous.revision} ({previous.version}) still runs"
+            if phase == "Active"
+            else "the installation needs attention"
+        )
         await steps.report(
             step,
             100,
             phase=phase,
             rollup="stalled",
             reason=reason,
-            message=f"{failed}; "
-            + (
-                f"revision {previous.revision} ({previous.version}) still runs"
-                if phase == "Active"
-                else "the installation needs attention"
-            )
-            + "; edit the spec to retry",
+            message=f"{failed}; {still}; edit the spec to retry",
             conditions=[*failure_conditions(step, reason, message), *remediation],
             fields={"installedVersion": installed},
             failure=True,
             done=True,
+            record=steps.record("Failed") if phase == "Failed" else None,
+            audit=audit,
         )
-        await steps.audit(step, "failed", message)
         return ApplicationError(failed, type=reason, non_retryable=True)
 
     async def _roll_back(
         self, steps: Steps, previous: RevisionInfo, failed: str
-    ) -> tuple[list[tuple[str, str, str, str]], str, str | None]:
+    ) -> tuple[list[Condition], str, str | None]:
         """Re-apply the previous revision; (conditions, phase, installed version)."""
-        await steps.report(
-            "rollback",
-            80,
-            phase="RollingBack",
-            rollup="reconciling",
-            reason=c.PROGRESSING,
-            message=f"{failed}; rolling back to revision {previous.revision} ({previous.version})",
-        )
         spec = steps.request.spec.model_copy(
             update={"version": f"=={previous.version}", "configuration": previous.configuration}
         )
         back = steps.request.model_copy(update={"spec": spec})
         try:
-            resolution = await resolve_and_gate(steps, back, label="rollback-")
+            resolution = await resolve_and_gate(
+                steps, back, next_step="rollout", phase="RollingBack", label="rollback-"
+            )
             await deploy(steps, back, resolution, previous.revision)
         except FailureError as error:
             _, why = explain(error)
-            await steps.audit("rollback", "failed", why)
             return (
                 [(c.REMEDIATED, "False", c.ROLLBACK_FAILED, f"rollback failed: {why}")],
                 "Failed",
                 None,
             )
-        await steps.audit("rollback", "succeeded", f"revision {previous.revision}")
-        return (
-            [
-                (
-                    c.REMEDIATED,
-                    "True",
-                    c.ROLLBACK_SUCCEEDED,
-                    f"rolled back to revision {previous.revision} ({previous.version})",
-                )
-            ],
-            "Active",
-            previous.version,
-        )
+        restored = f"rolled back to revision {previous.revision} ({previous.version})"
+        return [(c.REMEDIATED, "True", c.ROLLBACK_SUCCEEDED, restored)], "Active", previous.version
