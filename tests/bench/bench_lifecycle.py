@@ -79,7 +79,8 @@ class PeakRss:
 def cpu_seconds(stack: DevStack, extra: dict[str, int]) -> dict[str, float]:
     """CPU time (user + system, children included) each process of the run has used."""
     pids = dict(extra)
-    assert stack.control_plane and stack.temporal and stack.postgres
+    if not (stack.control_plane and stack.temporal and stack.postgres):
+        raise RuntimeError("the stack is not running")
     for process in [*stack.control_plane.processes, stack.temporal.process, stack.postgres.process]:
         if process is not None and process.pid is not None:
             pids[process.name] = process.pid
