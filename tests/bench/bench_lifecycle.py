@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,10 @@ def api_writes(endpoint: Endpoint) -> int:
     return total
 
 
+def _seconds(timestamp: str) -> float:
+    return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -131,6 +136,7 @@ def operator_run(stack: DevStack, workdir: Path, endpoint: Endpoint) -> dict[str
     assert worker._popen is not None
     assert operator._popen is not None
     ready_at: dict[str, float] = {}
+    latencies: dict[str, float] = {}
     ours = {"operator": operator._popen.pid, "worker": worker._popen.pid}
     with PeakRss(ours) as rss:
         cpu_before = cpu_seconds(stack, ours)
@@ -153,13 +159,12 @@ def operator_run(stack: DevStack, workdir: Path, endpoint: Endpoint) -> dict[str
     kubectl("delete", "namespace", "bench-adx", "--timeout=300s")
     operator.stop()
     worker.stop()
-    latencies = list(ready_at.values())
     return {
         "ready": len(ready_at),
         "apply": applied,
         "total": total,
-        "p50": percentile(latencies, 0.5),
-        "p95": percentile(latencies, 0.95),
+        "p50": percentile(list(latencies.values()), 0.5),
+        "p95": percentile(list(latencies.values()), 0.95),
         "rate": len(ready_at) / total * 60,
         "writes": writes / COUNT,
         "rss_operator": rss.peaks["operator"] / 2**20,
@@ -271,7 +276,11 @@ def main() -> None:
             "## Lifecycle: 100 installations at once, and Helm side by side",
             "",
             f"{machine()}; one fresh local stack for all three runs; every install waits until "
-            "its Deployment is ready (the operator: `Ready=True`; Helm: `--wait`).",
+            "its Deployment is ready (the operator: `Ready=True`; Helm: `--wait`). The "
+            "operator's apply->ready is per object, from its creationTimestamp to its Ready "
+            "condition's lastTransitionTime (1 s resolution); `kubectl apply` of the 100 "
+            f"objects itself took {ours['apply']:.1f} s. Targets: at least 100 installs/min, "
+            "not slower than Helm.",
             "",
             "| run | ready | all ready after | installs/min | p50 apply->ready | "
             "p95 apply->ready | API writes per install |",

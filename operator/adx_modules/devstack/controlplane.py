@@ -5,9 +5,9 @@ Why it exists: the operator's integration tests and ``make run`` need the genuin
 ReplicaSet -> Pod) without a container engine. kwok stands in for the kubelet: it keeps fake
 nodes Ready and moves their Pods to Running, so workloads behave as on a real cluster.
 
-``kwokctl --runtime binary`` was considered; it fetches its component binaries and its kwok
-release by URL, which this machine cannot reach, so this small launcher starts the binaries
-built by :mod:`adx_modules.devstack.toolchain` directly and keeps every flag in one place.
+``kwokctl --runtime binary`` works offline with local binaries, but runs the components as
+daemons that outlive it; this launcher's children die with it, every component has its own
+identity, and every flag is in one place (docs/devstack.md says more).
 """
 
 from __future__ import annotations
