@@ -150,7 +150,12 @@ def operator_run(stack: DevStack, workdir: Path, endpoint: Endpoint) -> dict[str
                     c for c in item.get("status", {}).get("conditions", []) if c["type"] == "Ready"
                 ]
                 if ready and ready[0]["status"] == "True":
-                    ready_at.setdefault(item["metadata"]["name"], time.monotonic() - started)
+                    name = item["metadata"]["name"]
+                    ready_at.setdefault(name, time.monotonic() - started)
+                    # per object: created (apiserver) -> Ready (its lastTransitionTime)
+                    latencies[name] = _seconds(ready[0]["lastTransitionTime"]) - _seconds(
+                        item["metadata"]["creationTimestamp"]
+                    )
             time.sleep(0.25)
         total = time.monotonic() - started
         writes = api_writes(endpoint) - writes_before
