@@ -106,7 +106,11 @@ def main() -> None:
             "| --- | --- | --- | --- |",
             *rows,
             "",
-            "Cost against catalog size (10 versions, 4 dependencies):",
+            "Cost against catalog size (10 versions, 4 dependencies). About linear in the "
+            "modules pinned up to a few thousand; beyond, resolvelib's own loop (each round "
+            "re-checks every pinned module: cheap, remembered answers, but pins x rounds of "
+            "them) shows. Versions and constraints are parsed once, before the search; "
+            "without that (and the remembered checks) 200 x 10 x 4 took 72 ms.",
             "",
             "| modules | median resolve | per module |",
             "| --- | --- | --- |",
