@@ -145,6 +145,10 @@ def author_main(argv: Sequence[str] | None = None) -> int:
     """``adx-module-cli COMMAND``: tools for module authors."""
     parser = argparse.ArgumentParser(prog="adx-module-cli", description="Tools for module authors.")
     parser.add_argument("command", choices=["package", "validate", "resolve", "publish"])
-    args, _ = parser.parse_known_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "resolve":
+        from adx_modules.authoring import resolve_main  # noqa: PLC0415
+
+        return resolve_main(rest)
     print(f"adx-module-cli {args.command}: not available in this version yet", file=sys.stderr)
     return NOT_BUILT
