@@ -10,12 +10,15 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec
 from adx_modules.api.lifecycle import Activities, LifecycleRequest, Resolution
 from adx_modules.api.module import MODULE
 from adx_modules.clients.kube import KubeClient
 from adx_modules.config import Settings
+from adx_modules.resolver.model import DependencyCycleError, ResolutionError, TooComplexError
 from adx_modules.validation.catalog import Catalog
-from adx_modules.validation.rules import check_installation
+from adx_modules.validation.dependencies import broken_dependents, plan
+from adx_modules.validation.rules import InstallationVerdict, check_installation
 
 
 class CatalogActivities:
@@ -25,13 +28,10 @@ class CatalogActivities:
         self._kube = kube
         self._settings = settings
 
-    @activity.defn(name=Activities.RESOLVE)
-    async def resolve(self, request: LifecycleRequest) -> Resolution:
-        """The highest Available version matching the request, or a non-retryable error."""
-        catalog = Catalog.from_objects(await self._kube.list_custom(MODULE))
+    def _check(self, spec: ModuleInstallationSpec, catalog: Catalog) -> InstallationVerdict:
         sandbox = self._settings.sandbox
         verdict = check_installation(
-            request.spec.model_dump(by_alias=True, exclude_none=True),
+            spec.model_dump(by_alias=True, exclude_none=True),
             catalog,
             default_isolation=sandbox.default_isolation,
             enable_wasm=sandbox.enable_wasm,
@@ -39,15 +39,69 @@ class CatalogActivities:
         )
         if not verdict.ok or verdict.resolved is None or verdict.resolved.spec is None:
             raise ApplicationError(verdict.message, type=verdict.reason, non_retryable=True)
+        return verdict
+
+    @activity.defn(name=Activities.RESOLVE)
+    async def resolve(self, request: LifecycleRequest) -> Resolution:
+        """The version to install and everything it needs, or a non-retryable error: the
+        request's own checks first (module, versions, configuration), then the dependencies
+        (resolved against the tenant's installations), then the tenant's dependents (an update
+        must not break them)."""
+        ref, spec = request.ref, request.spec
+        catalog = Catalog.from_objects(await self._kube.list_custom(MODULE))
+        verdict = self._check(spec, catalog)
+        installations = await self._kube.list_custom(INSTALLATION, ref.namespace)
+        try:
+            planned = plan(ref.name, spec.module, spec.version, catalog, installations)
+        except DependencyCycleError as error:
+            raise ApplicationError(str(error), type="DependencyCycle", non_retryable=True) from None
+        except TooComplexError as error:
+            raise ApplicationError(
+                str(error), type="DependencyTooComplex", non_retryable=True
+            ) from None
+        except ResolutionError as error:
+            raise ApplicationError(
+                str(error), type="DependencyConflict", non_retryable=True
+            ) from None
+        if verdict.resolved is None or verdict.resolved.version != planned.version:
+            # the dependencies chose an older version: check that one
+            verdict = self._check(
+                spec.model_copy(update={"version": f"=={planned.version}"}), catalog
+            )
         chosen = verdict.resolved
-        isolation = verdict.isolation or sandbox.default_isolation
+        if chosen is None or chosen.spec is None:  # _check guarantees it; keeps mypy informed
+            raise ApplicationError("resolution lost its module", non_retryable=True)
+        running = next(
+            (
+                (i.get("status") or {}).get("installedVersion")
+                for i in installations
+                if i["metadata"]["name"] == ref.name
+            ),
+            None,
+        )
+        if running and running != chosen.version:
+            broken = broken_dependents(
+                ref.name, spec.module, chosen.version, catalog, installations
+            )
+            if broken:
+                raise ApplicationError(
+                    f"updating to {spec.module} {chosen.version} would break its dependents: "
+                    + "; ".join(broken),
+                    type="BreaksDependents",
+                    non_retryable=True,
+                )
+        wanted = set(chosen.spec.permissions)
+        for dependency in planned.dependencies:
+            if dependency.create:  # created from here: this tenant approves it here
+                wanted |= set(dependency.permissions)
         return Resolution(
             module_name=chosen.name,
             module=chosen.spec,
             security_score=chosen.security_score,
             module_phase=chosen.phase,
-            isolation=isolation,
-            missing_permissions=list(verdict.missing_permissions),
+            isolation=verdict.isolation or self._settings.sandbox.default_isolation,
+            missing_permissions=sorted(wanted - set(spec.approved_permissions)),
             scanning_enabled=self._settings.security.scanning_enabled,
             min_security_score=self._settings.security.min_security_score,
+            dependencies=planned.dependencies,
         )

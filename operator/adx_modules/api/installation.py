@@ -59,7 +59,9 @@ class UninstallPolicy(ApiModel):
     cleanup_data: bool = True
     """Remove the module's data (tables, files) with it."""
     cascade: bool = False
-    """Also uninstall the modules installed as its dependencies that nothing else requires."""
+    """Also uninstall the installations that require this one. Without it, deleting an
+    installation others require waits (Stalled, reason RequiredByOthers) until they are gone.
+    Dependencies installed for it are removed when nothing requires them any more."""
 
 
 class SecretReference(ApiModel):
@@ -131,6 +133,22 @@ class ModuleInstallationSpec(ApiModel):
     """What happens on delete."""
     suspend: bool = False
     """Pause reconciliation: nothing is changed until this is false again."""
+    dry_run: bool = False
+    """Only preview: resolve the module and its dependencies and show the plan in
+    status.plan; nothing is installed until this is false."""
+
+
+class PlannedStep(ApiModel):
+    """One module of a dry run's plan."""
+
+    module_id: ModuleId
+    """The module."""
+    version: Annotated[str, Field(max_length=64)]
+    """The version the resolver chose."""
+    installation: Name
+    """The ModuleInstallation that would provide it."""
+    action: Literal["install", "keep"]
+    """install: created (or updated) by the plan; keep: already there."""
 
 
 class ResolvedDependency(ApiModel):
@@ -208,6 +226,8 @@ class ModuleInstallationStatus(ObjectStatus):
     """Where the module can be reached."""
     failures: FailureCounters | None = None
     """How often the lifecycle failed."""
+    plan: Annotated[list[PlannedStep], Field(max_length=64)] = []
+    """With spec.dryRun: what installing would do, dependencies first."""
 
 
 INSTALLATION = KindInfo(

@@ -48,6 +48,23 @@ class LifecycleRequest(Payload):
     """Who asked: the field manager that last changed the spec."""
     previous_workflow_id: str | None = None
     """The workflow of an earlier generation, which this one supersedes."""
+    dependencies: list[str] = []
+    """Installations this one was resolved against (status.resolvedDependencies): the uninstall
+    removes those installed as dependencies that nothing else requires any more."""
+
+
+class PlannedDependency(Payload):
+    """A module the installation needs, at the version the resolver chose."""
+
+    module_id: str
+    version: str
+    installation: str
+    """The ModuleInstallation that provides it in the namespace."""
+    create: bool
+    """Nothing provides it yet: the installation is created as a dependency."""
+    level: int
+    """Dependencies of one level do not depend on each other: they install in parallel."""
+    permissions: list[str] = []
 
 
 class Resolution(Payload):
@@ -62,6 +79,8 @@ class Resolution(Payload):
     missing_permissions: list[str]
     scanning_enabled: bool
     min_security_score: int
+    dependencies: list[PlannedDependency] = []
+    """Everything the module needs, in install order (dependencies first)."""
 
 
 class RevisionInfo(Payload):
@@ -83,6 +102,21 @@ class InstallationRecord(Payload):
     isolation: str | None = None
     revision: int | None = None
     configuration: dict[str, Any] | None = None
+
+
+class DependencyRequest(Payload):
+    """Create the installations of these dependencies (one level) in the namespace."""
+
+    ref: InstallationRef
+    dependencies: list[PlannedDependency]
+
+
+class InstallationsRequest(Payload):
+    """Some installations of one namespace, by name."""
+
+    ref: InstallationRef
+    names: list[str]
+    timeout_seconds: int = 600
 
 
 class ActivationRequest(Payload):
@@ -110,6 +144,9 @@ class Activities:
     DEPROVISION = "deprovision"
     LAST_REVISION = "last_revision"
     BACKUP = "backup"
+    ENSURE_DEPENDENCIES = "ensure_dependencies"
+    WAIT_INSTALLATIONS = "wait_installations"
+    COLLECT_DEPENDENCIES = "collect_dependencies"
 
 
 class ConditionChange(Payload):

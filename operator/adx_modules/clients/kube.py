@@ -159,6 +159,29 @@ class KubeClient:
         query = {"fieldManager": manager, "force": "true" if force else "false"}
         return await self._rest("PATCH", path, query=query, body=manifest, content_type=APPLY_PATCH)
 
+    async def apply_custom(
+        self, kind: KindInfo, manifest: dict[str, Any], *, manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Server-side apply one of the service's own custom objects."""
+        metadata = manifest["metadata"]
+        path = f"/apis/{GROUP}/{VERSION}"
+        if kind.scope != "Cluster":
+            path += f"/namespaces/{_namespace(kind, metadata.get('namespace'))}"
+        path += f"/{kind.plural}/{metadata['name']}"
+        query = {"fieldManager": manager, "force": "true"}
+        return await self._rest("PATCH", path, query=query, body=manifest, content_type=APPLY_PATCH)
+
+    async def delete_custom(self, kind: KindInfo, name: str, namespace: str | None = None) -> bool:
+        """Delete one of the service's custom objects; False if it was already gone."""
+        path = f"/apis/{GROUP}/{VERSION}"
+        if kind.scope != "Cluster":
+            path += f"/namespaces/{_namespace(kind, namespace)}"
+        try:
+            await self._rest("DELETE", f"{path}/{kind.plural}/{name}")
+        except NotFoundError:
+            return False
+        return True
+
     async def read(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         """A namespaced built-in object; NotFoundError if it does not exist."""
         return await self._rest("GET", object_path(kind, namespace, name))

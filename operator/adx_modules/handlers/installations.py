@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -20,13 +21,17 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adx_modules.api import conditions as c
 from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec
 from adx_modules.api.lifecycle import InstallationRef, LifecycleRequest, workflow_id
 from adx_modules.api.meta import GROUP, VERSION
+from adx_modules.api.status import StatusUpdate
 from adx_modules.handlers.indexes import catalog_from, modules_index
 from adx_modules.handlers.lifecycle import OperatorContext
 from adx_modules.handlers.reconcile import installation_outcome
+from adx_modules.resolver.model import ResolutionError
 from adx_modules.validation.catalog import Catalog
+from adx_modules.validation.dependencies import dependents_of, plan
 from adx_modules.workflows import (
     InstallModuleWorkflow,
     UninstallModuleWorkflow,
@@ -34,6 +39,7 @@ from adx_modules.workflows import (
 )
 
 UNINSTALL_WAIT = 20.0  # seconds a delete handler waits before Kopf re-checks
+REQUIRED_BY_OTHERS = "RequiredByOthers"
 
 
 def reference(body: Mapping[str, Any]) -> InstallationRef:
@@ -84,8 +90,9 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
         return  # this generation is (or was) being handled
     outcome = installation_outcome(body, catalog, context.settings.sandbox, installed=installed)
     patch = dict(outcome.patch)
-    if outcome.accepted:
+    if outcome.accepted and not spec.get("dryRun"):
         patch["workflow"] = {"id": id_, "step": "queued", "progress": 0}
+        patch["plan"] = []  # a dry run's plan is history once the real thing starts
     await context.kube.patch_status(INSTALLATION, ref.name, patch, ref.namespace)
     if outcome.event:
         kopf.event(
@@ -95,6 +102,9 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
             message=outcome.event[2],
         )
     if not outcome.accepted:
+        return
+    if spec.get("dryRun"):
+        await _preview(context, body, catalog)
         return
     request = LifecycleRequest(
         ref=ref,
@@ -128,6 +138,47 @@ async def _start(
         raise kopf.TemporaryError(f"cannot start {id_}: {error}", delay=10) from error
 
 
+async def _preview(context: OperatorContext, body: Mapping[str, Any], catalog: Catalog) -> None:
+    """spec.dryRun: show what installing would do; start nothing."""
+    if context.kube is None:
+        return
+    ref = reference(body)
+    spec = body.get("spec") or {}
+    installations = await context.kube.list_custom(INSTALLATION, ref.namespace)
+    update = StatusUpdate(body.get("status"), ref.generation, datetime.now(UTC))
+    try:
+        planned = plan(ref.name, spec["module"], spec.get("version", "*"), catalog, installations)
+    except ResolutionError as error:
+        update.condition(c.RESOLVED, "False", "DependencyConflict", str(error))
+        update.stalled("DependencyConflict", f"dry run: {error}").set(plan=[], message=str(error))
+    else:
+        steps = [
+            {
+                "moduleId": d.module_id,
+                "version": d.version,
+                "installation": d.installation,
+                "action": "install" if d.create else "keep",
+            }
+            for d in planned.dependencies
+        ]
+        steps.append(
+            {
+                "moduleId": spec["module"],
+                "version": planned.version,
+                "installation": ref.name,
+                "action": "install",
+            }
+        )
+        wanted = ", ".join(
+            f"{s['moduleId']} {s['version']}" for s in steps if s["action"] == "install"
+        )
+        message = f"dry run: would install {wanted}; set spec.dryRun to false to go ahead"
+        update.condition(c.RESOLVED, "True", c.RESOLVED_REASON, message)
+        update.condition(c.READY, "False", "DryRun", message).clear(c.RECONCILING).clear(c.STALLED)
+        update.set(plan=steps, message=message, phase="Pending", workflow=None)
+    await context.kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
+
+
 def _plain(body: kopf.Body) -> dict[str, Any]:
     return {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
 
@@ -140,6 +191,33 @@ async def reconcile_installation(*, body: kopf.Body, memo: kopf.Memo, **kwargs: 
     await reconcile(context, _plain(body), catalog_from(modules_index(kwargs)))
 
 
+async def _protect_dependents(
+    context: OperatorContext, body: dict[str, Any], spec: ModuleInstallationSpec
+) -> None:
+    """Refuse to uninstall what others require (the finalizer holds the object) unless the
+    uninstall policy says cascade, which deletes the dependents first."""
+    if context.kube is None:
+        raise kopf.TemporaryError("the operator is still starting", delay=2)
+    ref = reference(body)
+    installations = await context.kube.list_custom(INSTALLATION, ref.namespace)
+    dependents = dependents_of(ref.name, installations)
+    if not dependents:
+        return
+    listed = ", ".join(dependents)
+    if spec.uninstall is not None and spec.uninstall.cascade:
+        for name in dependents:
+            await context.kube.delete_custom(INSTALLATION, name, ref.namespace)
+        raise kopf.TemporaryError(f"cascade: waiting for {listed} to be uninstalled", delay=3)
+    message = (
+        f"required by {listed}: uninstall those first, or set spec.uninstall.cascade to "
+        "uninstall them too"
+    )
+    update = StatusUpdate(body.get("status"), ref.generation, datetime.now(UTC))
+    update.stalled(REQUIRED_BY_OTHERS, message).set(message=message)
+    await context.kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
+    raise kopf.TemporaryError(message, delay=15)
+
+
 @kopf.on.delete(GROUP, VERSION, "moduleinstallations")
 async def installation_deleted(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Behind the finalizer: run the uninstall workflow and wait for it; Kopf re-checks every
@@ -150,11 +228,18 @@ async def installation_deleted(*, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
         raise kopf.TemporaryError("the operator is still starting", delay=2)
     plain = _plain(body)
     ref = reference(plain)
+    spec = ModuleInstallationSpec.model_validate(plain["spec"])
+    await _protect_dependents(context, plain, spec)
     request = LifecycleRequest(
         ref=ref,
-        spec=ModuleInstallationSpec.model_validate(plain["spec"]),
+        spec=spec,
         actor=actor(plain),
         previous_workflow_id=(plain["status"].get("workflow") or {}).get("id"),
+        dependencies=[
+            str(entry["installation"])
+            for entry in plain["status"].get("resolvedDependencies") or []
+            if entry.get("installation")
+        ],
     )
     id_ = workflow_id(ref, uninstall=True)
     handle = await _start(context, UninstallModuleWorkflow.run, request, id_)

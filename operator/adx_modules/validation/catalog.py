@@ -100,6 +100,14 @@ class Catalog:
                 return entry
         return None
 
+    def all_available(self) -> list[CatalogEntry]:
+        """Every Available version of every module."""
+        return [e for entries in self._by_module.values() for e in entries if e.available]
+
+    def entry(self, module_id: str, version: str) -> CatalogEntry | None:
+        """The first published object of ``module_id`` at ``version``, Available or not."""
+        return self.first_published(module_id, version)
+
     def first_published(self, module_id: str, version: str) -> CatalogEntry | None:
         """The oldest Module object that publishes ``module_id`` at ``version``."""
         same = [e for e in self.versions(module_id) if e.version == version]

@@ -21,6 +21,7 @@ from typing import Any
 from temporalio.worker import Worker
 
 from adx_modules.activities.catalog import CatalogActivities
+from adx_modules.activities.dependencies import DependencyActivities
 from adx_modules.activities.records import RecordActivities
 from adx_modules.activities.sandbox import SandboxActivities
 from adx_modules.activities.status import StatusActivities
@@ -43,6 +44,7 @@ def activities(
     status = StatusActivities(kube, store)
     records = RecordActivities(store)
     supersede = SupersedeActivities(client)
+    dependencies = DependencyActivities(kube)
     return [
         catalog.resolve,
         sandbox.provision,
@@ -53,6 +55,9 @@ def activities(
         records.last_revision,
         records.backup,
         supersede.supersede,
+        dependencies.ensure_dependencies,
+        dependencies.wait_installations,
+        dependencies.collect_dependencies,
     ]
 
 

@@ -76,6 +76,9 @@ class InstallModuleWorkflow:
                 else "; nothing had been created"
             )
             audit.append((step, "compensated", ", ".join(removed)))
+        collected = await steps.collect_dependencies(steps.created_dependencies)
+        if collected:
+            undone += f"; removed the dependencies it had installed ({', '.join(collected)})"
         await steps.report(
             step,
             100,

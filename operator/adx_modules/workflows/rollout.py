@@ -20,7 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from adx_modules.api.lifecycle import (
         ActivationRequest,
         Activities,
+        DependencyRequest,
         HealthRequest,
+        InstallationsRequest,
         LifecycleRequest,
         ProvisionRequest,
         ProvisionResult,
@@ -74,9 +76,13 @@ async def resolve_and_gate(
         if score is not None
         else (c.SCANNED, "Unknown", c.NOT_SCANNED, "the module has no security score yet")
     )
+    dependencies = [
+        {"moduleId": d.module_id, "version": d.version, "installation": d.installation}
+        for d in resolution.dependencies
+    ]
     await steps.report(
-        f"{label}{next_step}",
-        40,
+        f"{label}dependencies" if resolution.dependencies else f"{label}{next_step}",
+        30 if resolution.dependencies else 40,
         phase=phase,
         rollup="reconciling",
         reason=c.PROGRESSING,
@@ -86,10 +92,42 @@ async def resolve_and_gate(
             (c.PERMISSIONS_APPROVED, "True", c.SUCCEEDED, "every declared permission is approved"),
             scanned,
         ],
-        fields={"resolvedVersion": module.version, "isolation": resolution.isolation},
+        fields={
+            "resolvedVersion": module.version,
+            "isolation": resolution.isolation,
+            "resolvedDependencies": dependencies,
+        },
         audit=[*audit, (f"{label}resolve", "succeeded", chosen)],
     )
+    if resolution.dependencies:
+        await install_dependencies(steps, resolution)
+        await steps.report(f"{label}{next_step}", 40, message=f"{phase.lower()} {chosen}")
     return resolution
+
+
+async def install_dependencies(steps: Steps, resolution: Resolution) -> None:
+    """A level at a time: create what is missing (in parallel within a level, as separate
+    installations with their own lifecycles), then wait until the level is Ready."""
+    needed = resolution.dependencies
+    for level in sorted({d.level for d in needed}):
+        batch = [d for d in needed if d.level == level]
+        created: list[str] = await steps.quick(
+            Activities.ENSURE_DEPENDENCIES,
+            DependencyRequest(ref=steps.ref, dependencies=batch),
+            list[str],
+        )
+        steps.created_dependencies += created
+        await steps.run(
+            Activities.WAIT_INSTALLATIONS,
+            InstallationsRequest(ref=steps.ref, names=[d.installation for d in batch]),
+            limit=timedelta(minutes=11),
+            heartbeat=timedelta(seconds=30),
+        )
+    await steps.report(
+        "dependencies",
+        38,
+        audit=[("dependencies", "succeeded", ", ".join(d.installation for d in needed))],
+    )
 
 
 async def deploy(

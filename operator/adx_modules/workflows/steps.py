@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         AuditEntry,
         ConditionChange,
         InstallationRecord,
+        InstallationsRequest,
         LifecycleRequest,
         StatusReport,
     )
@@ -42,7 +43,21 @@ NON_RETRYABLE = [
     "HealthCheckFailed",
     "IsolationUnavailable",
     "InvalidModule",
+    "DependencyConflict",
+    "DependencyCycle",
+    "DependencyTooComplex",
+    "DependencyFailed",
+    "BreaksDependents",
 ]
+RESOLUTION_FAILURES = (
+    c.MODULE_NOT_FOUND,
+    c.NO_MATCHING_VERSION,
+    c.INVALID_CONSTRAINT,
+    "DependencyConflict",
+    "DependencyCycle",
+    "DependencyTooComplex",
+    "BreaksDependents",
+)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -76,6 +91,7 @@ class Steps:
         self.ref = request.ref
         self.action = action
         self.workflow_id = workflow.info().workflow_id
+        self.created_dependencies: list[str] = []
 
     async def run(
         self,
@@ -159,6 +175,17 @@ class Steps:
             **fields,
         )
 
+    async def collect_dependencies(self, names: Sequence[str]) -> list[str]:
+        """Remove dependency installations nothing else requires (their uninstall runs)."""
+        if not names:
+            return []
+        removed: list[str] = await self.quick(
+            Activities.COLLECT_DEPENDENCIES,
+            InstallationsRequest(ref=self.ref, names=list(names)),
+            list[str],
+        )
+        return removed
+
     async def supersede(self) -> None:
         """Wait until the previous generation's workflow has closed (cancelling it)."""
         previous = self.request.previous_workflow_id
@@ -199,7 +226,7 @@ def failure_conditions(step: str, reason: str, message: str) -> list[tuple[str, 
     """The domain conditions a failed step sets, besides Stalled."""
     failed = f"step {step} failed: {message}"
     found = [(c.INSTALLED, "False", reason, failed)]
-    if reason in (c.MODULE_NOT_FOUND, c.NO_MATCHING_VERSION, c.INVALID_CONSTRAINT):
+    if reason in RESOLUTION_FAILURES:
         found.append((c.RESOLVED, "False", reason, message))
     if reason in (c.INVALID_SPEC, c.INVALID_CONFIGURATION, c.ISOLATION_DISABLED):
         found.append((c.ACCEPTED, "False", reason, message))

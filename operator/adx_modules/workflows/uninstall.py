@@ -64,6 +64,9 @@ class UninstallModuleWorkflow:
                 heartbeat=timedelta(seconds=15),
             )
             audit = [("delete", "succeeded", ", ".join(removed))]
+            collected = await steps.collect_dependencies(request.dependencies)
+            if collected:
+                audit.append(("collect-dependencies", "succeeded", ", ".join(collected)))
         except FailureError as error:
             _, forced = explain(error)
             audit = [("delete", "forced", forced)]

@@ -78,6 +78,7 @@ class UpdateModuleWorkflow:
         """Before the rollout nothing changed; after it, roll back when the policy allows."""
         reason, message = explain(error)
         failed = f"step {step} failed: {message}"
+        await steps.collect_dependencies(steps.created_dependencies)
         policy = steps.request.spec.update
         remediation: list[Condition] = []
         phase: str = "Active"
