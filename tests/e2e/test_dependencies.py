@@ -124,3 +124,15 @@ def test_a_dry_run_shows_the_plan_and_installs_nothing(kubectl: Kubectl, unique:
     active = wait_phase(kubectl, "mi/preview", "Active", timeout=180)
     assert active["status"].get("plan", []) == []
     assert kubectl.json("get", "mi", lib)["status"]["phase"] == "Active"
+
+
+def test_a_cascade_uninstall_removes_the_dependents_first(kubectl: Kubectl, unique: str) -> None:
+    app, lib = f"casc-{unique}", f"cslib-{unique}"
+    publish(kubectl, lib, "1.0.0")
+    publish(kubectl, app, "1.0.0", {lib: "*"})
+    kubectl.apply(installation_doc("casc", app))
+    wait_phase(kubectl, "mi/casc", "Active", timeout=180)
+    kubectl("patch", "mi", lib, "--type=merge", "-p", '{"spec":{"uninstall":{"cascade":true}}}')
+    kubectl("delete", "mi", lib, "--timeout=150s")
+    assert kubectl.json("get", "mi")["items"] == []
+    assert kubectl.json("get", "deployments")["items"] == []

@@ -97,14 +97,18 @@ def test_an_installed_dependent_blocks_and_is_named() -> None:
     catalog = Catalog.of(
         [
             candidate("analytics", "2.1.0", {"charts": ">=3.0"}),
+            candidate("reports", "1.4.0", {"charts": "<3.0"}),
             candidate("charts", "3.1.0"),
             candidate("charts", "2.0.0"),
         ]
     )
+    installed = {"charts": "2.0.0", "reports": "1.4.0"}
     with pytest.raises(ResolutionError) as caught:
-        resolve(catalog, Requirement.parse("analytics"), installed={"charts": "2.0.0"})
-    assert "analytics 2.1.0 requires charts >=3.0" in str(caught.value)
-    assert "charts 2.0.0 (installed) is kept" in str(caught.value)
+        resolve(catalog, Requirement.parse("analytics"), installed=installed)
+    message = str(caught.value)
+    assert "analytics 2.1.0 requires charts >=3.0" in message
+    assert "charts 2.0.0 (installed) is kept" in message
+    assert "reports 1.4.0 (installed) requires charts <3.0" in message
 
 
 def test_nothing_matching_lists_what_exists() -> None:

@@ -185,6 +185,13 @@ def _explain(causes: Sequence[Info], catalog: Catalog, installed: Mapping[str, C
             unique.append(
                 f"{installed[module_id]} is kept (ask for {module_id} itself to change its version)"
             )
+            # the installed modules that hold it there
+            unique += [
+                f"{holder} requires {requirement}"
+                for holder in installed.values()
+                for requirement in holder.dependencies
+                if requirement.module_id == module_id
+            ]
         elif not versions:
             unique.append(f"no version of {module_id} is published")
         elif len(unique) == 1:
