@@ -55,11 +55,12 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
             if probe.returncode == NOT_BUILT:
                 print(f"  ({role}: not built yet in this version; skipped)")
                 continue
+            role_env = {**env, "ADX_SERVER_METRICS_PORT": str(free_port(None))}
             with (logs / f"{role}.log").open("ab") as log:
                 children.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "adx_modules", role],
-                        env=env,
+                        env=role_env,
                         stdout=log,
                         stderr=subprocess.STDOUT,
                     )

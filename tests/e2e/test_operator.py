@@ -222,3 +222,20 @@ def test_bookkeeping_stays_out_of_metadata_and_the_finalizer_comes_off(
 
 def test_the_liveness_probe_answers(operator: ServiceProcess) -> None:
     assert httpx.get(operator.health_url, timeout=5).status_code == 200
+
+
+def test_both_processes_serve_prometheus_metrics(
+    kubectl: Kubectl, unique: str, operator: ServiceProcess, worker: ServiceProcess
+) -> None:
+    module_id = f"metered-{unique}"
+    kubectl.apply(module_doc(module_id, "1.0.0"))
+    try:
+        kubectl.apply(installation_doc("metered", module_id))
+        wait_condition(kubectl, "mi/metered", "Ready", timeout=120)
+        ours = httpx.get(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5).text
+        assert 'adx_workflows_started_total{workflow="InstallModuleWorkflow"}' in ours
+        assert 'adx_reconciles_total{kind="ModuleInstallation",outcome="accepted"}' in ours
+        theirs = httpx.get(f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).text
+        assert 'adx_activity_seconds_count{activity="provision",outcome="succeeded"}' in theirs
+    finally:
+        kubectl("delete", "module", f"{module_id}-1-0-0", "--wait=false")

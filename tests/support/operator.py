@@ -20,8 +20,14 @@ class ServiceProcess:
     def __init__(self, role: str, env: dict[str, str], log_path: Path) -> None:
         self.role = role
         self.health_port = free_port(None)
+        self.metrics_port = free_port(None)
         self.log_path = log_path
-        self.env = {**os.environ, **env, "ADX_SERVER_HEALTH_PORT": str(self.health_port)}
+        self.env = {
+            **os.environ,
+            **env,
+            "ADX_SERVER_HEALTH_PORT": str(self.health_port),
+            "ADX_SERVER_METRICS_PORT": str(self.metrics_port),
+        }
         self._popen: subprocess.Popen[bytes] | None = None
 
     @property

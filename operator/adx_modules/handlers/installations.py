@@ -29,6 +29,7 @@ from adx_modules.api.status import StatusUpdate
 from adx_modules.handlers.indexes import catalog_from, modules_index
 from adx_modules.handlers.lifecycle import OperatorContext
 from adx_modules.handlers.reconcile import installation_outcome
+from adx_modules.metrics import RECONCILES, WORKFLOWS_STARTED
 from adx_modules.resolver.model import ResolutionError
 from adx_modules.validation.catalog import Catalog
 from adx_modules.validation.dependencies import dependents_of, plan
@@ -89,6 +90,7 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
     if await _exists(context.temporal, id_):
         return  # this generation is (or was) being handled
     outcome = installation_outcome(body, catalog, context.settings.sandbox, installed=installed)
+    RECONCILES.labels("ModuleInstallation", "accepted" if outcome.accepted else "rejected").inc()
     patch = dict(outcome.patch)
     if outcome.accepted and not spec.get("dryRun"):
         patch["workflow"] = {"id": id_, "step": "queued", "progress": 0}
@@ -124,7 +126,7 @@ async def _start(
     if client is None:
         raise kopf.TemporaryError("the operator is still starting", delay=2)
     try:
-        return await client.start_workflow(
+        handle = await client.start_workflow(
             run,
             request,
             id=id_,
@@ -132,6 +134,8 @@ async def _start(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+        WORKFLOWS_STARTED.labels(run.__qualname__.split(".")[0]).inc()
+        return handle
     except WorkflowAlreadyStartedError:
         return client.get_workflow_handle(id_)
     except RPCError as error:

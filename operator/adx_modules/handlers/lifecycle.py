@@ -22,6 +22,7 @@ from typing import Any
 import kopf
 from temporalio.client import Client
 
+from adx_modules import metrics
 from adx_modules.api.meta import FINALIZER
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
@@ -95,6 +96,7 @@ def run(settings: Settings) -> int:
     )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    metrics.serve(settings.server.metrics_port)
     memo = kopf.Memo(context=OperatorContext(settings=settings))
     liveness = f"http://0.0.0.0:{settings.server.health_port}/healthz"
     asyncio.run(kopf.operator(clusterwide=True, memo=memo, liveness_endpoint=liveness))

@@ -15,6 +15,7 @@ from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.handlers.indexes import catalog_from, installations_index, modules_index
 from adx_modules.handlers.reconcile import listing_outcome
 from adx_modules.handlers.revisit import active_installs
+from adx_modules.metrics import RECONCILES
 
 
 @kopf.on.resume(GROUP, VERSION, "marketplacelistings")
@@ -25,6 +26,8 @@ async def reconcile_listing(*, body: kopf.Body, patch: kopf.Patch, **kwargs: Any
     module_id = str(body.spec.get("module", ""))
     installs = active_installs(installations_index(kwargs), module_id)
     outcome = listing_outcome(raw, catalog_from(modules_index(kwargs)), installs)
+    linked = outcome.patch.get("latestVersion") is not None
+    RECONCILES.labels("MarketplaceListing", "linked" if linked else "unlinked").inc()
     patch.status.update(outcome.patch)
     if outcome.event:
         kopf.event(body, type=outcome.event[0], reason=outcome.event[1], message=outcome.event[2])

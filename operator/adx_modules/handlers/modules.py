@@ -21,6 +21,7 @@ from adx_modules.handlers.indexes import (
 from adx_modules.handlers.lifecycle import OperatorContext
 from adx_modules.handlers.reconcile import module_outcome
 from adx_modules.handlers.revisit import revisit
+from adx_modules.metrics import RECONCILES
 
 
 @kopf.on.resume(GROUP, VERSION, "modules")
@@ -29,6 +30,7 @@ from adx_modules.handlers.revisit import revisit
 async def reconcile_module(*, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
     raw = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
     outcome = module_outcome(raw, catalog_from(modules_index(kwargs)))
+    RECONCILES.labels("Module", outcome.patch.get("phase", "unknown")).inc()
     patch.status.update(outcome.patch)
     if outcome.event:
         kopf.event(body, type=outcome.event[0], reason=outcome.event[1], message=outcome.event[2])

@@ -20,6 +20,7 @@ from typing import Any
 
 from temporalio.worker import Worker
 
+from adx_modules import metrics
 from adx_modules.activities.catalog import CatalogActivities
 from adx_modules.activities.dependencies import DependencyActivities
 from adx_modules.activities.records import RecordActivities
@@ -30,6 +31,7 @@ from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.config import Settings
+from adx_modules.metrics import ActivityMetrics
 from adx_modules.workflows import WORKFLOWS
 
 LOG = logging.getLogger("adx_modules.worker")
@@ -81,6 +83,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             workflows=list(WORKFLOWS),
             activities=activities(kube, store, client, settings),
             max_concurrent_activities=100,
+            interceptors=[ActivityMetrics()],
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
         async with worker:
@@ -94,6 +97,8 @@ def run(settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM, then leave without the interpreter's exit-time teardown
     (the temporalio SDK can crash it after the work is done: sdk-python issue 300)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    metrics.serve(settings.server.metrics_port)
 
     async def main() -> None:
         stop = asyncio.Event()

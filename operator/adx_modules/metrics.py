@@ -1,0 +1,61 @@
+"""Prometheus metrics of the operator and the worker, served on ``server.metrics_port``.
+
+Why it exists: a platform team watches an operator through its metrics (the Helm chart's
+ServiceMonitor scrapes them): how many reconciles, how many workflows started, how long each
+activity takes and how often it fails. One module defines them, so names stay stable.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import Counter, Histogram, start_http_server
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+RECONCILES = Counter(
+    "adx_reconciles_total",
+    "Handler runs of the operator, by kind and outcome.",
+    ["kind", "outcome"],
+)
+WORKFLOWS_STARTED = Counter(
+    "adx_workflows_started_total",
+    "Lifecycle workflows the operator started (attaching to a running one does not count).",
+    ["workflow"],
+)
+ACTIVITY_SECONDS = Histogram(
+    "adx_activity_seconds",
+    "Duration of the worker's activities, by activity and outcome.",
+    ["activity", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+
+
+def serve(port: int) -> None:
+    """Serve /metrics on ``port`` (all interfaces: the Service and the NetworkPolicy decide)."""
+    start_http_server(port)
+
+
+class _TimedActivities(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        name = getattr(input.fn, "__temporal_activity_definition", None)
+        activity = getattr(name, "name", None) or getattr(input.fn, "__name__", "unknown")
+        began = time.monotonic()
+        outcome = "failed"
+        try:
+            result = await super().execute_activity(input)
+            outcome = "succeeded"
+            return result
+        finally:
+            ACTIVITY_SECONDS.labels(activity, outcome).observe(time.monotonic() - began)
+
+
+class ActivityMetrics(Interceptor):
+    """A worker interceptor that times every activity."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _TimedActivities(next)
