@@ -33,6 +33,10 @@ stack-down: ## stop the background stack; no process is left behind
 crds: install ## regenerate crds/*.yaml and docs/api.md from the pydantic models
 	$(BIN)/python -m adx_modules.crdgen
 
+manifests: toolchain ## render the Helm chart into manifests/base/install.yaml (kustomize base)
+	.cache/bin/helm template adx-module-operator helm/adx-module-operator --namespace adx-system \
+		--set database.existingSecret=adx-module-operator-database > manifests/base/install.yaml
+
 lint: install ## ruff, ruff format, mypy --strict and the import-layering contracts
 	$(BIN)/ruff check operator tests
 	$(BIN)/ruff format --check operator tests
@@ -60,4 +64,4 @@ format: install ## rewrite the code in the house style
 clean: stack-down ## remove the virtualenv and every cache (the next run rebuilds the toolchain)
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
-.PHONY: help install toolchain run crds bench bench-cold stack-up stack-down lint test test-unit format clean
+.PHONY: help install toolchain run crds manifests bench bench-cold stack-up stack-down lint test test-unit format clean

@@ -247,12 +247,19 @@ def reference(kinds: tuple[KindInfo, ...] = KINDS) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adx_modules.crdgen")
-    parser.add_argument("--output", type=Path, default=Path("crds"), help="directory to write")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        action="append",
+        default=None,
+        help="directory to write (repeatable; default: crds/ and the Helm chart's crds/)",
+    )
     parser.add_argument("--docs", type=Path, default=Path("docs/api.md"), help="reference")
     parser.add_argument("--check", action="store_true", help="fail if the files differ")
     args = parser.parse_args(argv)
     stale = []
-    outputs = [(args.output / file_name(info), render(info)) for info in KINDS]
+    folders = args.output or [Path("crds"), Path("helm/adx-module-operator/crds")]
+    outputs = [(folder / file_name(info), render(info)) for folder in folders for info in KINDS]
     outputs.append((args.docs, reference()))
     for path, text in outputs:
         if args.check:

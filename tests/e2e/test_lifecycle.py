@@ -68,7 +68,7 @@ def publish(kubectl: Kubectl, module_id: str, version: str, image: str | None = 
 
 def install(kubectl: Kubectl, module_id: str, **spec: Any) -> None:
     spec.setdefault("approvedPermissions", PERMISSIONS)
-    spec.setdefault("configuration", {"greeting": "hello", "apiToken": "s3cret"})
+    spec.setdefault("configuration", {"greeting": "hello"})
     kubectl.apply(installation_doc("life", module_id, **spec))
 
 
@@ -87,7 +87,12 @@ async def test_install_provisions_a_locked_down_module_in_a_restricted_namespace
     kubectl: Kubectl, namespace: str, module_id: str, service_env: dict[str, str]
 ) -> None:
     kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
-    install(kubectl, module_id)
+    # a secret value never goes in the spec: it is refused there, and read from the tenant's Secret
+    install(kubectl, module_id, configuration={"greeting": "hello", "apiToken": "s3cret"})
+    refused = wait_condition(kubectl, "mi/life", "Stalled")
+    assert "spec.configuration.apiToken: a secret value" in refused["status"]["message"]
+    kubectl("create", "secret", "generic", "life-secrets", "--from-literal=apiToken=s3cret")
+    install(kubectl, module_id, configurationSecretRef={"name": "life-secrets"})
     seen_phases = set()
 
     def active() -> dict[str, Any] | None:
@@ -96,7 +101,7 @@ async def test_install_provisions_a_locked_down_module_in_a_restricted_namespace
         seen_phases.add(status.get("phase"))
         if status.get("workflow"):
             assert 0 <= status["workflow"]["progress"] <= 100
-            assert status["workflow"]["id"].endswith("/g1")
+            assert status["workflow"]["id"].endswith("/g2")  # generation 1 was refused
         return obj if status.get("phase") == "Active" else None
 
     mi = kubectl.wait_for(active, timeout=120, interval=0.2)
@@ -127,9 +132,9 @@ async def test_install_provisions_a_locked_down_module_in_a_restricted_namespace
     config = kubectl.json("get", "configmap", "mod-life-config")
     assert config["data"]["config.json"] == '{\n  "greeting": "hello"\n}'
     assert config["data"]["allowed-hosts"] == "api.example.com"
-    secret = kubectl.json("get", "secret", "mod-life-secrets")
-    assert "secrets.json" in secret["data"]  # the writeOnly value, never in the ConfigMap
-    assert "s3cret" not in str(config)
+    assert (
+        kubectl.json("get", "secrets", "-l", "modules.adxcore.com/installation=life")["items"] == []
+    )
 
     deployment = kubectl.json("get", "deployment", "mod-life")
     assert deployment["metadata"]["ownerReferences"] == [owner]
@@ -139,6 +144,8 @@ async def test_install_provisions_a_locked_down_module_in_a_restricted_namespace
     assert pod["serviceAccountName"] == "mod-life"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["secrets"]["secret"]["secretName"] == "life-secrets"  # the tenant's own
     main = pod["containers"][0]
     assert main["image"] == f"registry.local/{module_id}:1.0.0"
     assert main["securityContext"] == {
@@ -313,7 +320,7 @@ async def test_uninstall_removes_everything_and_the_object(
     uid = mi["metadata"]["uid"]
     kubectl("delete", "mi", "life", "--timeout=90s")
     assert "NotFound" in kubectl("get", "mi", "life", check=False).stderr
-    for kind in ("deployment", "service", "networkpolicy", "serviceaccount", "configmap", "secret"):
+    for kind in ("deployment", "service", "networkpolicy", "serviceaccount", "configmap"):
         leftovers = kubectl.json("get", kind, "-l", "modules.adxcore.com/installation=life")
         assert leftovers["items"] == [], kind
     assert kubectl.json("get", "pods", "-l", "modules.adxcore.com/installation=life")["items"] == []

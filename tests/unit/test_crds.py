@@ -15,10 +15,14 @@ from adx_modules.crdgen import file_name, render
 CRDS = Path(__file__).parents[2] / "crds"
 
 
+CHART_CRDS = CRDS.parent / "helm" / "adx-module-operator" / "crds"
+
+
+@pytest.mark.parametrize("folder", [CRDS, CHART_CRDS], ids=["crds", "chart"])
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.kind)
-def test_committed_crd_matches_the_models(kind: Any) -> None:
-    committed = (CRDS / file_name(kind)).read_text()
-    assert committed == render(kind), f"crds/{file_name(kind)} is stale: run 'make crds'"
+def test_committed_crd_matches_the_models(kind: Any, folder: Path) -> None:
+    committed = (folder / file_name(kind)).read_text()
+    assert committed == render(kind), f"{folder}/{file_name(kind)} is stale: run 'make crds'"
 
 
 def _walk(

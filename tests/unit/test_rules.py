@@ -148,6 +148,15 @@ def test_installation_rejections_name_the_field(
     assert says in verdict.message
 
 
+def test_secret_values_belong_in_a_secret_not_in_the_spec() -> None:
+    schema = {"type": "object", "properties": {"token": {"type": "string", "writeOnly": True}}}
+    cat = catalog(module("charts", "3.2.0", configSchema=schema))
+    verdict = install({"module": "charts", "configuration": {"token": "s3cret"}}, cat)
+    assert verdict.reason == c.INVALID_CONFIGURATION
+    assert "spec.configuration.token: a secret value" in verdict.message
+    assert install({"module": "charts", "configurationSecretRef": {"name": "tok"}}, cat).ok
+
+
 def test_disabled_isolation_is_refused_and_wasm_modules_default_to_wasm() -> None:
     wasm = module(
         "text", "1.0.0", runtime="wasm", artifact={"wasm": {"url": "https://x.example/m.wasm"}}

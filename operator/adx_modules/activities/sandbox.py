@@ -36,7 +36,7 @@ EXPLAIN_AFTER = 3.0  # seconds before pods are listed to say what holds the roll
 def _owned_names(ref: InstallationRef) -> list[tuple[str, str]]:
     """(kind, name) of everything container isolation may create, in creation order."""
     name = container.object_name(ref)
-    suffix = {"ConfigMap": "-config", "Secret": "-secrets"}
+    suffix = {"ConfigMap": "-config"}
     return [(kind, name + suffix.get(kind, "")) for kind in container.KINDS_IN_ORDER]
 
 

@@ -92,7 +92,7 @@ class DevStack:
 
     def install_crds(self) -> None:
         """Server-side apply ``crds/*.yaml`` (those that exist so far); wait until Established."""
-        crds = sorted((project_root() / "crds").glob("*.yaml"))
+        crds = sorted((project_root() / "crds").glob("modules.adxcore.com_*.yaml"))
         if not crds:
             return
         kubectl = [str(python_tool("kubectl")), f"--kubeconfig={self.kubeconfig}"]

@@ -1,9 +1,9 @@
 """The Kubernetes objects of a module in container isolation. Pure: specs in, manifests out.
 
 Why it exists: what a sandbox *is* (a non-root, read-only, capability-less pod that passes Pod
-Security ``restricted``; its own ServiceAccount without a token; its configuration; a Service
-for its API; a NetworkPolicy that denies everything not declared) is decided here, once, and
-unit-tested field by field. The activities only apply what this returns.
+Security ``restricted``; its own ServiceAccount without a token; its configuration, with secret
+values mounted from the tenant's own Secret; a Service for its API; a NetworkPolicy that denies
+everything not declared) is decided here, once. The activities only apply what this returns.
 
 Names are deterministic (``mod-<installation>``), so applying twice changes nothing, and every
 object is owned by its ModuleInstallation, so the garbage collector removes leftovers.
@@ -30,7 +30,7 @@ DEFAULT_RESOURCES = ResourceRequirements(
     requests=ResourceList(cpu="50m", memory="64Mi"), limits=ResourceList(cpu="500m", memory="256Mi")
 )
 # creation order; deletion runs in reverse
-KINDS_IN_ORDER = ("ServiceAccount", "ConfigMap", "Secret", "Deployment", "Service", "NetworkPolicy")
+KINDS_IN_ORDER = ("ServiceAccount", "ConfigMap", "Deployment", "Service", "NetworkPolicy")
 
 
 def object_name(ref: InstallationRef) -> str:
@@ -75,17 +75,15 @@ def owner_reference(ref: InstallationRef) -> dict[str, Any]:
     }
 
 
-def split_configuration(
-    schema: Mapping[str, Any] | None, configuration: Mapping[str, Any] | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(plain, secret): top-level values whose schema says ``writeOnly: true`` are secret."""
+def secret_keys(schema: Mapping[str, Any] | None) -> set[str]:
+    """Top-level configuration properties the module's schema marks ``writeOnly``: secrets,
+    which live in the tenant's own Secret (spec.configurationSecretRef), never in the spec."""
     properties = (schema or {}).get("properties", {})
-    plain: dict[str, Any] = {}
-    secret: dict[str, Any] = {}
-    for key, value in (configuration or {}).items():
-        target = secret if properties.get(key, {}).get("writeOnly") is True else plain
-        target[key] = value
-    return plain, secret
+    return {
+        key
+        for key, prop in properties.items()
+        if isinstance(prop, dict) and prop.get("writeOnly") is True
+    }
 
 
 def _merged_resources(resolution: Resolution, spec: ModuleInstallationSpec) -> dict[str, Any]:
@@ -166,7 +164,6 @@ def manifests(
             **extra,
         }
 
-    plain, secret = split_configuration(resolution.module.config_schema, spec.configuration)
     blocks, hosts = network_targets(resolution.module.permissions)
     config_hash = configuration_hash(spec.configuration)
     image, pull_policy, env = _image_and_env(resolution, runner_images)
@@ -184,16 +181,9 @@ def manifests(
             "kind": "ConfigMap",
             "metadata": meta(f"{name}-config"),
             "data": {
-                "config.json": json.dumps(plain, sort_keys=True, indent=2),
+                "config.json": json.dumps(spec.configuration or {}, sort_keys=True, indent=2),
                 "allowed-hosts": "\n".join(sorted(hosts)),
             },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": meta(f"{name}-secrets"),
-            "type": "Opaque",
-            "stringData": {"secrets.json": json.dumps(secret, sort_keys=True)},
         },
     ]
 
@@ -214,7 +204,6 @@ def manifests(
         },
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_PATH, "readOnly": True},
-            {"name": "secrets", "mountPath": SECRETS_PATH, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - the sandbox's own scratch space
         ],
     }
@@ -222,15 +211,16 @@ def manifests(
         container["imagePullPolicy"] = pull_policy
     volumes: list[dict[str, Any]] = [
         {"name": "config", "configMap": {"name": f"{name}-config"}},
-        {"name": "secrets", "secret": {"secretName": f"{name}-secrets"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
     if spec.configuration_secret_ref is not None:
+        # the tenant's own Secret (e.g. from sealed-secrets or external-secrets): mounted, never
+        # read by the operator
         container["volumeMounts"].append(
-            {"name": "tenant-secret", "mountPath": f"{SECRETS_PATH}/tenant", "readOnly": True}
+            {"name": "secrets", "mountPath": SECRETS_PATH, "readOnly": True}
         )
         volumes.append(
-            {"name": "tenant-secret", "secret": {"secretName": spec.configuration_secret_ref.name}}
+            {"name": "secrets", "secret": {"secretName": spec.configuration_secret_ref.name}}
         )
     pod_spec: dict[str, Any] = {
         "serviceAccountName": name,

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from adx_modules.api import conditions as c
 from adx_modules.api.installation import ModuleInstallationSpec
 from adx_modules.api.listing import MarketplaceListingSpec
+from adx_modules.provisioning.container import secret_keys
 from adx_modules.resolver.constraints import ConstraintError, parse_constraint
 from adx_modules.validation.catalog import Catalog, CatalogEntry, describe_validation_error
 from adx_modules.validation.configuration import configuration_problems, schema_problems
@@ -127,6 +128,12 @@ def check_installation(
             "(settings sandbox.enable_wasm / sandbox.enable_containers)",
         )
     problems = configuration_problems(module.config_schema, spec.configuration)
+    inlined = sorted(secret_keys(module.config_schema) & set(spec.configuration or {}))
+    problems += [
+        f"spec.configuration.{key}: a secret value (writeOnly in the module's configSchema) "
+        "belongs in the Secret named by spec.configurationSecretRef, not in the spec"
+        for key in inlined
+    ]
     if problems:
         return InstallationVerdict(False, c.INVALID_CONFIGURATION, "; ".join(problems))
     missing = tuple(sorted(set(module.permissions) - set(spec.approved_permissions)))

@@ -1,0 +1,344 @@
+"""The Helm chart and the plain manifests, with the real helm, kubectl, apiserver and Trivy.
+
+Proves the chart installs (pods Running on kwok nodes), refuses bad values by name, passes
+Trivy's configuration checks, and that its RBAC is enough (the operator and the worker, running
+under the chart's ServiceAccount tokens, install and uninstall a module) and no more (requests
+outside it are forbidden).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from adx_modules.devstack.toolchain import cache_dir, python_tool
+from support.kube import Kubectl
+from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
+from support.operator import ServiceProcess
+from support.stack import StackInfo
+
+ROOT = Path(__file__).parents[2]
+CHART = ROOT / "helm" / "adx-module-operator"
+LOCAL_VALUES = CHART / "ci" / "local-values.yaml"
+
+
+def helm(stack: StackInfo, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(cache_dir() / "bin" / "helm"), f"--kubeconfig={stack.kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def render(stack: StackInfo, namespace: str, *values: str) -> str:
+    return helm(
+        stack,
+        "template",
+        "adx",
+        str(CHART),
+        "--namespace",
+        namespace,
+        "-f",
+        str(LOCAL_VALUES),
+        *values,
+    ).stdout
+
+
+def test_the_chart_lints_strictly(stack: StackInfo) -> None:
+    result = helm(stack, "lint", "--strict", str(CHART), "-f", str(LOCAL_VALUES))
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+
+
+def test_the_rendered_chart_is_accepted_by_the_apiserver(
+    stack: StackInfo, kubectl: Kubectl, namespace: str
+) -> None:
+    rendered = render(stack, namespace, "--set", "metrics.serviceMonitor.enabled=false")
+    kinds = sorted({doc["kind"] for doc in yaml.safe_load_all(rendered) if doc})
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Secret",
+        "Service",
+        "ServiceAccount",
+    ]
+    result = kubectl("apply", "--dry-run=server", "-f", "-", stdin=rendered)
+    assert "(server dry run)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("temporal.address=nope", "at '/temporal/address': 'nope' does not match pattern"),
+        ("security.minSecurityScore=101", "at '/security/minSecurityScore': maximum: got 101"),
+        ("sandbox.defaultIsolation=vm", "at '/sandbox/defaultIsolation'"),
+        ("operator.replicas=-1", "at '/operator/replicas'"),
+        ("image.pullPolicy=Sometimes", "at '/image/pullPolicy'"),
+        ("colour=blue", "additional properties 'colour' not allowed"),
+    ],
+)
+def test_values_that_break_the_schema_are_refused_by_name(
+    stack: StackInfo, value: str, says: str
+) -> None:
+    result = helm(
+        stack, "template", "adx", str(CHART), "-f", str(LOCAL_VALUES), "--set", value, check=False
+    )
+    assert result.returncode != 0
+    assert says in result.stderr
+
+
+def test_no_database_is_refused_with_a_clear_message(stack: StackInfo) -> None:
+    result = helm(stack, "template", "adx", str(CHART), check=False)
+    assert result.returncode != 0
+    assert "set database.url, or database.existingSecret with the DSN" in result.stderr
+
+
+def _trivy_high(target: Path, cache: Path) -> list[str]:
+    result = subprocess.run(
+        [
+            str(python_tool("trivy")),
+            "config",
+            "--cache-dir",
+            str(cache),
+            "--skip-check-update",
+            "--severity",
+            "HIGH,CRITICAL",
+            "--format",
+            "json",
+            "--quiet",
+            "--ignorefile",
+            str(CHART / "trivyignore.yaml"),
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)
+    return [
+        f"{r['Target']}: {m['ID']} {m['Title']}"
+        for r in report.get("Results", [])
+        for m in r.get("Misconfigurations", [])
+        if m.get("Status") == "FAIL"
+    ]
+
+
+def test_the_accepted_trivy_finding_is_the_only_one(stack: StackInfo, tmp_path: Path) -> None:
+    rendered = tmp_path / "rendered"
+    rendered.mkdir()
+    (rendered / "chart.yaml").write_text(render(stack, "adx-system"))
+    result = subprocess.run(
+        [
+            str(python_tool("trivy")),
+            "config",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--skip-check-update",
+            "--severity",
+            "HIGH,CRITICAL",
+            "--format",
+            "json",
+            "--quiet",
+            str(rendered),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    found = {
+        m["ID"]
+        for r in json.loads(result.stdout).get("Results", [])
+        for m in r.get("Misconfigurations", [])
+        if m.get("Status") == "FAIL"
+    }
+    assert found == {"KSV-0056"}  # managing Services and NetworkPolicies: see trivyignore.yaml
+
+
+def test_trivy_finds_nothing_high_or_critical_in_the_chart_and_the_dockerfile(
+    stack: StackInfo, tmp_path: Path
+) -> None:
+    rendered = tmp_path / "rendered"
+    rendered.mkdir()
+    (rendered / "chart.yaml").write_text(render(stack, "adx-system"))
+    assert _trivy_high(rendered, tmp_path / "cache") == []
+    dockerfiles = tmp_path / "image"
+    dockerfiles.mkdir()
+    (dockerfiles / "Dockerfile").write_text(
+        (ROOT / "sandbox-images" / "operator" / "Dockerfile").read_text()
+    )
+    assert _trivy_high(dockerfiles, tmp_path / "cache") == []
+
+
+@pytest.fixture
+def release(stack: StackInfo, namespace: str) -> Iterator[str]:
+    """The chart installed with ``helm install --wait`` into the test's namespace."""
+    name = f"adx-{uuid.uuid4().hex[:6]}"
+    helm(
+        stack,
+        "install",
+        name,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "-f",
+        str(LOCAL_VALUES),
+        "--wait",
+        "--timeout",
+        "3m",
+    )
+    yield name
+    helm(stack, "uninstall", name, "--namespace", namespace, check=False)
+
+
+def test_helm_install_runs_the_operator_and_the_worker_on_kwok_nodes(
+    kubectl: Kubectl, release: str
+) -> None:
+    pods = kubectl.json("get", "pods", "-l", f"app.kubernetes.io/instance={release}")["items"]
+    components = sorted(p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods)
+    assert components == ["operator", "worker"]
+    for pod in pods:
+        assert pod["status"]["phase"] == "Running"
+        assert pod["spec"]["nodeName"].startswith("kwok-node-")
+        security = pod["spec"]["containers"][0]["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["capabilities"] == {"drop": ["ALL"]}
+
+
+def _token_kubeconfig(stack: StackInfo, kubectl: Kubectl, account: str, path: Path) -> Path:
+    token = kubectl("create", "token", account, "--duration=1h").stdout.strip()
+    admin = yaml.safe_load(stack.kubeconfig.read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    config: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": cluster}],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": account}}],
+        "current-context": "local",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
+    stack: StackInfo, kubectl: Kubectl, release: str, tmp_path: Path, unique: str
+) -> None:
+    identities = {
+        role: _token_kubeconfig(
+            stack, kubectl, f"{release}-adx-module-operator-{role}", tmp_path / f"{role}.kubeconfig"
+        )
+        for role in ("operator", "worker")
+    }
+    env = {
+        **stack.env,
+        "ADX_TEMPORAL_TASK_QUEUE": f"rbac-{unique}",
+        "ADX_DATABASE_SCHEMA_NAME": f"rbac_{unique}",
+    }
+    processes = [
+        ServiceProcess(role, {**env, "KUBECONFIG": str(path)}, tmp_path / f"{role}.log")
+        for role, path in identities.items()
+    ]
+    tenant = f"t-rbac-{unique}"
+    admin = Kubectl(stack.kubeconfig)
+    admin("create", "namespace", tenant)
+    module_id = f"rbac-{unique}"
+    try:
+        for process in processes:
+            process.start()
+        admin.apply(
+            module_doc(
+                module_id, "1.0.0", extensionPoints={"api": [{"path": "/rbac", "port": 8080}]}
+            )
+        )
+        wait_condition(admin, f"module/{module_id}-1-0-0", "Ready")
+        in_tenant = Kubectl(stack.kubeconfig, tenant)
+        in_tenant.apply(installation_doc("rbac", module_id, configuration={"x": 1}))
+        active = wait_phase(in_tenant, "mi/rbac", "Active", timeout=120)
+        assert condition(active, "Ready")["status"] == "True"
+        in_tenant("delete", "mi", "rbac", "--timeout=90s")
+        assert (
+            in_tenant.json(
+                "get",
+                "deployments,services,configmaps",
+                "-l",
+                "modules.adxcore.com/installation=rbac",
+            )["items"]
+            == []
+        )
+        logs = "\n".join(p.log() for p in processes)
+        assert "Forbidden" not in logs, logs[-3000:]
+        assert " 403" not in logs, logs[-3000:]
+    finally:
+        for process in processes:
+            process.stop()
+        admin("delete", "namespace", tenant, "--wait=false", check=False)
+        admin("delete", "module", f"{module_id}-1-0-0", "--wait=false", check=False)
+
+    as_operator = Kubectl(identities["operator"], tenant)
+    as_worker = Kubectl(identities["worker"], tenant)
+    for who, verb, resource in (
+        (as_operator, "create", "deployments"),
+        (as_operator, "get", "secrets"),
+        (as_worker, "get", "secrets"),
+        (as_worker, "delete", "nodes"),
+        (as_worker, "create", "roles"),
+        (as_worker, "delete", "modules"),
+    ):
+        answer = who(
+            "auth", "can-i", verb, resource, "--all-namespaces", check=False
+        ).stdout.strip()
+        assert answer == "no", f"{who.kubeconfig.stem} may {verb} {resource}"
+    refused = as_worker("get", "secrets", "-n", "kube-system", check=False)
+    assert "forbidden" in refused.stderr
+
+
+def test_the_kustomize_base_is_the_rendered_chart(stack: StackInfo) -> None:
+    rendered = helm(
+        stack,
+        "template",
+        "adx-module-operator",
+        str(CHART),
+        "--namespace",
+        "adx-system",
+        "--set",
+        "database.existingSecret=adx-module-operator-database",
+    ).stdout
+    committed = (ROOT / "manifests" / "base" / "install.yaml").read_text()
+    assert committed == rendered, "manifests/base/install.yaml is stale: run 'make manifests'"
+
+
+def test_kubectl_apply_k_installs_the_base_with_its_dev_overlay(stack: StackInfo) -> None:
+    admin = Kubectl(stack.kubeconfig)
+    admin("apply", "--server-side", "-k", str(ROOT / "manifests" / "overlays" / "dev"))
+    try:
+        in_system = Kubectl(stack.kubeconfig, "adx-system")
+        in_system("rollout", "status", "deployment/adx-module-operator-operator", "--timeout=120s")
+        in_system("rollout", "status", "deployment/adx-module-operator-worker", "--timeout=120s")
+        secret = in_system.json("get", "secret", "adx-module-operator-database")
+        assert "url" in secret["data"]
+    finally:
+        # not `delete -k`: that would delete the CRDs, and with them every module of the session
+        admin("delete", "namespace", "adx-system", "--wait=false", check=False)
+        admin(
+            "delete",
+            "clusterrole,clusterrolebinding",
+            "-l",
+            "app.kubernetes.io/instance=adx-module-operator",
+            check=False,
+        )
