@@ -109,7 +109,7 @@ def test_a_dry_run_shows_the_plan_and_installs_nothing(kubectl: Kubectl, unique:
     publish(kubectl, app, "1.0.0", {lib: "^2"})
     kubectl.apply(installation_doc("preview", app, dryRun=True))
     previewed = kubectl.wait_for(
-        lambda: (o := kubectl.json("get", "mi", "preview"))["status"].get("plan") and o
+        lambda: (o := kubectl.json("get", "mi", "preview")).get("status", {}).get("plan") and o
     )
     assert [(p["moduleId"], p["version"], p["action"]) for p in previewed["status"]["plan"]] == [
         (lib, "2.0.0", "install"),

@@ -372,7 +372,8 @@ async def test_a_crash_in_the_middle_of_an_install_loses_and_duplicates_nothing(
     install(kubectl, module_id)
     kubectl.wait_for(
         lambda: (
-            kubectl.json("get", "mi", "life")["status"].get("phase") in ("Installing", "Active")
+            kubectl.json("get", "mi", "life").get("status", {}).get("phase")
+            in ("Installing", "Active")
         ),
         interval=0.1,
     )

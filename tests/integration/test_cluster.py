@@ -62,7 +62,8 @@ def test_a_deployment_gets_running_ready_pods_on_a_kwok_node(kubectl: Kubectl) -
     assert owner["kind"] == "ReplicaSet"
     deployment = kubectl.wait_for(
         lambda: (
-            (d := kubectl.json("get", "deployment", "web"))["status"].get("readyReplicas") == 2
+            (d := kubectl.json("get", "deployment", "web")).get("status", {}).get("readyReplicas")
+            == 2
             and d
         )
     )

@@ -29,12 +29,14 @@ class ServiceProcess:
             "ADX_SERVER_METRICS_PORT": str(self.metrics_port),
         }
         self._popen: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
 
     @property
     def health_url(self) -> str:
         return f"http://127.0.0.1:{self.health_port}/healthz"
 
     def start(self, timeout: float = 60) -> None:
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self._popen = subprocess.Popen(
                 [sys.executable, "-m", "adx_modules", self.role],
@@ -52,8 +54,8 @@ class ServiceProcess:
         raise RuntimeError(f"{self.role} not ready after {timeout}s:\n{self.log()}")
 
     def _ready(self) -> bool:
-        if self.role == "worker":
-            return "worker serving" in self.log()
+        if self.role == "worker":  # this start's lines only (a restart appends to the log)
+            return "worker serving" in self.log()[self._log_offset :]
         try:
             return httpx.get(self.health_url, timeout=1).status_code == 200
         except httpx.HTTPError:
