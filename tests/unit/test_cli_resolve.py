@@ -9,25 +9,9 @@ import pytest
 import yaml
 
 from adx_modules.cli import author_main
+from support.objects import module_doc as module
 
 SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
-
-
-def module(module_id: str, version: str, **spec: object) -> dict[str, object]:
-    return {
-        "apiVersion": "modules.adxcore.com/v1alpha1",
-        "kind": "Module",
-        "metadata": {"name": f"{module_id}-{version.replace('.', '-')}"},
-        "spec": {
-            "moduleId": module_id,
-            "version": version,
-            "displayName": module_id,
-            "author": "tests",
-            "runtime": "container",
-            "artifact": {"image": {"reference": f"registry.local/{module_id}:{version}"}},
-            **spec,
-        },
-    }
 
 
 @pytest.fixture
