@@ -5,9 +5,11 @@ Why it exists: handlers, workflows and the CLI decide what to do with a failure 
 
     AdxError                 anything the service raises on purpose
     ├── SettingsError        a setting is wrong; the process stops at start-up
-    ├── InvalidInputError    bad input (a CR, a manifest, a package, a request); never retried
-    ├── TransientError       the world is briefly unavailable; retried with backoff
     └── DevStackError        the local stack (devstack) could not be built or started
+
+Failures inside the lifecycle are Temporal ``ApplicationError``s whose ``type`` is the condition
+reason (``non_retryable`` for bad input); Kopf handlers raise ``kopf.TemporaryError`` when the
+world is briefly unavailable. Those are the boundaries' own classes, so none is wrapped here.
 """
 
 from __future__ import annotations
@@ -19,18 +21,6 @@ class AdxError(Exception):
 
 class SettingsError(AdxError):
     """A setting is missing or invalid; the message names it."""
-
-
-class InvalidInputError(AdxError):
-    """Input that will never become valid by retrying; the message names the field."""
-
-
-class TransientError(AdxError):
-    """A dependency is briefly unavailable; worth retrying after ``delay`` seconds."""
-
-    def __init__(self, message: str, delay: float = 5.0) -> None:
-        super().__init__(message)
-        self.delay = delay
 
 
 class DevStackError(AdxError):

@@ -109,6 +109,9 @@ async def test_install_provisions_a_locked_down_module_in_a_restricted_namespace
     assert condition(mi, "Installed")["message"] == "revision 1 runs 1.0.0"
     assert mi["status"]["installedVersion"] == "1.0.0"
     assert "workflow" not in mi["status"]
+    assert mi["status"]["endpoints"] == [
+        {"name": "life", "url": f"http://mod-life.{namespace}.svc:8080/life"}
+    ]
     assert [h["revision"] for h in mi["status"]["history"]] == [1]
     uid = mi["metadata"]["uid"]
     owner = {

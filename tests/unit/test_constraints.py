@@ -6,7 +6,6 @@ import pytest
 
 from adx_modules.resolver.constraints import (
     ConstraintError,
-    highest_match,
     parse_constraint,
     parse_version,
 )
@@ -65,10 +64,3 @@ def test_bad_constraints_say_what_is_wrong(text: str, says: str) -> None:
 def test_semver_prereleases_order_as_semver_says() -> None:
     ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta.2", "1.0.0-rc.1", "1.0.0"]
     assert sorted(ordered, key=parse_version) == ordered
-
-
-def test_highest_match_prefers_releases_and_the_highest() -> None:
-    versions = ["1.0.0", "1.4.2", "2.0.0-rc.1", "1.10.0"]
-    assert highest_match(parse_constraint("^1.0"), versions) == "1.10.0"
-    assert highest_match(parse_constraint(">=2.0.0-rc.1"), versions) == "2.0.0-rc.1"
-    assert highest_match(parse_constraint("^3"), versions) is None

@@ -39,12 +39,9 @@ Phase = Literal[
 
 
 class UpdatePolicy(ApiModel):
-    """How a change of version or configuration is rolled out."""
+    """How a change of version or configuration is rolled out. The running revision (version and
+    configuration) is always kept, in status.history and PostgreSQL, for rollback."""
 
-    preserve_configuration: bool = True
-    """Keep configuration values the new version still accepts when the version changes."""
-    backup: bool = True
-    """Record the current configuration and revision before updating (for rollback)."""
     auto_rollback: bool = True
     """Roll back to the previous revision when the update does not become healthy."""
     health_timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
@@ -55,9 +52,8 @@ class UninstallPolicy(ApiModel):
     """What happens on delete."""
 
     backup_data: bool = False
-    """Back up the module's data before removing it."""
-    cleanup_data: bool = True
-    """Remove the module's data (tables, files) with it."""
+    """Keep the installation's configuration and revision history (PostgreSQL table backups)
+    after it is removed."""
     cascade: bool = False
     """Also uninstall the installations that require this one. Without it, deleting an
     installation others require waits (Stalled, reason RequiredByOthers) until they are gone.

@@ -235,16 +235,6 @@ class KubeClient:
         }
         await self._rest("POST", object_path("Event", namespace), body=event)
 
-    async def patch_metadata(
-        self, kind: KindInfo, name: str, patch: dict[str, Any], namespace: str | None = None
-    ) -> dict[str, Any]:
-        """Merge-patch the object itself (metadata such as finalizers)."""
-        path = f"/apis/{GROUP}/{VERSION}"
-        if kind.scope != "Cluster":
-            path += f"/namespaces/{_namespace(kind, namespace)}"
-        path += f"/{kind.plural}/{name}"
-        return await self._rest("PATCH", path, body=patch, content_type=MERGE_PATCH)
-
     async def patch_status(
         self, kind: KindInfo, name: str, status: dict[str, Any], namespace: str | None = None
     ) -> dict[str, Any]:

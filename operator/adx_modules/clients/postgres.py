@@ -229,18 +229,3 @@ class Store:
             name,
             contents,
         )
-
-    async def backups(self, uid: str) -> list[dict[str, Any]]:
-        rows = await self._pool.fetch(
-            "SELECT workflow_id, contents, taken_at FROM backups WHERE installation_uid = $1",
-            uid,
-        )
-        return [dict(row) for row in rows]
-
-    async def audit_trail(self, uid: str) -> list[dict[str, Any]]:
-        rows = await self._pool.fetch(
-            "SELECT workflow_id, action, step, outcome, actor, detail, at"
-            " FROM audit_events WHERE installation_uid = $1 ORDER BY id",
-            uid,
-        )
-        return [dict(row) for row in rows]

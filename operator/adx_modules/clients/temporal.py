@@ -10,8 +10,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 
-async def connect(address: str, namespace: str) -> Client:
-    """A client for ``namespace`` at ``address`` that carries pydantic models."""
+async def connect(address: str, namespace: str, *, lazy: bool = False) -> Client:
+    """A client for ``namespace`` at ``address`` that carries pydantic models. ``lazy``
+    connects on first use (the operator starts, and reports Retrying on objects, while Temporal
+    is away)."""
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
+        address, namespace=namespace, data_converter=pydantic_data_converter, lazy=lazy
     )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -26,6 +26,7 @@ from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec
 from adx_modules.api.lifecycle import InstallationRef, LifecycleRequest, workflow_id
 from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.api.status import StatusUpdate
+from adx_modules.clients.kube import NotFoundError
 from adx_modules.handlers.indexes import catalog_from, modules_index
 from adx_modules.handlers.lifecycle import OperatorContext
 from adx_modules.handlers.reconcile import installation_outcome
@@ -41,6 +42,7 @@ from adx_modules.workflows import (
 
 UNINSTALL_WAIT = 20.0  # seconds a delete handler waits before Kopf re-checks
 REQUIRED_BY_OTHERS = "RequiredByOthers"
+RETRY_DELAY = 10  # seconds before Kopf retries a handler that could not reach Temporal
 
 
 def reference(body: Mapping[str, Any]) -> InstallationRef:
@@ -66,13 +68,30 @@ def actor(body: Mapping[str, Any]) -> str:
     return str(newest.get("manager") or "unknown")
 
 
-async def _exists(client: Client, id_: str) -> bool:
+async def _retrying(context: OperatorContext, ref: InstallationRef, why: str) -> None:
+    """Say on the object that a transient failure is being retried (reason Retrying)."""
+    if context.kube is None:
+        return
     try:
-        await client.get_workflow_handle(id_).describe()
+        body = await context.kube.get(INSTALLATION, ref.name, ref.namespace)
+    except NotFoundError:
+        return
+    update = StatusUpdate(body.get("status"), ref.generation, datetime.now(UTC))
+    message = f"{why}; retrying in {RETRY_DELAY}s"
+    update.reconciling(c.RETRYING, message).set(message=message)
+    await context.kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
+
+
+async def _exists(context: OperatorContext, ref: InstallationRef, id_: str) -> bool:
+    if context.temporal is None:
+        raise kopf.TemporaryError("the operator is still starting", delay=2)
+    try:
+        await context.temporal.get_workflow_handle(id_).describe()
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return False
-        raise kopf.TemporaryError(f"Temporal is unavailable: {error}", delay=10) from error
+        await _retrying(context, ref, f"Temporal is unavailable ({error})")
+        raise kopf.TemporaryError(f"Temporal is unavailable: {error}", delay=RETRY_DELAY) from error
     return True
 
 
@@ -87,7 +106,7 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
         return
     installed = bool(status.get("installedVersion"))
     id_ = workflow_id(ref)
-    if await _exists(context.temporal, id_):
+    if await _exists(context, ref, id_):
         return  # this generation is (or was) being handled
     outcome = installation_outcome(body, catalog, context.settings.sandbox, installed=installed)
     RECONCILES.labels("ModuleInstallation", "accepted" if outcome.accepted else "rejected").inc()
@@ -139,7 +158,8 @@ async def _start(
     except WorkflowAlreadyStartedError:
         return client.get_workflow_handle(id_)
     except RPCError as error:
-        raise kopf.TemporaryError(f"cannot start {id_}: {error}", delay=10) from error
+        await _retrying(context, request.ref, f"cannot start the lifecycle workflow: {error}")
+        raise kopf.TemporaryError(f"cannot start {id_}: {error}", delay=RETRY_DELAY) from error
 
 
 async def _preview(context: OperatorContext, body: Mapping[str, Any], catalog: Catalog) -> None:

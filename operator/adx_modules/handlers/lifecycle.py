@@ -74,7 +74,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     context.kube = await KubeClient.connect()
     temporal_settings = context.settings.temporal
     context.temporal = await temporal.connect(
-        temporal_settings.address, temporal_settings.namespace
+        temporal_settings.address, temporal_settings.namespace, lazy=True
     )
     LOG.info("operator started (Temporal %s)", context.settings.temporal.address)
 

@@ -111,9 +111,3 @@ def parse_constraint(text: str) -> Constraint:
         return Constraint(text, specifier, names_prerelease)
     except InvalidSpecifier as error:
         raise ConstraintError(f"{text!r} is not a valid constraint: {error}") from error
-
-
-def highest_match(constraint: Constraint, versions: list[str]) -> str | None:
-    """The highest of ``versions`` that ``constraint`` allows, or None."""
-    allowed = [(parse_version(v), v) for v in versions if constraint.allows(parse_version(v))]
-    return max(allowed)[1] if allowed else None

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ProvisionResult,
         Resolution,
     )
+    from adx_modules.provisioning.container import object_name
 
 DEFAULT_HEALTH_TIMEOUT = 300
 
@@ -182,6 +183,15 @@ async def report_success(
 ) -> None:
     """Ready: the revision runs, is recorded, joins status.history; the failure streak ends."""
     module = resolution.module
+    service = f"{object_name(steps.ref)}.{steps.ref.namespace}.svc"
+    apis = module.extension_points.api if module.extension_points else []
+    endpoints = [
+        {
+            "name": api.path.strip("/").replace("/", "-")[:63] or "api",
+            "url": f"http://{service}:{api.port}{api.path}",
+        }
+        for api in apis
+    ]
     await steps.report(
         "done",
         100,
@@ -194,7 +204,7 @@ async def report_success(
             (c.HEALTHY, "True", c.SUCCEEDED, "every replica is ready"),
         ],
         clear=[c.REMEDIATED],
-        fields={"installedVersion": module.version},
+        fields={"installedVersion": module.version, "endpoints": endpoints},
         revision={
             "revision": revision,
             "version": module.version,
