@@ -241,6 +241,19 @@ def _ready_replicas(kubectl: Kubectl) -> int:
     return int(status.get("readyReplicas", 0))
 
 
+def test_a_suspended_installation_changes_nothing_until_resumed(
+    kubectl: Kubectl, module_id: str
+) -> None:
+    install(kubectl, module_id, suspend=True)
+    suspended = kubectl.wait_for(
+        lambda: (o := kubectl.json("get", "mi", "life")).get("status", {}).get("message") and o
+    )
+    assert suspended["status"]["message"].startswith("suspended")
+    assert "NotFound" in kubectl("get", "deployment", "mod-life", check=False).stderr
+    kubectl("patch", "mi", "life", "--type=merge", "-p", '{"spec":{"suspend":false}}')
+    wait_phase(kubectl, "mi/life", "Active")
+
+
 def test_an_update_rolls_out_a_new_revision(kubectl: Kubectl, module_id: str) -> None:
     install(kubectl, module_id)
     wait_phase(kubectl, "mi/life", "Active")

@@ -102,7 +102,12 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
     ref = reference(body)
     status = body.get("status") or {}
     spec = body.get("spec") or {}
-    if spec.get("suspend"):
+    if spec.get("suspend"):  # say so, change nothing else (a running workflow finishes)
+        update = StatusUpdate(status, ref.generation, datetime.now(UTC)).clear(c.RECONCILING)
+        message = "suspended: nothing changes until spec.suspend is false"
+        await context.kube.patch_status(
+            INSTALLATION, ref.name, update.set(message=message).patch(), ref.namespace
+        )
         return
     installed = bool(status.get("installedVersion"))
     id_ = workflow_id(ref)
