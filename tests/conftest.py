@@ -60,7 +60,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
     reuse = os.environ.get("ADX_TEST_STACK_ENV")
     if reuse:
         env = read_env_file(Path(reuse))
-        yield StackInfo(env, Path(env["ADX_DEVSTACK_DIR"]))
+        running = DevStack.attach(Path(env["ADX_DEVSTACK_DIR"]))
+        running.install_crds()  # the checkout's CRDs, which may be newer than the stack's
+        yield StackInfo(env, running.state_dir)
         return
     state_dir = tmp_path_factory.mktemp("devstack")
     with DevStack(state_dir) as running:

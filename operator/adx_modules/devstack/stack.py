@@ -55,6 +55,11 @@ class DevStack:
         self.temporal: TemporalDevServer | None = None
         self.postgres: PostgresServer | None = None
 
+    @classmethod
+    def attach(cls, state_dir: Path) -> DevStack:
+        """A handle on a stack another process runs (for install_crds and paths only)."""
+        return cls(state_dir)
+
     @property
     def env_file(self) -> Path:
         return self.state_dir / "env"
