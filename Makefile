@@ -31,7 +31,7 @@ stack-down: ## stop the background stack; no process is left behind
 	@test -x $(BIN)/python && $(BIN)/python -m adx_modules.devstack down || true
 
 crds: install ## regenerate crds/*.yaml and docs/api.md from the pydantic models
-	$(BIN)/python -m adx_modules.crdgen
+	$(BIN)/python -m adx_modules.api.crdgen
 
 manifests: toolchain ## render the Helm chart into manifests/base/install.yaml (kustomize base)
 	.cache/bin/helm template adx-module-operator helm/adx-module-operator --namespace adx-system \

@@ -2,6 +2,6 @@
 
 import sys
 
-from adx_modules.cli import service_main
+from adx_modules.service.cli import service_main
 
 sys.exit(service_main())

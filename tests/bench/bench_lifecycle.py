@@ -31,12 +31,12 @@ sys.path[:0] = [str(ROOT / "tests"), str(Path(__file__).parent)]
 from report import machine, write_section  # noqa: E402
 
 from adx_modules.api.installation import ModuleInstallationSpec  # noqa: E402
-from adx_modules.api.lifecycle import InstallationRef, Resolution  # noqa: E402
 from adx_modules.api.module import ModuleSpec  # noqa: E402
 from adx_modules.devstack.controlplane import Endpoint  # noqa: E402
 from adx_modules.devstack.stack import DevStack  # noqa: E402
 from adx_modules.devstack.toolchain import cache_dir  # noqa: E402
-from adx_modules.provisioning import container  # noqa: E402
+from adx_modules.installations.contract import InstallationRef, Resolution  # noqa: E402
+from adx_modules.sandboxes.container import manifests as container  # noqa: E402
 from support.kube import Kubectl  # noqa: E402
 from support.objects import installation_doc, module_doc  # noqa: E402
 from support.operator import ServiceProcess  # noqa: E402

@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from report import machine, write_section
 
-from adx_modules.resolver.engine import resolve
-from adx_modules.resolver.model import (
+from adx_modules.catalog.resolver.engine import resolve
+from adx_modules.catalog.resolver.model import (
     Candidate,
     Catalog,
     Requirement,

@@ -15,7 +15,7 @@ import pytest
 from temporalio.worker import Replayer
 
 from adx_modules.clients import temporal
-from adx_modules.workflows import WORKFLOWS
+from adx_modules.service.worker import WORKFLOWS
 from support.kube import Kubectl
 from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
 

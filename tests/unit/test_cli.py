@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adx_modules.cli import NOT_BUILT, author_main, service_main
+from adx_modules.service.cli import NOT_BUILT, author_main, service_main
 
 
 def test_a_bad_setting_stops_the_service_naming_it(

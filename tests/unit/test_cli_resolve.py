@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adx_modules.cli import author_main
+from adx_modules.service.cli import author_main
 from support.objects import module_doc as module
 
 SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"

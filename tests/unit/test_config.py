@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from adx_modules.config import Settings, env_name, load_settings
-from adx_modules.errors import SettingsError
+from adx_modules.core.errors import SettingsError
+from adx_modules.core.settings import Settings, env_name, load_settings
 
 
 def test_defaults_are_the_services_own() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adx_modules.resolver.constraints import (
+from adx_modules.catalog.resolver.constraints import (
     ConstraintError,
     parse_constraint,
     parse_version,

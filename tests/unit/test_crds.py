@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from adx_modules.api import INSTALLATION, KINDS, LISTING, MODULE
-from adx_modules.crdgen import file_name, render
+from adx_modules.api.crdgen import file_name, render
 
 CRDS = Path(__file__).parents[2] / "crds"
 
@@ -70,7 +70,7 @@ def test_kubectl_names_and_columns() -> None:
 
 
 def test_committed_api_reference_matches_the_models() -> None:
-    from adx_modules.crdgen import reference  # noqa: PLC0415
+    from adx_modules.api.crdgen import reference  # noqa: PLC0415
 
     committed = (CRDS.parent / "docs" / "api.md").read_text()
     assert committed == reference(), "docs/api.md is stale: run 'make crds'"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from adx_modules.resolver.model import ResolutionError
-from adx_modules.validation.catalog import Catalog
-from adx_modules.validation.dependencies import (
+from adx_modules.catalog.model import Catalog
+from adx_modules.catalog.resolver.model import ResolutionError
+from adx_modules.installations.dependencies import (
     broken_dependents,
     dependents_of,
     installation_name,

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from adx_modules.workflows import WORKFLOWS
+from adx_modules.service.worker import WORKFLOWS
 
 RECORDED = sorted((Path(__file__).parents[1] / "fixtures" / "histories").glob("*.json"))
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from adx_modules.resolver.engine import resolve
-from adx_modules.resolver.model import (
+from adx_modules.catalog.resolver.engine import resolve
+from adx_modules.catalog.resolver.model import (
     Catalog,
     DependencyCycleError,
     Plan,

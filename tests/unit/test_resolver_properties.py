@@ -12,8 +12,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adx_modules.resolver.engine import resolve
-from adx_modules.resolver.model import (
+from adx_modules.catalog.resolver.engine import resolve
+from adx_modules.catalog.resolver.model import (
     Candidate,
     Catalog,
     Plan,

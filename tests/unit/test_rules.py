@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from adx_modules.api import conditions as c
-from adx_modules.validation.catalog import Catalog, CatalogEntry
-from adx_modules.validation.rules import check_installation, check_listing, check_module
+from adx_modules.api import reasons as r
+from adx_modules.catalog.model import Catalog, CatalogEntry
+from adx_modules.catalog.rules import check_module
+from adx_modules.installations.rules import check_installation
+from adx_modules.marketplace.rules import check_listing
 
 SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
 
@@ -63,7 +65,7 @@ def test_a_valid_module_is_available() -> None:
     body = module("charts", "3.2.0", configSchema=SCHEMA)
     verdict = check_module(CatalogEntry.from_object(body), catalog(body))
     assert verdict.ok
-    assert verdict.reason == c.AVAILABLE
+    assert verdict.reason == r.AVAILABLE
 
 
 def test_an_invalid_config_schema_is_named() -> None:
@@ -72,14 +74,14 @@ def test_an_invalid_config_schema_is_named() -> None:
     )
     verdict = check_module(CatalogEntry.from_object(body), catalog(body))
     assert not verdict.ok
-    assert verdict.reason == c.INVALID_CONFIG_SCHEMA
+    assert verdict.reason == r.INVALID_CONFIG_SCHEMA
     assert verdict.message.startswith("spec.configSchema.properties.x.type:")
 
 
 def test_a_dependency_constraint_that_does_not_parse_is_named() -> None:
     body = module("app", "1.0.0", dependencies=[{"moduleId": "charts", "version": ">=1.*"}])
     verdict = check_module(CatalogEntry.from_object(body), catalog(body))
-    assert verdict.reason == c.INVALID_CONSTRAINT
+    assert verdict.reason == r.INVALID_CONSTRAINT
     assert "spec.dependencies[moduleId=charts].version" in verdict.message
 
 
@@ -89,7 +91,7 @@ def test_the_second_object_publishing_a_version_is_a_duplicate() -> None:
     cat = catalog(first, second)
     assert check_module(CatalogEntry.from_object(first), cat).ok
     duplicate = check_module(CatalogEntry.from_object(second), cat)
-    assert duplicate.reason == c.DUPLICATE_VERSION
+    assert duplicate.reason == r.DUPLICATE_VERSION
     assert "already published as Module charts-a" in duplicate.message
 
 
@@ -110,31 +112,31 @@ def test_an_installation_resolves_the_highest_available_match() -> None:
 @pytest.mark.parametrize(
     ("spec", "reason", "says"),
     [
-        ({"module": "nope"}, c.MODULE_NOT_FOUND, "spec.module: no Module with moduleId nope"),
+        ({"module": "nope"}, r.MODULE_NOT_FOUND, "spec.module: no Module with moduleId nope"),
         (
             {"module": "charts", "version": "^9"},
-            c.NO_MATCHING_VERSION,
+            r.NO_MATCHING_VERSION,
             "no Available version of charts matches '^9' (Available: 3.2.0)",
         ),
-        ({"module": "charts", "version": ">=3.*"}, c.INVALID_CONSTRAINT, "spec.version:"),
+        ({"module": "charts", "version": ">=3.*"}, r.INVALID_CONSTRAINT, "spec.version:"),
         (
             {"module": "charts", "isolation": "wasm"},
-            c.INVALID_SPEC,
+            r.INVALID_SPEC,
             "spec.isolation: wasm does not fit charts 3.2.0",
         ),
         (
             {"module": "charts", "configuration": {"retries": "many"}},
-            c.INVALID_CONFIGURATION,
+            r.INVALID_CONFIGURATION,
             "spec.configuration.retries: 'many' is not of type 'integer'",
         ),
         (
             {"module": "charts", "configuration": {"mode": "c"}},
-            c.INVALID_CONFIGURATION,
+            r.INVALID_CONFIGURATION,
             "'retries' is a required property",
         ),
         (
             {"module": "charts", "configuration": {"retries": 1, "extra": True}},
-            c.INVALID_CONFIGURATION,
+            r.INVALID_CONFIGURATION,
             "Additional properties are not allowed ('extra' was unexpected)",
         ),
     ],
@@ -152,7 +154,7 @@ def test_secret_values_belong_in_a_secret_not_in_the_spec() -> None:
     schema = {"type": "object", "properties": {"token": {"type": "string", "writeOnly": True}}}
     cat = catalog(module("charts", "3.2.0", configSchema=schema))
     verdict = install({"module": "charts", "configuration": {"token": "s3cret"}}, cat)
-    assert verdict.reason == c.INVALID_CONFIGURATION
+    assert verdict.reason == r.INVALID_CONFIGURATION
     assert "spec.configuration.token: a secret value" in verdict.message
     assert install({"module": "charts", "configurationSecretRef": {"name": "tok"}}, cat).ok
 
@@ -164,7 +166,7 @@ def test_disabled_isolation_is_refused_and_wasm_modules_default_to_wasm() -> Non
     cat = catalog(wasm)
     assert install({"module": "text"}, cat).isolation == "wasm"
     refused = install({"module": "text"}, cat, enable_wasm=False)
-    assert refused.reason == c.ISOLATION_DISABLED
+    assert refused.reason == r.ISOLATION_DISABLED
 
 
 def test_missing_permissions_are_listed() -> None:
@@ -184,7 +186,7 @@ def test_a_listing_links_to_the_latest_available_version() -> None:
     verdict = check_listing(listing, cat)
     assert verdict.ok
     assert verdict.latest_version == "4.0.0-rc.1"
-    assert check_listing({**listing, "module": "other"}, cat).reason == c.MODULE_NOT_FOUND
+    assert check_listing({**listing, "module": "other"}, cat).reason == r.MODULE_NOT_FOUND
 
 
 @pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.yaml")), ids=lambda p: p.name)

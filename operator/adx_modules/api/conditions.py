@@ -9,7 +9,8 @@ and people. Conventions follow Kubernetes API conventions and kstatus:
 - ``Stalled`` is True when progress needs a human (abnormal-true: absent when fine).
 - domain conditions say which part is (not) done.
 
-Reasons are CamelCase and stable; messages are for humans and may change.
+Reasons are CamelCase and stable, declared once in :mod:`adx_modules.api.reasons`; messages
+are for humans and may change.
 """
 
 from __future__ import annotations
@@ -40,27 +41,3 @@ CONDITION_TYPES: Final = (
     HEALTHY,
     REMEDIATED,
 )
-
-# --- reasons: progress and success -------------------------------------------------------------
-AVAILABLE: Final = "Available"  # a Module passed validation and may be installed
-VALID: Final = "Valid"
-RESOLVED_REASON: Final = "ModuleResolved"
-LINKED: Final = "ModuleLinked"  # a listing found its module
-PENDING: Final = "Pending"  # accepted, waiting for the lifecycle to start
-PROGRESSING: Final = "Progressing"
-SUCCEEDED: Final = "Succeeded"
-ROLLBACK_SUCCEEDED: Final = "RollbackSucceeded"
-NOT_SCANNED: Final = "NotScanned"
-
-# --- reasons: failures -------------------------------------------------------------------------
-RETRYING: Final = "Retrying"  # transient: the operator tries again by itself
-BLOCKED: Final = "Blocked"  # needs a human: nothing changes until the object is edited
-INVALID_SPEC: Final = "InvalidSpec"
-INVALID_CONFIG_SCHEMA: Final = "InvalidConfigSchema"
-INVALID_CONFIGURATION: Final = "InvalidConfiguration"
-INVALID_CONSTRAINT: Final = "InvalidVersionConstraint"
-DUPLICATE_VERSION: Final = "DuplicateVersion"
-MODULE_NOT_FOUND: Final = "ModuleNotFound"
-NO_MATCHING_VERSION: Final = "NoMatchingVersion"
-ISOLATION_DISABLED: Final = "IsolationDisabled"
-ROLLBACK_FAILED: Final = "RollbackFailed"

@@ -7,16 +7,27 @@ nothing of Kopf or Temporal; credentials come from ``KUBECONFIG`` or the in-clus
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, cast
 
+import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from adx_modules.api.meta import GROUP, VERSION, KindInfo
+from adx_modules.clients.errors import (
+    ClientError,
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    UnavailableError,
+)
 
 MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -46,8 +57,40 @@ def object_path(kind: str, namespace: str, name: str | None = None) -> str:
     return f"{path}/{name}" if name else path
 
 
-class NotFoundError(LookupError):
-    """The object does not exist."""
+def _server_message(error: ApiException) -> str:
+    """The apiserver's own sentence (the Status ``message``), never headers or a raw body."""
+    try:
+        status = json.loads(error.body or "{}")
+    except (TypeError, ValueError):
+        status = {}
+    message = status.get("message") if isinstance(status, dict) else None
+    return str(message or error.reason or "no explanation")[:1000]
+
+
+def translated(error: ApiException, what: str) -> ClientError:
+    """The client error for an ApiException from ``what`` (e.g. ``PATCH Deployment x``)."""
+    code = int(error.status or 0)
+    message = f"{what}: {_server_message(error)}"
+    if code == 404:
+        return NotFoundError(message, status=code)
+    if code == 409:
+        return ConflictError(message, status=code)
+    if code in (401, 403):
+        return ForbiddenError(message, status=code)
+    if code in (400, 422):
+        return InvalidError(message, status=code)
+    return UnavailableError(f"{what}: the Kubernetes API answered {code or 'nothing'}", status=code)
+
+
+@contextlib.asynccontextmanager
+async def _calling(what: str) -> AsyncIterator[None]:
+    """Turn the transport's exceptions into the clients' own."""
+    try:
+        yield
+    except ApiException as error:
+        raise translated(error, what) from None
+    except (TimeoutError, aiohttp.ClientError) as error:
+        raise UnavailableError(f"{what}: the Kubernetes API did not answer ({error})") from None
 
 
 def _namespace(kind: KindInfo, namespace: str | None) -> str:
@@ -93,8 +136,11 @@ class KubeClient:
     ) -> None:
         await self.close()
 
-    async def get(self, kind: KindInfo, name: str, namespace: str | None = None) -> dict[str, Any]:
-        try:
+    async def get_custom(
+        self, kind: KindInfo, name: str, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """One of the service's custom objects; NotFoundError if it does not exist."""
+        async with _calling(f"get {kind.kind} {name}"):
             if kind.scope == "Cluster":
                 found = await self._custom.get_cluster_custom_object(
                     GROUP, VERSION, kind.plural, name
@@ -103,21 +149,18 @@ class KubeClient:
                 found = await self._custom.get_namespaced_custom_object(
                     GROUP, VERSION, _namespace(kind, namespace), kind.plural, name
                 )
-        except ApiException as error:
-            if error.status == 404:
-                raise NotFoundError(f"{kind.kind} {name} not found") from error
-            raise
         return cast(dict[str, Any], found)
 
     async def list_custom(
         self, kind: KindInfo, namespace: str | None = None
     ) -> list[dict[str, Any]]:
-        if kind.scope == "Cluster" or namespace is None:
-            found = await self._custom.list_cluster_custom_object(GROUP, VERSION, kind.plural)
-        else:
-            found = await self._custom.list_namespaced_custom_object(
-                GROUP, VERSION, namespace, kind.plural
-            )
+        async with _calling(f"list {kind.plural}"):
+            if kind.scope == "Cluster" or namespace is None:
+                found = await self._custom.list_cluster_custom_object(GROUP, VERSION, kind.plural)
+            else:
+                found = await self._custom.list_namespaced_custom_object(
+                    GROUP, VERSION, namespace, kind.plural
+                )
         return cast(list[dict[str, Any]], found.get("items", []))
 
     async def _rest(
@@ -130,7 +173,7 @@ class KubeClient:
         content_type: str = "application/json",
     ) -> dict[str, Any]:
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        try:
+        async with _calling(f"{method} {path}"):
             result = await _call(
                 self._api.call_api,
                 path,
@@ -144,10 +187,6 @@ class KubeClient:
                 _return_http_data_only=True,
                 _preload_content=True,
             )
-        except ApiException as error:
-            if error.status == 404:
-                raise NotFoundError(f"{method} {path}: not found") from error
-            raise
         return cast(dict[str, Any], result or {})
 
     async def apply(
@@ -182,7 +221,7 @@ class KubeClient:
             return False
         return True
 
-    async def read(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+    async def get_object(self, kind: str, name: str, namespace: str) -> dict[str, Any]:
         """A namespaced built-in object; NotFoundError if it does not exist."""
         return await self._rest("GET", object_path(kind, namespace, name))
 
@@ -193,12 +232,23 @@ class KubeClient:
         found = await self._rest("GET", object_path(kind, namespace), query=query)
         return cast(list[dict[str, Any]], found.get("items", []))
 
-    async def delete_object(self, kind: str, namespace: str, name: str) -> bool:
-        """Delete (foreground: dependents first); False if it was already gone."""
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
+    async def delete_object(
+        self, kind: str, name: str, namespace: str, *, uid: str | None = None
+    ) -> bool:
+        """Delete (foreground: dependents first); False if it was already gone. With ``uid``,
+        only that very object: one recreated under the same name since is left alone."""
+        body: dict[str, Any] = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": "Foreground",
+        }
+        if uid:
+            body["preconditions"] = {"uid": uid}
         try:
             await self._rest("DELETE", object_path(kind, namespace, name), body=body)
         except NotFoundError:
+            return False
+        except ConflictError:  # the precondition failed: another object holds the name now
             return False
         return True
 
@@ -240,7 +290,7 @@ class KubeClient:
     ) -> dict[str, Any]:
         """Merge-patch ``status`` through the status subresource."""
         body = {"status": status}
-        try:
+        async with _calling(f"patch status of {kind.kind} {name}"):
             if kind.scope == "Cluster":
                 patched = await _call(
                     self._custom.patch_cluster_custom_object_status,
@@ -262,8 +312,4 @@ class KubeClient:
                     body,
                     _content_type=MERGE_PATCH,
                 )
-        except ApiException as error:
-            if error.status == 404:
-                raise NotFoundError(f"{kind.kind} {name} not found") from error
-            raise
         return cast(dict[str, Any], patched)

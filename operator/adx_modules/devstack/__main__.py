@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from adx_modules.core.errors import DevStackError
 from adx_modules.devstack.stack import default_state_dir
 from adx_modules.devstack.supervisor import (
     run_foreground,
@@ -18,7 +19,6 @@ from adx_modules.devstack.supervisor import (
     stop_detached,
 )
 from adx_modules.devstack.toolchain import build_all
-from adx_modules.errors import DevStackError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from adx_modules.core.errors import DevStackError
 from adx_modules.devstack.pki import (
     SERVICE_IP,
     CertificateAuthority,
@@ -28,7 +29,6 @@ from adx_modules.devstack.pki import (
 )
 from adx_modules.devstack.process import ManagedProcess, free_port
 from adx_modules.devstack.toolchain import KWOK, assets_file
-from adx_modules.errors import DevStackError
 
 SERVICE_CIDR = "10.0.0.0/24"
 POD_CIDR = "10.0.128.0/17"

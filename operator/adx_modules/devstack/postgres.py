@@ -17,9 +17,9 @@ import stat
 import subprocess
 from pathlib import Path
 
+from adx_modules.core.errors import DevStackError
 from adx_modules.devstack.process import ManagedProcess, as_user, free_port
 from adx_modules.devstack.toolchain import postgres_bin_dir
-from adx_modules.errors import DevStackError
 
 DATABASE = "adx_modules"
 SYSTEM_USER = "adx-postgres"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from adx_modules.errors import DevStackError
+from adx_modules.core.errors import DevStackError
 
 _PR_SET_PDEATHSIG = 1
 

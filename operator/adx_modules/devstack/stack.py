@@ -19,12 +19,12 @@ from types import TracebackType
 
 import yaml
 
+from adx_modules.core.errors import DevStackError
 from adx_modules.devstack.controlplane import ControlPlane
 from adx_modules.devstack.pki import CertificateAuthority, write_kubeconfig
 from adx_modules.devstack.postgres import PostgresServer
 from adx_modules.devstack.temporal import TemporalDevServer
 from adx_modules.devstack.toolchain import build_all, project_root, python_tool
-from adx_modules.errors import DevStackError
 
 
 @dataclass

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from adx_modules.core.errors import DevStackError
 from adx_modules.devstack.stack import DevStack
-from adx_modules.errors import DevStackError
 
 
 def _pid_file(state_dir: Path) -> Path:

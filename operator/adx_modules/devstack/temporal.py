@@ -10,9 +10,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from adx_modules.core.errors import DevStackError
 from adx_modules.devstack.process import ManagedProcess, free_port, port_open
 from adx_modules.devstack.toolchain import python_tool
-from adx_modules.errors import DevStackError
 
 NAMESPACE = "adx-core"
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from adx_modules.errors import DevStackError
+from adx_modules.core.errors import DevStackError
 
 
 def project_root() -> Path:

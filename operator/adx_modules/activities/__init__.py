@@ -1,1 +1,0 @@
-"""Temporal activities: the side effects, as classes that receive their clients."""

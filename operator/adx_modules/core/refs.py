@@ -1,0 +1,25 @@
+"""What crosses Temporal between features: the payload base and the reference to an installation.
+
+Why it exists: the installations feature hands its installations to the sandboxes feature, and
+workflows hand payloads to activities in other processes. Both sides need the same small,
+frozen, strict models (a misspelt field is refused, not dropped), declared below both.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Payload(BaseModel):
+    """A Temporal payload: frozen, and unknown fields are refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InstallationRef(Payload):
+    """Which installation, at which generation."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int

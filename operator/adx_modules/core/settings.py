@@ -1,0 +1,195 @@
+"""Settings: one typed object, built once at start-up, from defaults, a TOML file and ``ADX_*``.
+
+Why it exists: every process (operator, worker, api, dev) reads the same settings in the same
+way, and a wrong value must stop the process at start-up with a message naming the setting, not
+surface later as a confusing failure deep inside a workflow.
+
+Sources, later ones win:
+
+1. the defaults below (the service's own: port 8086, Temporal namespace ``adx-core``, ...);
+2. a TOML file (``--config FILE`` or ``ADX_CONFIG_FILE``) with one table per section::
+
+       [temporal]
+       address = "temporal.adx-system:7233"
+
+3. environment variables ``ADX_<SECTION>_<FIELD>``, e.g. ``ADX_TEMPORAL_ADDRESS`` or
+   ``ADX_SECURITY_MIN_SECURITY_SCORE``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adx_modules.core.errors import SettingsError
+
+ENV_PREFIX = "ADX_"
+CONFIG_FILE_ENV = "ADX_CONFIG_FILE"
+
+Isolation = Literal["none", "process", "container", "wasm"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    """The HTTP API (the service's REST surface)."""
+
+    host: str = Field("0.0.0.0", min_length=1, description="Address the HTTP API binds to.")  # noqa: S104
+    port: int = Field(8086, ge=1, le=65535, description="Port of the HTTP API.")
+    max_connections: int = Field(1000, ge=1, description="Concurrent connections the API accepts.")
+    health_port: int = Field(8080, ge=1, le=65535, description="Port of the operator's probes.")
+    metrics_port: int = Field(9090, ge=1, le=65535, description="Port of the Prometheus metrics.")
+
+
+class DatabaseSettings(_Section):
+    """PostgreSQL: installations, revisions, audit trail, catalog, reviews, purchases."""
+
+    url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/adx_modules",
+        pattern=r"^postgres(ql)?://",
+        description="DSN of the PostgreSQL database (postgresql://user:pass@host:port/db).",
+    )
+    pool_size: int = Field(10, ge=1, le=1000, description="Connections kept in the pool.")
+    schema_name: str = Field(
+        "public", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Schema of the service's tables."
+    )
+
+
+class TemporalSettings(_Section):
+    """The Temporal cluster that runs every long operation."""
+
+    address: str = Field(
+        "localhost:7233", pattern=r"^[^\s:]+:\d{1,5}$", description="host:port of Temporal."
+    )
+    namespace: str = Field("adx-core", min_length=1, description="Temporal namespace.")
+    task_queue: str = Field("module-service", min_length=1, description="Worker task queue.")
+
+
+class MarketplaceSettings(_Section):
+    """The marketplace: search, featured modules, purchases, reviews."""
+
+    enabled: bool = Field(True, description="Serve the marketplace endpoints.")
+    page_size: int = Field(20, ge=1, le=500, description="Default page size of listings.")
+    max_page_size: int = Field(100, ge=1, le=1000, description="Largest page a client may ask.")
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Default ISO 4217 currency.")
+
+
+class SandboxSettings(_Section):
+    """How modules run: the default isolation and the limits of the sandbox pool."""
+
+    default_isolation: Isolation = Field(
+        "container", description="Isolation used when an installation names none."
+    )
+    max_sandboxes: int = Field(100, ge=1, description="Sandboxes (pods or WASM instances) at most.")
+    enable_wasm: bool = Field(True, description="Allow isolation=wasm.")
+    enable_containers: bool = Field(True, description="Allow isolation=container.")
+    python_runner_image: str = Field(
+        "ghcr.io/adxcore/module-runner-python:1.0.0",
+        min_length=1,
+        description="Image that runs python packages (.adx) in a container sandbox.",
+    )
+    javascript_runner_image: str = Field(
+        "ghcr.io/adxcore/module-runner-javascript:1.0.0",
+        min_length=1,
+        description="Image that runs javascript packages (.adx) in a container sandbox.",
+    )
+    platform_namespace_label: str = Field(
+        "adxcore.com/platform",
+        min_length=1,
+        description="Namespaces labelled <this>=true hold the platform's own components; "
+        "modules may talk to them and they to modules.",
+    )
+    health_timeout_seconds: int = Field(
+        300, ge=10, le=3600, description="Default time a module has to become healthy."
+    )
+
+
+class SecuritySettings(_Section):
+    """The security gate in front of every install."""
+
+    scanning_enabled: bool = Field(True, description="Scan modules before they are Available.")
+    min_security_score: int = Field(
+        70, ge=0, le=100, description="Lowest score (0-100) a module may have to be installed."
+    )
+
+
+class Settings(_Section):
+    """Every setting of the service, one section per concern."""
+
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    temporal: TemporalSettings = TemporalSettings()
+    marketplace: MarketplaceSettings = MarketplaceSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    security: SecuritySettings = SecuritySettings()
+
+
+def env_name(section: str, field: str) -> str:
+    """The environment variable that sets ``section.field``."""
+    return f"{ENV_PREFIX}{section}_{field}".upper()
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    values: dict[str, dict[str, str]] = {}
+    for section, info in Settings.model_fields.items():
+        section_model = info.annotation
+        if not (isinstance(section_model, type) and issubclass(section_model, BaseModel)):
+            raise TypeError(f"settings section {section} is not a model")
+        for field in section_model.model_fields:
+            name = env_name(section, field)
+            if name in environ:
+                values.setdefault(section, {})[field] = environ[name]
+    return values
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise SettingsError(f"settings file {path}: cannot be read ({error.strerror})") from error
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"settings file {path}: not valid TOML ({error})") from error
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    merged = {key: dict(value) if isinstance(value, dict) else value for key, value in base.items()}
+    for section, fields in override.items():
+        target = merged.setdefault(section, {})
+        if isinstance(target, dict):
+            target.update(fields)
+    return merged
+
+
+def _describe(error: ValidationError, sources: Mapping[str, Mapping[str, Any]]) -> str:
+    lines = []
+    for item in error.errors():
+        location = [str(part) for part in item["loc"]]
+        dotted = ".".join(location)
+        where = dotted
+        if len(location) == 2 and location[1] in sources.get(location[0], {}):
+            where = f"{env_name(location[0], location[1])} ({dotted})"
+        lines.append(f"  {where}: {item['msg']}")
+    return "invalid settings:\n" + "\n".join(lines)
+
+
+def load_settings(
+    config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings once; raise :class:`SettingsError` naming every bad setting."""
+    environ = os.environ if environ is None else environ
+    if config_file is None and environ.get(CONFIG_FILE_ENV):
+        config_file = Path(environ[CONFIG_FILE_ENV])
+    raw: dict[str, Any] = _read_toml(config_file) if config_file else {}
+    from_env = _from_environment(environ)
+    try:
+        return Settings.model_validate(_merge(raw, from_env))
+    except ValidationError as error:
+        raise SettingsError(_describe(error, from_env)) from None

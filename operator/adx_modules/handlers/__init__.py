@@ -1,1 +1,0 @@
-"""Kopf handlers, one module per kind: thin, validate and start workflows (no long work)."""

@@ -1,0 +1,2 @@
+"""Temporal activities of installations: the side effects, as classes that receive their
+clients."""

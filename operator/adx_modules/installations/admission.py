@@ -1,0 +1,70 @@
+"""From a ModuleInstallation and the catalog to its status: accepted or not, before any workflow.
+
+Why it exists: the operator answers at once whether an installation can go ahead (the module
+exists, a version matches, the isolation fits, the configuration is valid, the permissions are
+approved) and writes that answer into the status, the same way whether the installation's own
+handler runs or a Module it names changed. Pure: computed from the object and the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from adx_modules.api import conditions as c
+from adx_modules.api import reasons as r
+from adx_modules.catalog.admission import reject
+from adx_modules.catalog.model import Catalog
+from adx_modules.core.settings import SandboxSettings
+from adx_modules.core.status import Outcome, StatusUpdate, generation
+from adx_modules.installations.rules import check_installation
+
+
+def installation_outcome(
+    body: Mapping[str, Any],
+    catalog: Catalog,
+    sandbox: SandboxSettings,
+    now: datetime | None = None,
+    *,
+    installed: bool = False,
+) -> Outcome:
+    """A ModuleInstallation: accepted (module, version, isolation, configuration resolve) and
+    waiting for approval or for the lifecycle; or rejected with the reason. An installation
+    that already runs keeps running: a rejected update does not touch it."""
+    status = body.get("status") or {}
+    update = StatusUpdate(status, generation(body), now or datetime.now(UTC))
+    verdict = check_installation(
+        body.get("spec") or {},
+        catalog,
+        default_isolation=sandbox.default_isolation,
+        enable_wasm=sandbox.enable_wasm,
+        enable_containers=sandbox.enable_containers,
+    )
+    if not verdict.ok:
+        if verdict.reason in (r.MODULE_NOT_FOUND, r.NO_MATCHING_VERSION, r.INVALID_CONSTRAINT):
+            update.condition(c.RESOLVED, "False", verdict.reason, verdict.message)
+        reject(update, verdict)
+        phase = status.get("phase") if installed else "Failed"
+        update.set(phase=phase, message=verdict.message, resolvedVersion=None)
+        return Outcome(update.patch(), update.stalled_or_ready_event(status))
+
+    assert verdict.resolved is not None  # noqa: S101 - an accepted verdict always resolves
+    update.condition(c.ACCEPTED, "True", r.VALID, "the spec passed the operator's checks")
+    update.condition(c.RESOLVED, "True", verdict.reason, verdict.message)
+    update.set(resolvedVersion=verdict.resolved.version, isolation=verdict.isolation)
+    if verdict.missing_permissions:
+        missing = ", ".join(verdict.missing_permissions)
+        message = f"approve in spec.approvedPermissions: {missing}"
+        update.condition(c.PERMISSIONS_APPROVED, "False", r.BLOCKED, message)
+        update.stalled(r.BLOCKED, f"waiting for approval of {missing}")
+        update.set(phase="AwaitingApproval", message=message)
+        return Outcome(update.patch(), update.stalled_or_ready_event(status), accepted=True)
+    update.condition(
+        c.PERMISSIONS_APPROVED, "True", r.SUCCEEDED, "every declared permission is approved"
+    )
+    target = f"{verdict.resolved.module_id} {verdict.resolved.version}"
+    message = f"accepted {target}; queued for the lifecycle worker"
+    phase = "Updating" if installed else "Pending"
+    update.reconciling(r.PENDING, message).set(phase=phase, message=message)
+    return Outcome(update.patch(), update.stalled_or_ready_event(status), accepted=True)

@@ -1,0 +1,270 @@
+"""Kopf handlers of ``ModuleInstallation``: check, then hand the lifecycle to Temporal.
+
+Why it exists: the apiserver checks the shape; this checks what needs the catalog (the module
+exists, a version matching the constraint is Available, the isolation fits and is enabled, the
+configuration satisfies the module's configSchema) and answers at once. An accepted generation
+is then installed or updated by a Temporal workflow whose id is derived from the object's uid
+and generation: running this handler again (a retry, an operator restart) attaches to the same
+workflow, never starts a second one. Deletion runs the uninstall workflow behind the finalizer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from adx_modules.api import conditions as c
+from adx_modules.api import reasons as r
+from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec
+from adx_modules.api.meta import GROUP, VERSION
+from adx_modules.catalog.index import catalog_from
+from adx_modules.catalog.model import Catalog
+from adx_modules.catalog.resolver.model import ResolutionError
+from adx_modules.clients.errors import NotFoundError
+from adx_modules.core.context import OperatorContext
+from adx_modules.core.metrics import RECONCILES, WORKFLOWS_STARTED
+from adx_modules.core.refs import InstallationRef
+from adx_modules.core.status import StatusUpdate
+from adx_modules.installations.admission import installation_outcome
+from adx_modules.installations.contract import LifecycleRequest, workflow_id
+from adx_modules.installations.dependencies import dependents_of, plan
+from adx_modules.installations.workflows.install import InstallModuleWorkflow
+from adx_modules.installations.workflows.uninstall import UninstallModuleWorkflow
+from adx_modules.installations.workflows.update import UpdateModuleWorkflow
+
+UNINSTALL_WAIT = 20.0  # seconds a delete handler waits before Kopf re-checks
+RETRY_DELAY = 10  # seconds before Kopf retries a handler that could not reach Temporal
+
+
+def reference(body: Mapping[str, Any]) -> InstallationRef:
+    metadata = body["metadata"]
+    return InstallationRef(
+        namespace=metadata["namespace"],
+        name=metadata["name"],
+        uid=metadata["uid"],
+        generation=int(metadata.get("generation") or 1),
+    )
+
+
+def actor(body: Mapping[str, Any]) -> str:
+    """Who last changed the spec: the newest field manager that owns part of it."""
+    managers = [
+        entry
+        for entry in body.get("metadata", {}).get("managedFields") or []
+        if "f:spec" in (entry.get("fieldsV1") or {})
+    ]
+    if not managers:
+        return "unknown"
+    newest = max(managers, key=lambda entry: entry.get("time") or "")
+    return str(newest.get("manager") or "unknown")
+
+
+async def _retrying(context: OperatorContext, ref: InstallationRef, why: str) -> None:
+    """Say on the object that a transient failure is being retried (reason Retrying)."""
+    try:
+        body = await context.kube.get_custom(INSTALLATION, ref.name, ref.namespace)
+    except NotFoundError:
+        return
+    update = StatusUpdate(body.get("status"), ref.generation, datetime.now(UTC))
+    message = f"{why}; retrying in {RETRY_DELAY}s"
+    update.reconciling(r.RETRYING, message).set(message=message)
+    await context.kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
+
+
+async def _exists(context: OperatorContext, ref: InstallationRef, id_: str) -> bool:
+    try:
+        await context.temporal.get_workflow_handle(id_).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        await _retrying(context, ref, f"Temporal is unavailable ({error})")
+        raise kopf.TemporaryError(f"Temporal is unavailable: {error}", delay=RETRY_DELAY) from error
+    return True
+
+
+async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: Catalog) -> None:
+    """Level-triggered: bring this generation to its workflow (or explain why not)."""
+    ref = reference(body)
+    status = body.get("status") or {}
+    spec = body.get("spec") or {}
+    if spec.get("suspend"):  # say so, change nothing else (a running workflow finishes)
+        update = StatusUpdate(status, ref.generation, datetime.now(UTC)).clear(c.RECONCILING)
+        message = "suspended: nothing changes until spec.suspend is false"
+        await context.kube.patch_status(
+            INSTALLATION, ref.name, update.set(message=message).patch(), ref.namespace
+        )
+        return
+    installed = bool(status.get("installedVersion"))
+    id_ = workflow_id(ref)
+    if await _exists(context, ref, id_):
+        return  # this generation is (or was) being handled
+    outcome = installation_outcome(body, catalog, context.settings.sandbox, installed=installed)
+    RECONCILES.labels("ModuleInstallation", "accepted" if outcome.accepted else "rejected").inc()
+    patch = dict(outcome.patch)
+    if outcome.accepted and not spec.get("dryRun"):
+        patch["workflow"] = {"id": id_, "step": "queued", "progress": 0}
+        patch["plan"] = []  # a dry run's plan is history once the real thing starts
+    await context.kube.patch_status(INSTALLATION, ref.name, patch, ref.namespace)
+    if outcome.event:
+        kopf.event(
+            kopf.Body(dict(body)),  # type: ignore[arg-type]
+            type=outcome.event[0],
+            reason=outcome.event[1],
+            message=outcome.event[2],
+        )
+    if not outcome.accepted:
+        return
+    if spec.get("dryRun"):
+        await _preview(context, body, catalog)
+        return
+    request = LifecycleRequest(
+        ref=ref,
+        spec=ModuleInstallationSpec.model_validate(spec),
+        actor=actor(body),
+        previous_workflow_id=(status.get("workflow") or {}).get("id"),
+    )
+    run = UpdateModuleWorkflow.run if installed else InstallModuleWorkflow.run
+    await _start(context, run, request, id_)
+
+
+async def _start(
+    context: OperatorContext, run: Any, request: LifecycleRequest, id_: str
+) -> WorkflowHandle[Any, Any]:
+    """Start ``id_`` once: attach if it runs, refuse to run a finished one again."""
+    client = context.temporal
+    try:
+        handle = await client.start_workflow(
+            run,
+            request,
+            id=id_,
+            task_queue=context.settings.temporal.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        WORKFLOWS_STARTED.labels(run.__qualname__.split(".")[0]).inc()
+        return handle
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(id_)
+    except RPCError as error:
+        await _retrying(context, request.ref, f"cannot start the lifecycle workflow: {error}")
+        raise kopf.TemporaryError(f"cannot start {id_}: {error}", delay=RETRY_DELAY) from error
+
+
+async def _preview(context: OperatorContext, body: Mapping[str, Any], catalog: Catalog) -> None:
+    """spec.dryRun: show what installing would do; start nothing."""
+    ref = reference(body)
+    spec = body.get("spec") or {}
+    installations = await context.kube.list_custom(INSTALLATION, ref.namespace)
+    update = StatusUpdate(body.get("status"), ref.generation, datetime.now(UTC))
+    try:
+        planned = plan(ref.name, spec["module"], spec.get("version", "*"), catalog, installations)
+    except ResolutionError as error:
+        update.condition(c.RESOLVED, "False", r.DEPENDENCY_CONFLICT, str(error))
+        update.stalled(r.DEPENDENCY_CONFLICT, f"dry run: {error}").set(plan=[], message=str(error))
+    else:
+        steps = [
+            {
+                "moduleId": d.module_id,
+                "version": d.version,
+                "installation": d.installation,
+                "action": "install" if d.create else "keep",
+            }
+            for d in planned.dependencies
+        ]
+        steps.append(
+            {
+                "moduleId": spec["module"],
+                "version": planned.version,
+                "installation": ref.name,
+                "action": "install",
+            }
+        )
+        wanted = ", ".join(
+            f"{s['moduleId']} {s['version']}" for s in steps if s["action"] == "install"
+        )
+        message = f"dry run: would install {wanted}; set spec.dryRun to false to go ahead"
+        update.condition(c.RESOLVED, "True", r.RESOLVED_REASON, message)
+        update.condition(c.READY, "False", r.DRY_RUN, message).clear(c.RECONCILING).clear(c.STALLED)
+        update.set(plan=steps, message=message, phase="Pending", workflow=None)
+    await context.kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
+
+
+def _plain(body: kopf.Body) -> dict[str, Any]:
+    return {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
+
+
+@kopf.on.resume(GROUP, VERSION, "moduleinstallations")
+@kopf.on.create(GROUP, VERSION, "moduleinstallations")
+@kopf.on.update(GROUP, VERSION, "moduleinstallations")
+async def reconcile_installation(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    context: OperatorContext = memo["context"]
+    await reconcile(context, _plain(body), catalog_from(kwargs))
+
+
+async def _protect_dependents(
+    context: OperatorContext, body: dict[str, Any], spec: ModuleInstallationSpec
+) -> None:
+    """Refuse to uninstall what others require (the finalizer holds the object) unless the
+    uninstall policy says cascade, which deletes the dependents first."""
+    ref = reference(body)
+    installations = await context.kube.list_custom(INSTALLATION, ref.namespace)
+    dependents = dependents_of(ref.name, installations)
+    if not dependents:
+        return
+    listed = ", ".join(dependents)
+    if spec.uninstall is not None and spec.uninstall.cascade:
+        for name in dependents:
+            await context.kube.delete_custom(INSTALLATION, name, ref.namespace)
+        raise kopf.TemporaryError(f"cascade: waiting for {listed} to be uninstalled", delay=3)
+    message = (
+        f"required by {listed}: uninstall those first, or set spec.uninstall.cascade to "
+        "uninstall them too"
+    )
+    update = StatusUpdate(body.get("status"), ref.generation, datetime.now(UTC))
+    update.stalled(r.REQUIRED_BY_OTHERS, message).set(message=message)
+    await context.kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
+    raise kopf.TemporaryError(message, delay=15)
+
+
+@kopf.on.delete(GROUP, VERSION, "moduleinstallations")
+async def installation_deleted(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Behind the finalizer: run the uninstall workflow and wait for it; Kopf re-checks every
+    few seconds while it runs. The finalizer comes off when the workflow has ended, whatever
+    its outcome (a failure is reported as an Event)."""
+    context: OperatorContext = memo["context"]
+    plain = _plain(body)
+    ref = reference(plain)
+    spec = ModuleInstallationSpec.model_validate(plain["spec"])
+    await _protect_dependents(context, plain, spec)
+    request = LifecycleRequest(
+        ref=ref,
+        spec=spec,
+        actor=actor(plain),
+        previous_workflow_id=(plain["status"].get("workflow") or {}).get("id"),
+        isolation=plain["status"].get("isolation"),
+        dependencies=[
+            str(entry["installation"])
+            for entry in plain["status"].get("resolvedDependencies") or []
+            if entry.get("installation")
+        ],
+    )
+    id_ = workflow_id(ref, uninstall=True)
+    handle = await _start(context, UninstallModuleWorkflow.run, request, id_)
+    try:
+        result = await asyncio.wait_for(handle.result(), UNINSTALL_WAIT)
+    except TimeoutError as error:
+        raise kopf.TemporaryError("uninstalling", delay=2) from error
+    except WorkflowFailureError as error:
+        kopf.event(
+            body, type="Warning", reason=r.UNINSTALL_FAILED, message=str(error.cause or error)
+        )
+        return
+    kopf.event(body, type="Normal", reason=str(result), message="the module was uninstalled")

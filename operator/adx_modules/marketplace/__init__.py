@@ -1,0 +1,2 @@
+"""Feature: the marketplace. MarketplaceListing handlers today; search, reviews, purchases and
+recommendations land here."""

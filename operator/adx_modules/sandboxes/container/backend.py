@@ -1,0 +1,180 @@
+"""The container backend: the module's pod and its companions, applied, watched and removed.
+
+Why it exists: this is where container isolation touches the cluster. It applies what
+:mod:`manifests` builds, but only onto objects this installation owns: an object of the same
+name that exists without this installation's owner reference (a tenant's own Deployment, say)
+is never adopted, changed or deleted; the install stops at once and names it (as Helm refuses
+to adopt what it did not create). Deletes carry a uid precondition, so an object recreated
+under the same name in the meantime is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from adx_modules.api import reasons as r
+from adx_modules.api.meta import GROUP
+from adx_modules.catalog.configuration import configuration_hash
+from adx_modules.clients.errors import NotFoundError
+from adx_modules.clients.kube import KubeClient
+from adx_modules.core.errors import StepError
+from adx_modules.core.refs import InstallationRef
+from adx_modules.core.settings import SandboxSettings
+from adx_modules.sandboxes.backend import Progress
+from adx_modules.sandboxes.container import manifests
+from adx_modules.sandboxes.container.health import health_problem
+from adx_modules.sandboxes.contract import (
+    Endpoint,
+    HealthRequest,
+    ProvisionRequest,
+    ProvisionResult,
+    SandboxDescription,
+)
+
+ACTIVE_LABEL = f"{GROUP}/active"
+ACTIVATION_MANAGER = "adx-module-operator-activation"
+BRISK = 10.0  # seconds of polling every 0.5 s before slowing to every 2 s
+EXPLAIN_AFTER = 3.0  # seconds before pods are listed to say what holds the rollout
+
+
+class ContainerBackend:
+    """Container isolation: Kubernetes objects by server-side apply."""
+
+    isolation = "container"
+
+    def __init__(self, kube: KubeClient, settings: SandboxSettings) -> None:
+        self._kube = kube
+        self._settings = settings
+
+    async def _existing(self, ref: InstallationRef, kind: str, name: str) -> dict[str, object]:
+        """The object if it exists ({} if not); StepError(ObjectConflict) if it is not ours."""
+        try:
+            body = await self._kube.get_object(kind, name, ref.namespace)
+        except NotFoundError:
+            return {}
+        if not manifests.owned_by(body, ref):
+            raise StepError(
+                r.OBJECT_CONFLICT,
+                f"{kind} {name} already exists in namespace {ref.namespace} and does not belong "
+                f"to ModuleInstallation {ref.name}; it was left untouched. Rename the "
+                "installation or remove that object",
+            )
+        return body
+
+    async def provision(self, request: ProvisionRequest) -> ProvisionResult:
+        """Check that every object is free or ours, then server-side apply them in order."""
+        settings = self._settings
+        try:
+            objects = manifests.manifests(
+                request.ref,
+                request.spec,
+                request.module,
+                runner_images={
+                    "python": settings.python_runner_image,
+                    "javascript": settings.javascript_runner_image,
+                },
+                platform_label=settings.platform_namespace_label,
+            )
+        except ValueError as error:
+            raise StepError(r.INVALID_MODULE, str(error)) from error
+        for manifest in objects:  # every clash is found before anything is written
+            await self._existing(request.ref, manifest["kind"], manifest["metadata"]["name"])
+        for manifest in objects:
+            await self._kube.apply(manifest)
+        return ProvisionResult(
+            objects=[(m["kind"], m["metadata"]["name"]) for m in objects],
+            configuration_hash=configuration_hash(request.spec.configuration),
+            endpoints=[Endpoint(**e) for e in manifests.endpoints(request.ref, request.module)],
+        )
+
+    async def wait_healthy(self, request: HealthRequest, progress: Progress) -> str:
+        """Until every replica of the current revision is ready.
+
+        Polls the Deployment alone (cheap for the apiserver when a hundred installs wait at
+        once), briskly at first; its pods are looked at only to explain a delay."""
+        ref = request.ref
+        name = manifests.object_name(ref)
+        selector = ",".join(f"{k}={v}" for k, v in manifests.selector(ref).items())
+        started = time.monotonic()
+        deadline = started + request.timeout_seconds
+        problem = "not checked yet"
+        while time.monotonic() < deadline:
+            try:
+                deployment = await self._kube.get_object("Deployment", name, ref.namespace)
+            except NotFoundError:
+                problem = f"Deployment {name} does not exist"
+            else:
+                problem = health_problem(deployment, []) or ""
+                if not problem:
+                    return f"Deployment {name} is ready"
+                if time.monotonic() - started > EXPLAIN_AFTER:
+                    pods = await self._kube.list_objects("Pod", ref.namespace, selector)
+                    current = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+                    problem = health_problem(deployment, current) or problem
+            progress(problem)
+            await asyncio.sleep(0.5 if time.monotonic() - started < BRISK else 2)
+        raise StepError(
+            r.HEALTH_CHECK_FAILED, f"not healthy within {request.timeout_seconds}s: {problem}"
+        )
+
+    async def activate(self, ref: InstallationRef, active: bool) -> None:
+        """Mark the module's Service active (routable) or not, as a field of its own manager.
+        Without a Service (no API) there is nothing to route to: activation is the phase."""
+        name = manifests.object_name(ref)
+        # applying to a Service that does not exist would try to create a partial one
+        if not await self._existing(ref, "Service", name):
+            return
+        await self._kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": name,
+                    "namespace": ref.namespace,
+                    "labels": {ACTIVE_LABEL: "true" if active else "false"},
+                },
+            },
+            manager=ACTIVATION_MANAGER,
+        )
+
+    async def deprovision(self, ref: InstallationRef, progress: Progress) -> list[str]:
+        """Delete what this installation owns, in reverse creation order, and wait until it is
+        gone. What is not its own is neither deleted nor waited for."""
+        deleted: list[tuple[str, str]] = []
+        for kind, name in reversed(manifests.owned_names(ref)):
+            try:
+                body = await self._kube.get_object(kind, name, ref.namespace)
+            except NotFoundError:
+                continue
+            if not manifests.owned_by(body, ref):
+                continue
+            uid = str(body["metadata"]["uid"])
+            if await self._kube.delete_object(kind, name, ref.namespace, uid=uid):
+                deleted.append((kind, name))
+        waiting = list(deleted)
+        while waiting:
+            for kind, name in list(waiting):
+                try:
+                    body = await self._kube.get_object(kind, name, ref.namespace)
+                except NotFoundError:
+                    waiting.remove((kind, name))
+                    continue
+                if not manifests.owned_by(body, ref):  # gone; another holds the name now
+                    waiting.remove((kind, name))
+            if waiting:
+                progress("waiting for " + ", ".join(f"{k}/{n}" for k, n in waiting))
+                await asyncio.sleep(1)
+        return [f"{kind}/{name}" for kind, name in deleted]
+
+    async def describe(self, ref: InstallationRef) -> SandboxDescription:
+        """The objects of this installation that exist, and its Service's endpoints."""
+        found = []
+        for kind, name in manifests.owned_names(ref):
+            try:
+                body = await self._kube.get_object(kind, name, ref.namespace)
+            except NotFoundError:
+                continue
+            if manifests.owned_by(body, ref):
+                found.append(f"{kind}/{name}")
+        return SandboxDescription(isolation=self.isolation, objects=found)

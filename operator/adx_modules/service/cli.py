@@ -1,0 +1,155 @@
+"""Console entry points: ``adx-module-service`` (the service) and ``adx-module-cli`` (authors).
+
+Why it exists: one image runs as operator, worker or API depending on its first argument, and
+``dev`` runs everything locally on embedded defaults. Settings are loaded once here, so a bad
+setting stops the process before anything starts, with a message naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from adx_modules.core.errors import DevStackError, SettingsError
+from adx_modules.core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from adx_modules.devstack.stack import DevStack
+
+NOT_BUILT = 3  # exit status of a subcommand that does not exist yet
+
+
+def _not_built(what: str) -> int:
+    print(
+        f"adx-module-service {what}: not available in this version yet (see the README's roadmap)",
+        file=sys.stderr,
+    )
+    return NOT_BUILT
+
+
+def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole product locally: the stack, then the operator and the worker as children."""
+    from adx_modules.devstack.process import free_port  # noqa: PLC0415
+    from adx_modules.devstack.stack import default_state_dir  # noqa: PLC0415
+    from adx_modules.devstack.supervisor import run_foreground  # noqa: PLC0415
+
+    state_dir: Path = (args.state_dir or default_state_dir()).resolve()
+
+    def start_service(stack: DevStack) -> list[subprocess.Popen[bytes]]:
+        env = {**os.environ, **stack.environment()}
+        env.setdefault("ADX_SERVER_HEALTH_PORT", str(free_port(settings.server.health_port)))
+        children = []
+        logs = stack.state_dir / "logs"
+        for role in ("operator", "worker"):
+            probe = subprocess.run(
+                [sys.executable, "-m", "adx_modules", role, "--check"],
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+            if probe.returncode == NOT_BUILT:
+                print(f"  ({role}: not built yet in this version; skipped)")
+                continue
+            role_env = {**env, "ADX_SERVER_METRICS_PORT": str(free_port(None))}
+            with (logs / f"{role}.log").open("ab") as log:
+                children.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "adx_modules", role],
+                        env=role_env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        _print_welcome(stack)
+        return children
+
+    try:
+        return run_foreground(state_dir, fresh=args.fresh, on_ready=start_service)
+    except DevStackError as error:
+        print(f"adx-module-service dev: {error}", file=sys.stderr)
+        return 2
+
+
+def _print_welcome(stack: DevStack) -> None:
+    env = stack.environment()
+    times = stack.times
+    print(
+        f"""
+ADX Module Operator: local stack ready in {times.total:.0f}s \
+(toolchain {times.toolchain:.0f}s, control plane {times.control_plane:.0f}s).
+
+  kubectl:     export KUBECONFIG={env["KUBECONFIG"]}
+               kubectl get nodes
+  Temporal:    {env["ADX_TEMPORAL_ADDRESS"]} (namespace {env["ADX_TEMPORAL_NAMESPACE"]}), \
+UI {env["ADX_DEVSTACK_TEMPORAL_UI"]}
+  PostgreSQL:  {env["ADX_DATABASE_URL"]}
+  logs:        {stack.state_dir / "logs"}
+  all of it:   source {stack.env_file}
+
+Try: kubectl get adx; kubectl apply -f manifests/samples/
+Ctrl-C stops everything.
+""",
+        flush=True,
+    )
+
+
+def _service_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adx-module-service", description="The ADX Module Operator service."
+    )
+    parser.add_argument("--config", type=Path, default=None, help="TOML settings file")
+    roles = parser.add_subparsers(dest="role", required=True, metavar="ROLE")
+    for role, text in (
+        ("operator", "the Kopf watch loop (cheap, one per cluster)"),
+        ("worker", "the Temporal worker (all heavy work)"),
+        ("api", "the HTTP API and marketplace"),
+    ):
+        sub = roles.add_parser(role, help=text)
+        sub.add_argument("--check", action="store_true", help="validate settings and exit")
+    dev = roles.add_parser("dev", help="everything locally on embedded defaults (make run)")
+    dev.add_argument("--state-dir", type=Path, default=None, help="default: .cache/devstack")
+    dev.add_argument("--fresh", action="store_true", help="start from an empty cluster")
+    return parser
+
+
+def service_main(argv: Sequence[str] | None = None) -> int:
+    """``adx-module-service ROLE``."""
+    args = _service_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as error:
+        print(f"adx-module-service: {error}", file=sys.stderr)
+        return 2
+    if args.role == "dev":
+        return _run_dev(args, settings)
+    if args.role == "operator":
+        if args.check:
+            return 0
+        from adx_modules.service.operator import run  # noqa: PLC0415
+
+        return run(settings)
+    if args.role == "worker":
+        if args.check:
+            return 0
+        from adx_modules.service.worker import run as run_worker  # noqa: PLC0415
+
+        return run_worker(settings)
+    return _not_built(args.role)
+
+
+def author_main(argv: Sequence[str] | None = None) -> int:
+    """``adx-module-cli COMMAND``: tools for module authors."""
+    parser = argparse.ArgumentParser(prog="adx-module-cli", description="Tools for module authors.")
+    parser.add_argument("command", choices=["package", "validate", "resolve", "publish"])
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "resolve":
+        from adx_modules.authoring.resolve import resolve_main  # noqa: PLC0415
+
+        return resolve_main(rest)
+    print(f"adx-module-cli {args.command}: not available in this version yet", file=sys.stderr)
+    return NOT_BUILT

@@ -1,0 +1,121 @@
+"""``adx-module-service worker``: the process that does the heavy work.
+
+Why it exists: workflows and activities need their clients (Kubernetes, PostgreSQL, Temporal)
+built once and injected; this wires them, applies the database migrations, and serves the task
+queue until SIGTERM. Activities run at least once and are idempotent, so a killed worker is
+simply replaced: Temporal retries what was in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from adx_modules.clients import temporal
+from adx_modules.clients.kube import KubeClient
+from adx_modules.clients.postgres import Store
+from adx_modules.core import metrics
+from adx_modules.core.failures import FailureBoundary
+from adx_modules.core.metrics import ActivityMetrics
+from adx_modules.core.settings import Settings
+from adx_modules.installations.activities.dependencies import DependencyActivities
+from adx_modules.installations.activities.records import RecordActivities
+from adx_modules.installations.activities.report import StatusActivities
+from adx_modules.installations.activities.resolve import ResolveActivities
+from adx_modules.installations.activities.supersede import SupersedeActivities
+from adx_modules.installations.workflows.install import InstallModuleWorkflow
+from adx_modules.installations.workflows.uninstall import UninstallModuleWorkflow
+from adx_modules.installations.workflows.update import UpdateModuleWorkflow
+from adx_modules.sandboxes.activities import SandboxSteps, registry
+
+LOG = logging.getLogger("adx_modules.worker")
+WORKFLOWS = (InstallModuleWorkflow, UpdateModuleWorkflow, UninstallModuleWorkflow)
+
+
+def activities(
+    kube: KubeClient, store: Store, client: Client, settings: Settings
+) -> list[Callable[..., Any]]:
+    """Every activity of every feature, bound to its clients."""
+    resolve = ResolveActivities(kube, settings)
+    status = StatusActivities(kube, store)
+    records = RecordActivities(store)
+    supersede = SupersedeActivities(client)
+    dependencies = DependencyActivities(kube)
+    sandboxes = SandboxSteps(registry(kube, settings.sandbox))
+    return [
+        resolve.resolve,
+        status.report,
+        records.last_revision,
+        records.backup,
+        supersede.supersede,
+        dependencies.ensure_dependencies,
+        dependencies.wait_installations,
+        dependencies.collect_dependencies,
+        *sandboxes.all(),
+    ]
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the worker until ``stop`` is set."""
+    client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
+    async with (
+        await KubeClient.connect() as kube,
+        await Store.connect(
+            settings.database.url,
+            schema=settings.database.schema_name,
+            pool_size=settings.database.pool_size,
+        ) as store,
+    ):
+        applied = await store.migrate()
+        if applied:
+            LOG.info("applied migrations: %s", ", ".join(applied))
+        worker = Worker(
+            client,
+            task_queue=settings.temporal.task_queue,
+            workflows=list(WORKFLOWS),
+            activities=activities(kube, store, client, settings),
+            max_concurrent_activities=100,
+            interceptors=[ActivityMetrics(), FailureBoundary()],
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        async with worker:
+            LOG.info(
+                "worker serving %s on %s", settings.temporal.task_queue, settings.temporal.address
+            )
+            await stop.wait()
+
+
+def run(settings: Settings) -> int:
+    """Serve until SIGINT/SIGTERM, then leave without the interpreter's exit-time teardown
+    (the temporalio SDK can crash it after the work is done: sdk-python issue 300)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    metrics.serve(settings.server.metrics_port)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(settings, stop)
+
+    code = 0
+    try:
+        asyncio.run(main())
+    except Exception:
+        LOG.exception("worker failed")
+        code = 1
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)

@@ -1,1 +1,0 @@
-"""Checks beyond the CRD schema: pure functions over specs and the catalog of Modules."""

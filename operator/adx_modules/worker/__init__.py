@@ -1,1 +1,0 @@
-"""The Temporal worker process: runs the lifecycle workflows and their activities."""
