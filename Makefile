@@ -49,10 +49,11 @@ test: lint toolchain ## run the whole test suite (lint, unit, integration, e2e),
 test-unit: install ## only the unit tests (no services, seconds)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-bench: toolchain ## run the benchmarks and write docs/benchmarks.md (about 10 min)
+bench: toolchain ## run the benchmarks and write docs/benchmarks.md (about 20 min)
 	$(BIN)/python tests/bench/bench_devstack.py
 	$(BIN)/python tests/bench/bench_resolver.py
 	$(BIN)/python tests/bench/bench_lifecycle.py
+	$(BIN)/python tests/bench/bench_operator_scale.py
 
 bench-cold: install ## measure the toolchain build from empty Go caches (about 15 min)
 	$(BIN)/python tests/bench/bench_toolchain_cold.py

@@ -32,10 +32,10 @@ from report import machine, write_section  # noqa: E402
 
 from adx_modules.api.installation import ModuleInstallationSpec  # noqa: E402
 from adx_modules.api.module import ModuleSpec  # noqa: E402
+from adx_modules.core.refs import InstallationRef  # noqa: E402
 from adx_modules.devstack.controlplane import Endpoint  # noqa: E402
 from adx_modules.devstack.stack import DevStack  # noqa: E402
 from adx_modules.devstack.toolchain import cache_dir  # noqa: E402
-from adx_modules.installations.contract import InstallationRef, Resolution  # noqa: E402
 from adx_modules.sandboxes.container import manifests as container  # noqa: E402
 from support.kube import Kubectl  # noqa: E402
 from support.objects import installation_doc, module_doc  # noqa: E402
@@ -181,20 +181,10 @@ def equivalent_chart(directory: Path) -> Path:
     """A chart whose templates are the operator's own manifests for one installation."""
     ref = InstallationRef(namespace="NAMESPACE", name="RELEASE", uid="UID", generation=1)
     module = ModuleSpec.model_validate(module_doc(MODULE_ID, "1.0.0")["spec"])
-    resolution = Resolution(
-        module_name=f"{MODULE_ID}-1-0-0",
-        module=module,
-        security_score=None,
-        module_phase="Available",
-        isolation="container",
-        missing_permissions=[],
-        scanning_enabled=True,
-        min_security_score=70,
-    )
     objects = container.manifests(
         ref,
         ModuleInstallationSpec(module=MODULE_ID),
-        resolution,
+        module,
         runner_images={},
         platform_label="adxcore.com/platform",
     )

@@ -208,6 +208,24 @@ CASES: list[tuple[str, Any, dict[str, Any], list[str]]] = [
     ),
     ("description-too-long", M, {"spec.description": "x" * 4097}, ["spec.description", "Too long"]),
     (
+        "module-negative-memory-limit",
+        M,
+        {"spec.resources.limits.memory": "-1Gi"},
+        ["spec.resources.limits.memory", "must be at least 1Mi"],
+    ),
+    (
+        "module-negative-cpu-request",
+        M,
+        {"spec.resources.requests.cpu": "-100m"},
+        ["spec.resources.requests.cpu", "must be at least 1m"],
+    ),
+    (
+        "module-absurd-cpu-limit",
+        M,
+        {"spec.resources.limits.cpu": 1000},
+        ["spec.resources.limits.cpu", "must be at most 64"],
+    ),
+    (
         "api-path-relative",
         M,
         {"spec.extensionPoints.api.0.path": "probe"},
@@ -252,6 +270,24 @@ CASES: list[tuple[str, Any, dict[str, Any], list[str]]] = [
         MI,
         {"spec.resources": {"limits": {"memory": "a lot"}}},
         ["spec.resources.limits.memory", "Kubernetes quantity"],
+    ),
+    (
+        "resources-override-negative-memory",
+        MI,
+        {"spec.resources": {"limits": {"memory": "-1Gi"}}},
+        ["spec.resources.limits.memory", "must be at least 1Mi", "negative amounts are refused"],
+    ),
+    (
+        "resources-override-zero-cpu",
+        MI,
+        {"spec.resources": {"requests": {"cpu": 0}}},
+        ["spec.resources.requests.cpu", "must be at least 1m"],
+    ),
+    (
+        "resources-override-absurd-memory",
+        MI,
+        {"spec.resources": {"limits": {"memory": "5Ti"}}},
+        ["spec.resources.limits.memory", "must be at most 256Gi"],
     ),
     # --- MarketplaceListing
     (

@@ -20,8 +20,14 @@ def _by_type(patch: dict) -> dict[str, dict]:
 
 def test_transition_time_moves_only_when_the_status_changes() -> None:
     first = StatusUpdate(None, 1, T0).condition(c.RESOLVED, "True", r.PENDING, "one").patch()
-    same = StatusUpdate(first, 2, T1).condition(c.RESOLVED, "True", r.RESOLVED_REASON, "two").patch()
-    flipped = StatusUpdate(same, 3, T1).condition(c.RESOLVED, "False", r.MODULE_NOT_FOUND, "three").patch()
+    same = (
+        StatusUpdate(first, 2, T1).condition(c.RESOLVED, "True", r.RESOLVED_REASON, "two").patch()
+    )
+    flipped = (
+        StatusUpdate(same, 3, T1)
+        .condition(c.RESOLVED, "False", r.MODULE_NOT_FOUND, "three")
+        .patch()
+    )
     assert _by_type(same)[c.RESOLVED]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
     assert _by_type(same)[c.RESOLVED]["reason"] == r.RESOLVED_REASON
     assert _by_type(same)[c.RESOLVED]["observedGeneration"] == 2
@@ -58,5 +64,5 @@ def test_ready_comes_first_and_other_fields_pass_through() -> None:
 
 
 def test_a_reason_the_taxonomy_does_not_know_is_refused() -> None:
-    with pytest.raises(KeyError, match="'Fine' is not in adx_modules.api.reasons"):
+    with pytest.raises(KeyError, match=r"'Fine' is not in adx_modules\.api\.reasons"):
         StatusUpdate(None, 1, T0).ready("Fine", "a reason spelled outside the taxonomy")

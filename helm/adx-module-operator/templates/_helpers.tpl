@@ -35,7 +35,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.database.existingSecret | default (printf "%s-database" (include "adx.fullname" .)) -}}
 {{- end -}}
 
-{{/* ADX_* settings from the values (config.py reads them at start-up and names a bad one). */}}
+{{/* ADX_* settings from the values (core/settings.py reads them at start-up and names a bad one). */}}
 {{- define "adx.env" -}}
 - name: ADX_TEMPORAL_ADDRESS
   value: {{ .Values.temporal.address | quote }}

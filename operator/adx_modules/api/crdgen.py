@@ -20,6 +20,7 @@ import yaml
 
 from adx_modules.api import KINDS
 from adx_modules.api.meta import CATEGORY, GROUP, VERSION, KindInfo
+from adx_modules.api.reasons import REASONS
 from adx_modules.api.types import MESSAGE_KEY
 
 DATE_TIME_MAX_LENGTH = 64  # RFC 3339 timestamps
@@ -242,7 +243,33 @@ def reference(kinds: tuple[KindInfo, ...] = KINDS) -> str:
             "| --- | --- | --- | --- |",
         ]
         out += _rows(schema[0], "spec", True) + _rows(schema[1], "status", False)
-    return "\n".join(out) + "\n"
+    return "\n".join(out + _reasons()) + "\n"
+
+
+def _reasons() -> list[str]:
+    """The reasons table: what each condition reason means and whether it is retried."""
+    what = {
+        "progress": "all is well",
+        "transient": "retried by the service with backoff",
+        "permanent": "not retried: a human must act",
+    }
+    rows = [
+        "",
+        "## Condition reasons",
+        "",
+        "Every reason the operator writes into a condition or an Event (declared once, in "
+        "`adx_modules.api.reasons`). A failure also sets the condition in the third column to "
+        "False, besides `Ready=False` and `Stalled=True`.",
+        "",
+        "| reason | kind | sets | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for reason in sorted(REASONS.values(), key=lambda x: (x.kind, x.name)):
+        sets = f"`{reason.condition}`" if reason.condition else ""
+        rows.append(
+            f"| `{reason.name}` | {reason.kind} ({what[reason.kind]}) | {sets} | {reason.meaning} |"
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,7 +85,6 @@ ROLLBACK_SUCCEEDED: Final = _reason(
 )
 NOT_SCANNED: Final = _reason("NotScanned", "progress", "the module has no security score yet")
 DRY_RUN: Final = _reason("DryRun", "progress", "spec.dryRun: the plan is shown, nothing runs")
-SUSPENDED: Final = _reason("Suspended", "progress", "spec.suspend: nothing changes until false")
 UNINSTALLED: Final = _reason("Uninstalled", "progress", "Event: the module was uninstalled")
 UNINSTALLED_WITH_FORCE: Final = _reason(
     "UninstalledWithForce",
@@ -174,6 +173,12 @@ OBJECT_CONFLICT: Final = _reason(
     "permanent",
     "an object the sandbox needs already exists and is not this installation's; it is left "
     "untouched",
+    INSTALLED,
+)
+SANDBOX_LIMIT_REACHED: Final = _reason(
+    "SandboxLimitReached",
+    "permanent",
+    "sandbox.max_sandboxes sandboxes already run; uninstall one or raise the setting",
     INSTALLED,
 )
 KUBERNETES_REFUSED: Final = _reason(

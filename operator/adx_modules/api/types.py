@@ -122,27 +122,45 @@ Keyword = Annotated[
 ]
 
 QUANTITY_MESSAGE = "must be a Kubernetes quantity, e.g. 250m, 1, 1.5, 128Mi, 2Gi"
-Quantity = Annotated[
-    int | str,
-    Field(
+
+
+def _quantity(what: str, smallest: str, largest: str) -> Any:
+    """A quantity the apiserver parses and bounds: more than zero and at most ``largest``."""
+    parsed = "quantity(string(self))"
+    return Field(
         json_schema_extra={
             "x-kubernetes-int-or-string": True,
             "x-kubernetes-validations": [
-                {"rule": "isQuantity(string(self))", "message": QUANTITY_MESSAGE}
+                {"rule": "isQuantity(string(self))", "message": QUANTITY_MESSAGE},
+                {
+                    "rule": f"!isQuantity(string(self)) || "
+                    f"{parsed}.compareTo(quantity('{smallest}')) >= 0",
+                    "message": f"must be at least {smallest} ({what}); zero and negative "
+                    "amounts are refused",
+                },
+                {
+                    "rule": f"!isQuantity(string(self)) || "
+                    f"{parsed}.compareTo(quantity('{largest}')) <= 0",
+                    "message": f"must be at most {largest} ({what})",
+                },
             ],
         }
-    ),
-]
-"""CPU or memory as Kubernetes writes it; checked by the apiserver's own quantity parser."""
+    )
+
+
+CpuQuantity = Annotated[int | str, _quantity("CPU", "1m", "64")]
+"""CPU in cores or millicores, as Kubernetes writes it: from 1m to 64 cores."""
+MemoryQuantity = Annotated[int | str, _quantity("memory", "1Mi", "256Gi")]
+"""Memory in bytes with a suffix, as Kubernetes writes it: from 1Mi to 256Gi."""
 
 
 class ResourceList(ApiModel):
     """CPU and memory amounts."""
 
-    cpu: Quantity | None = None
-    """CPU, in cores or millicores (``250m``)."""
-    memory: Quantity | None = None
-    """Memory, in bytes with a suffix (``128Mi``, ``1Gi``)."""
+    cpu: CpuQuantity | None = None
+    """CPU, in cores or millicores (``250m``): from 1m to 64."""
+    memory: MemoryQuantity | None = None
+    """Memory, in bytes with a suffix (``128Mi``, ``1Gi``): from 1Mi to 256Gi."""
 
 
 def _requests_within_limits(resource: str) -> JsonDict:

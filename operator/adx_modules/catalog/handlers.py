@@ -49,8 +49,7 @@ async def module_changed(
     deleted = event.get("type") == "DELETED"
     if deleted:
         forget(str(body.metadata.get("uid", "")))
-    phase = None if deleted else str(body.status.get("phase") or "")
-    if not context.phase_changed(WATCHER, name, phase):
+    if not context.module_changed(WATCHER, event, body):
         return
     catalog = catalog_from(kwargs)
     for sibling in modules_index(kwargs).get(str(body.spec.get("moduleId", "")), []):

@@ -47,12 +47,15 @@ BUILTIN_KINDS: dict[str, tuple[str, str]] = {
 }
 
 
-def object_path(kind: str, namespace: str, name: str | None = None) -> str:
-    """The REST path of a namespaced built-in object (or of its collection)."""
+def object_path(kind: str, namespace: str | None, name: str | None = None) -> str:
+    """The REST path of a namespaced built-in object, of its collection in a namespace, or
+    (namespace None) of the collection across every namespace."""
     try:
         prefix, plural = BUILTIN_KINDS[kind]
     except KeyError:
         raise ValueError(f"the operator does not manage {kind} objects") from None
+    if namespace is None:
+        return f"{prefix}/{plural}"
     path = f"{prefix}/namespaces/{namespace}/{plural}"
     return f"{path}/{name}" if name else path
 
@@ -226,8 +229,9 @@ class KubeClient:
         return await self._rest("GET", object_path(kind, namespace, name))
 
     async def list_objects(
-        self, kind: str, namespace: str, label_selector: str | None = None
+        self, kind: str, namespace: str | None, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
+        """Built-in objects of one namespace, or of every namespace (None)."""
         query = {"labelSelector": label_selector} if label_selector else None
         found = await self._rest("GET", object_path(kind, namespace), query=query)
         return cast(list[dict[str, Any]], found.get("items", []))

@@ -10,7 +10,7 @@ start-up finished is told to come back (Kopf retries it).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -52,16 +52,20 @@ class OperatorContext:
             raise _starting()
         return self.temporal_client
 
-    def phase_changed(self, watcher: str, name: str, phase: str | None) -> bool:
-        """Whether ``watcher`` sees a new phase of Module ``name`` (None: it was deleted)."""
-        key = (watcher, name)
-        if phase is None:
+    def module_changed(self, watcher: str, event: Mapping[str, Any], body: kopf.Body) -> bool:
+        """Whether a Module watch event means ``watcher`` must revisit what depends on it: the
+        Module was deleted or its phase changed. The initial listing (event type None, at
+        start-up) only records the phase: every dependent is resumed by its own handler then,
+        so revisiting it too would double the cost of a start."""
+        key = (watcher, str(body.metadata.get("name", "")))
+        if event.get("type") == "DELETED":
             self._phases.pop(key, None)
             return True
+        phase = str(body.status.get("phase") or "")
         if self._phases.get(key) == phase:
             return False
         self._phases[key] = phase
-        return True
+        return event.get("type") is not None
 
     async def refresh(
         self,

@@ -105,6 +105,7 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
     installed = bool(status.get("installedVersion"))
     id_ = workflow_id(ref)
     if await _exists(context, ref, id_):
+        RECONCILES.labels("ModuleInstallation", "in-hand").inc()
         return  # this generation is (or was) being handled
     outcome = installation_outcome(body, catalog, context.settings.sandbox, installed=installed)
     RECONCILES.labels("ModuleInstallation", "accepted" if outcome.accepted else "rejected").inc()

@@ -53,8 +53,7 @@ async def installed_module_changed(
     """A version of the module appeared, changed phase or went: its installations are
     reconciled (runs after Kopf updated its indexes from the same event: nothing is missed)."""
     context: OperatorContext = memo["context"]
-    phase = None if event.get("type") == "DELETED" else str(body.status.get("phase") or "")
-    if not context.phase_changed(WATCHER, name, phase):
+    if not context.module_changed(WATCHER, event, body):
         return
     catalog = catalog_from(kwargs)
     index = cast(InstallationsIndex, kwargs["installations_by_module"])

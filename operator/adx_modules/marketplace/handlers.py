@@ -60,8 +60,7 @@ async def listed_module_changed(
 ) -> None:
     """A version of a listed module appeared, changed phase or went: its listings follow."""
     context: OperatorContext = memo["context"]
-    phase = None if event.get("type") == "DELETED" else str(body.status.get("phase") or "")
-    if not context.phase_changed(WATCHER, name, phase):
+    if not context.module_changed(WATCHER, event, body):
         return
     module_id = str(body.spec.get("moduleId", ""))
     catalog = catalog_from(kwargs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from adx_modules.api import reasons as r
 from adx_modules.api.meta import GROUP
@@ -47,7 +48,7 @@ class ContainerBackend:
         self._kube = kube
         self._settings = settings
 
-    async def _existing(self, ref: InstallationRef, kind: str, name: str) -> dict[str, object]:
+    async def _existing(self, ref: InstallationRef, kind: str, name: str) -> dict[str, Any]:
         """The object if it exists ({} if not); StepError(ObjectConflict) if it is not ours."""
         try:
             body = await self._kube.get_object(kind, name, ref.namespace)
@@ -78,8 +79,12 @@ class ContainerBackend:
             )
         except ValueError as error:
             raise StepError(r.INVALID_MODULE, str(error)) from error
-        for manifest in objects:  # every clash is found before anything is written
+        existing = [  # every clash is found before anything is written
             await self._existing(request.ref, manifest["kind"], manifest["metadata"]["name"])
+            for manifest in objects
+        ]
+        if not any(body.get("kind") == "Deployment" for body in existing):
+            await self._refuse_past_the_limit()
         for manifest in objects:
             await self._kube.apply(manifest)
         return ProvisionResult(
@@ -87,6 +92,18 @@ class ContainerBackend:
             configuration_hash=configuration_hash(request.spec.configuration),
             endpoints=[Endpoint(**e) for e in manifests.endpoints(request.ref, request.module)],
         )
+
+    async def _refuse_past_the_limit(self) -> None:
+        """A new sandbox only while fewer than sandbox.max_sandboxes run (across the cluster;
+        concurrent installs may pass it by a few: a guard against runaway, not a quota)."""
+        limit = self._settings.max_sandboxes
+        running = await self._kube.list_objects("Deployment", None, manifests.SANDBOX_SELECTOR)
+        if len(running) >= limit:
+            raise StepError(
+                r.SANDBOX_LIMIT_REACHED,
+                f"{len(running)} container sandboxes run, and sandbox.max_sandboxes is {limit}: "
+                "uninstall a module or raise the setting",
+            )
 
     async def wait_healthy(self, request: HealthRequest, progress: Progress) -> str:
         """Until every replica of the current revision is ready.

@@ -30,6 +30,10 @@ ALLOWED_HOSTS_KEY = f"{GROUP}/allowed-hosts"
 DEFAULT_RESOURCES = ResourceRequirements(
     requests=ResourceList(cpu="50m", memory="64Mi"), limits=ResourceList(cpu="500m", memory="256Mi")
 )
+# every module Deployment the operator runs (labels() sets both)
+SANDBOX_SELECTOR = (
+    "app.kubernetes.io/managed-by=adx-module-operator,app.kubernetes.io/component=module"
+)
 # creation order; deletion runs in reverse
 KINDS_IN_ORDER = ("ServiceAccount", "ConfigMap", "Deployment", "Service", "NetworkPolicy")
 
