@@ -13,7 +13,10 @@ from typing import Any
 
 import asyncpg
 import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 
+from adx_modules.clients import temporal
 from support.kube import Kubectl
 from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
 from support.operator import ServiceProcess
@@ -385,19 +388,35 @@ async def test_a_crash_in_the_middle_of_an_install_loses_and_duplicates_nothing(
     service_env: dict[str, str],
 ) -> None:
     process = {"worker": worker, "operator": operator}[victim]
-    install(kubectl, module_id)
-    kubectl.wait_for(
-        lambda: (
-            kubectl.json("get", "mi", "life").get("status", {}).get("phase")
-            in ("Installing", "Active")
-        ),
-        interval=0.1,
+    # pods of this image become Ready only after 8 s: the install is provably in flight
+    publish(kubectl, module_id, "1.1.0", image=f"slow-ready.adx.test/{module_id}:1.1.0")
+    install(kubectl, module_id, version="1.1.0")
+    client = await temporal.connect(
+        service_env["ADX_TEMPORAL_ADDRESS"], service_env["ADX_TEMPORAL_NAMESPACE"]
     )
+    uid = kubectl.wait_for(lambda: kubectl.json("get", "mi", "life")["metadata"].get("uid"))
+    handle = client.get_workflow_handle(f"mi/{kubectl.namespace}/life/{uid}/g1")
+    in_flight: list[str] = []
+    for _ in range(200):
+        try:
+            description = await handle.describe()
+        except RPCError:  # not started yet
+            await asyncio.sleep(0.1)
+            continue
+        assert description.status == WorkflowExecutionStatus.RUNNING
+        in_flight = [a.activity_type.name for a in description.raw_description.pending_activities]
+        if "wait_healthy" in in_flight:
+            break
+        await asyncio.sleep(0.1)
+    # the moment of the kill: the workflow runs and its wait-healthy activity is in flight
+    assert in_flight == ["wait_healthy"]
+    assert kubectl.json("get", "mi", "life")["status"]["phase"] == "Installing"
     process.kill()
     await asyncio.sleep(1)
     process.start()
     mi = wait_phase(kubectl, "mi/life", "Active", timeout=180)
-    uid = mi["metadata"]["uid"]
+    assert mi["metadata"]["uid"] == uid
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     assert [_count(kubectl, kind) for kind in ("deployment", "replicaset", "pods", "service")] == [
         1,
         1,

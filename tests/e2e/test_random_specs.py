@@ -3,11 +3,13 @@
 Hypothesis generates specs mixing valid and broken values (versions, artifacts, permissions,
 constraints, JSON Schemas, configurations). The apiserver refuses some, naming a field; the
 operator must handle every other one without crashing and without a retry loop: each object
-ends Ready, or Stalled with a reason and a message, or (installations) accepted and waiting.
+ends Ready, or Stalled with a reason of the taxonomy and a message. "Accepted and still in
+progress" is not an end: an installation the worker can install must get there.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -16,6 +18,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from adx_modules.api import reasons as r
 from support.kube import Kubectl
 from support.operator import ServiceProcess
 
@@ -119,31 +122,39 @@ def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _terminal(obj: dict[str, Any], generation: int) -> bool:
+    """Ready, or a failure that names itself (Stalled with a reason); nothing in between."""
     conditions = _conditions(obj)
     if obj.get("status", {}).get("observedGeneration") != generation:
+        return False
+    if "Reconciling" in conditions:
         return False
     ready, stalled = conditions.get("Ready"), conditions.get("Stalled")
     if ready and ready["status"] == "True":
         return True
-    if stalled and stalled["status"] == "True":
-        return True
-    accepted, reconciling = conditions.get("Accepted"), conditions.get("Reconciling")
-    return bool(accepted and accepted["status"] == "True" and reconciling)
+    return bool(stalled and stalled["status"] == "True" and stalled["reason"])
 
 
 def _explained(obj: dict[str, Any]) -> None:
-    ready = _conditions(obj)["Ready"]
-    assert ready["reason"], obj
+    conditions = _conditions(obj)
+    ready = conditions["Ready"]
+    assert r.known(ready["reason"]), obj
     assert ready["message"], obj
+    if ready["status"] != "True":
+        stalled = conditions["Stalled"]
+        assert r.describe(stalled["reason"]).kind == "permanent", stalled
+        assert stalled["message"], stalled
     progress = obj["status"].get("kopf", {}).get("progress")
     assert not progress, f"Kopf is still retrying a handler: {progress}"
+
+
+FIELD_PATH = re.compile(r"\bspec(\.[A-Za-z]+|\[\d+\])")
 
 
 def _apply(kubectl: Kubectl, document: dict[str, Any]) -> dict[str, Any] | None:
     result = kubectl("create", "-f", "-", stdin=yaml.safe_dump(document), check=False)
     if result.returncode != 0:
-        # refused by the schema or CEL: the message names a field of the spec
-        assert "spec" in result.stderr, result.stderr
+        # refused by the schema or CEL: the message names the offending field's path
+        assert FIELD_PATH.search(result.stderr), result.stderr
         return None
     kind = document["kind"].lower()
     name = document["metadata"]["name"]
@@ -153,7 +164,7 @@ def _apply(kubectl: Kubectl, document: dict[str, Any]) -> dict[str, Any] | None:
             and _terminal(o, o["metadata"]["generation"])
             and o
         ),
-        timeout=45,
+        timeout=90,
     )
     _explained(obj)
     return obj

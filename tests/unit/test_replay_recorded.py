@@ -7,20 +7,31 @@ break the workflows already running in production fails here.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from adx_modules.installations.contract import LifecycleRequest
+from adx_modules.installations.workflows.install import InstallModuleWorkflow
 from adx_modules.service.worker import WORKFLOWS
 
 RECORDED = sorted((Path(__file__).parents[1] / "fixtures" / "histories").glob("*.json"))
 
 
 def test_histories_were_recorded() -> None:
-    assert {path.stem for path in RECORDED} >= {"install", "update-rollback", "uninstall"}
+    assert {path.stem for path in RECORDED} >= {
+        "install",
+        "update-rollback",
+        "uninstall",
+        "approval-wait",
+        "dependencies",
+        "failed-install",
+    }
 
 
 HISTORIES = {path.stem: path.read_text() for path in RECORDED}
@@ -32,3 +43,24 @@ async def test_recorded_history_replays(name: str) -> None:
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
+
+
+@workflow.defn(name="InstallModuleWorkflow", sandboxed=False)
+class InstallWithAnExtraStep:
+    """A deliberately non-deterministic change: a step the recorded install never took."""
+
+    @workflow.run
+    async def run(self, request: LifecycleRequest) -> str:
+        await workflow.execute_activity(
+            "an-extra-step", request.ref, start_to_close_timeout=timedelta(seconds=5)
+        )
+        return await InstallModuleWorkflow().run(request)
+
+
+async def test_a_non_deterministic_change_is_caught() -> None:
+    """The negative control: replay is able to fail, so its passing above means something."""
+    history = WorkflowHistory.from_json("install", HISTORIES["install"])
+    replayer = Replayer(workflows=[InstallWithAnExtraStep], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    assert "nondeterminism" in str(result.replay_failure).lower()
