@@ -8,6 +8,7 @@ import pytest
 
 from adx_modules.api import conditions as c
 from adx_modules.api import reasons as r
+from adx_modules.api.installation import ModuleInstallationStatus
 from adx_modules.core.status import StatusUpdate
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -52,10 +53,10 @@ def test_reconciling_and_stalled_are_present_only_while_true() -> None:
 
 def test_ready_comes_first_and_other_fields_pass_through() -> None:
     patch = (
-        StatusUpdate(None, 4, T0)
+        StatusUpdate(None, 4, T0, ModuleInstallationStatus)
         .condition(c.RESOLVED, "True", r.RESOLVED_REASON, "")
         .ready(r.SUCCEEDED, "fine")
-        .set(phase="Active", installedVersion="1.0.0")
+        .set(phase="Active", installed_version="1.0.0")
         .patch()
     )
     assert [x["type"] for x in patch["conditions"]] == [c.READY, c.RESOLVED]
@@ -66,3 +67,14 @@ def test_ready_comes_first_and_other_fields_pass_through() -> None:
 def test_a_reason_the_taxonomy_does_not_know_is_refused() -> None:
     with pytest.raises(KeyError, match=r"'Fine' is not in adx_modules\.api\.reasons"):
         StatusUpdate(None, 1, T0).ready("Fine", "a reason spelled outside the taxonomy")
+
+
+def test_fields_are_set_by_the_models_names_and_checked() -> None:
+    update = StatusUpdate(None, 1, T0, ModuleInstallationStatus)
+    patch = update.set(installed_version="2.0.0", workflow={"id": "w", "step": "x"}).patch()
+    assert patch["installedVersion"] == "2.0.0"
+    assert patch["workflow"] == {"id": "w", "step": "x", "progress": 0}
+    with pytest.raises(KeyError, match="has no field 'installedVersoin'"):
+        update.set(installedVersoin="2.0.0")
+    with pytest.raises(ValueError, match=r"status\.phase: "):
+        update.set(phase="Installed")

@@ -13,6 +13,7 @@ from typing import Any
 
 from adx_modules.api import conditions as c
 from adx_modules.api import reasons as r
+from adx_modules.api.module import ModuleStatus
 from adx_modules.catalog.model import Catalog, CatalogEntry
 from adx_modules.catalog.rules import Verdict, check_module
 from adx_modules.core.status import Outcome, StatusUpdate, generation
@@ -29,7 +30,7 @@ def module_outcome(
 ) -> Outcome:
     """A Module: Available once valid (scanning fills the score later), else Rejected."""
     status = body.get("status") or {}
-    update = StatusUpdate(status, generation(body), now or datetime.now(UTC))
+    update = StatusUpdate(status, generation(body), now or datetime.now(UTC), ModuleStatus)
     verdict = check_module(CatalogEntry.from_object(body), catalog)
     if verdict.ok:
         update.condition(c.ACCEPTED, "True", r.VALID, "the spec passed the operator's checks")

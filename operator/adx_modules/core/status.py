@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Annotated, Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from adx_modules.api.conditions import READY, RECONCILING, STALLED
-from adx_modules.api.meta import ConditionStatus
+from adx_modules.api.meta import ConditionStatus, ObjectStatus
 from adx_modules.api.reasons import describe
 
 ABNORMAL_TRUE = (RECONCILING, STALLED)
@@ -47,13 +50,39 @@ def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class StatusUpdate:
-    """Accumulates changes to one object's status; :meth:`patch` yields the merge patch."""
+BOOKKEEPING = ("conditions", "observed_generation", "kopf")
 
-    def __init__(self, current: Mapping[str, Any] | None, generation: int, now: datetime) -> None:
+
+@cache
+def _field(model: type[ObjectStatus], name: str) -> tuple[str, TypeAdapter[Any]]:
+    """The wire name of a status field and a validator of its values (constraints included)."""
+    info = model.model_fields.get(name)
+    if info is None or name in BOOKKEEPING:
+        raise KeyError(f"{model.__name__} has no field {name!r} to set")
+    annotation: Any = info.annotation
+    if info.metadata:
+        annotation = Annotated[annotation, *info.metadata]
+    return info.alias or name, TypeAdapter(annotation)
+
+
+class StatusUpdate:
+    """Accumulates changes to one object's status; :meth:`patch` yields the merge patch.
+
+    Fields are set by their model's names (``installed_version``), checked against the kind's
+    status model (an unknown field or a wrong value is an error, not a silent no-op) and
+    written as the wire has them (``installedVersion``)."""
+
+    def __init__(
+        self,
+        current: Mapping[str, Any] | None,
+        generation: int,
+        now: datetime,
+        model: type[ObjectStatus] = ObjectStatus,
+    ) -> None:
         current = current or {}
         self.generation = generation
         self.now = now
+        self._model = model
         self._conditions: dict[str, dict[str, Any]] = {
             c["type"]: dict(c) for c in current.get("conditions") or [] if "type" in c
         }
@@ -99,8 +128,19 @@ class StatusUpdate:
         return self.condition(READY, "False", reason, message)
 
     def set(self, **fields: Any) -> StatusUpdate:
-        """Set other status fields (camelCase names, as on the wire)."""
-        self._fields.update(fields)
+        """Set other status fields, by the status model's names; None clears one."""
+        for name, value in fields.items():
+            key, adapter = _field(self._model, name)
+            if value is None:
+                self._fields[key] = None
+                continue
+            try:
+                valid = adapter.validate_python(value)
+            except ValidationError as error:
+                raise ValueError(f"status.{key}: {error}") from None
+            self._fields[key] = adapter.dump_python(
+                valid, mode="json", by_alias=True, exclude_none=True
+            )
         return self
 
     def get_condition(self, type_: str) -> dict[str, Any] | None:

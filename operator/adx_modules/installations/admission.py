@@ -14,10 +14,17 @@ from typing import Any
 
 from adx_modules.api import conditions as c
 from adx_modules.api import reasons as r
+from adx_modules.api.installation import ModuleInstallationStatus
 from adx_modules.catalog.admission import reject
 from adx_modules.catalog.model import Catalog
 from adx_modules.core.settings import SandboxSettings
 from adx_modules.core.status import Outcome, StatusUpdate, generation
+from adx_modules.installations.messages import (
+    accepted,
+    awaiting_approval,
+    permissions_approved,
+    permissions_missing,
+)
 from adx_modules.installations.rules import check_installation
 
 
@@ -33,7 +40,9 @@ def installation_outcome(
     waiting for approval or for the lifecycle; or rejected with the reason. An installation
     that already runs keeps running: a rejected update does not touch it."""
     status = body.get("status") or {}
-    update = StatusUpdate(status, generation(body), now or datetime.now(UTC))
+    update = StatusUpdate(
+        status, generation(body), now or datetime.now(UTC), ModuleInstallationStatus
+    )
     verdict = check_installation(
         body.get("spec") or {},
         catalog,
@@ -46,23 +55,21 @@ def installation_outcome(
             update.condition(c.RESOLVED, "False", verdict.reason, verdict.message)
         reject(update, verdict)
         phase = status.get("phase") if installed else "Failed"
-        update.set(phase=phase, message=verdict.message, resolvedVersion=None)
+        update.set(phase=phase, message=verdict.message, resolved_version=None)
         return Outcome(update.patch(), update.stalled_or_ready_event(status))
 
     assert verdict.resolved is not None  # noqa: S101 - an accepted verdict always resolves
-    update.condition(c.ACCEPTED, "True", r.VALID, "the spec passed the operator's checks")
+    update.condition(*accepted())
     update.condition(c.RESOLVED, "True", verdict.reason, verdict.message)
-    update.set(resolvedVersion=verdict.resolved.version, isolation=verdict.isolation)
+    update.set(resolved_version=verdict.resolved.version, isolation=verdict.isolation)
     if verdict.missing_permissions:
-        missing = ", ".join(verdict.missing_permissions)
-        message = f"approve in spec.approvedPermissions: {missing}"
-        update.condition(c.PERMISSIONS_APPROVED, "False", r.BLOCKED, message)
-        update.stalled(r.BLOCKED, f"waiting for approval of {missing}")
+        missing = permissions_missing(verdict.missing_permissions)
+        message = missing[3]
+        update.condition(*missing)
+        update.stalled(r.BLOCKED, awaiting_approval(verdict.missing_permissions))
         update.set(phase="AwaitingApproval", message=message)
         return Outcome(update.patch(), update.stalled_or_ready_event(status), accepted=True)
-    update.condition(
-        c.PERMISSIONS_APPROVED, "True", r.SUCCEEDED, "every declared permission is approved"
-    )
+    update.condition(*permissions_approved())
     target = f"{verdict.resolved.module_id} {verdict.resolved.version}"
     message = f"accepted {target}; queued for the lifecycle worker"
     phase = "Updating" if installed else "Pending"

@@ -163,6 +163,7 @@ class StatusReport(Payload):
     message: str = ""
     conditions: list[ConditionChange] = []
     fields: dict[str, Any] = {}
+    """Other status fields, by the status model's names (installed_version, endpoints, ...)."""
     done: bool = False
     """The workflow is over: clear status.workflow."""
     failure: bool | None = None

@@ -23,7 +23,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adx_modules.api import conditions as c
 from adx_modules.api import reasons as r
-from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec
+from adx_modules.api.installation import (
+    INSTALLATION,
+    ModuleInstallationSpec,
+    ModuleInstallationStatus,
+)
 from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.catalog.index import catalog_from
 from adx_modules.catalog.model import Catalog
@@ -54,6 +58,20 @@ def reference(body: Mapping[str, Any]) -> InstallationRef:
     )
 
 
+def current_status(body: Mapping[str, Any]) -> ModuleInstallationStatus:
+    """The fields the operator wrote into the status, read through the model (conditions are
+    StatusUpdate's to read)."""
+    raw = {k: v for k, v in (body.get("status") or {}).items() if k != "conditions"}
+    return ModuleInstallationStatus.model_validate(raw)
+
+
+def status_update(body: Mapping[str, Any], ref: InstallationRef) -> StatusUpdate:
+    """A change to the installation's status, checked against its model."""
+    return StatusUpdate(
+        body.get("status"), ref.generation, datetime.now(UTC), ModuleInstallationStatus
+    )
+
+
 def actor(body: Mapping[str, Any]) -> str:
     """Who last changed the spec: the newest field manager that owns part of it."""
     managers = [
@@ -73,7 +91,7 @@ async def _retrying(context: OperatorContext, ref: InstallationRef, why: str) ->
         body = await context.kube.get_custom(INSTALLATION, ref.name, ref.namespace)
     except NotFoundError:
         return
-    update = StatusUpdate(body.get("status"), ref.generation, datetime.now(UTC))
+    update = status_update(body, ref)
     message = f"{why}; retrying in {RETRY_DELAY}s"
     update.reconciling(r.RETRYING, message).set(message=message)
     await context.kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
@@ -93,16 +111,16 @@ async def _exists(context: OperatorContext, ref: InstallationRef, id_: str) -> b
 async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: Catalog) -> None:
     """Level-triggered: bring this generation to its workflow (or explain why not)."""
     ref = reference(body)
-    status = body.get("status") or {}
+    current = current_status(body)
     spec = body.get("spec") or {}
     if spec.get("suspend"):  # say so, change nothing else (a running workflow finishes)
-        update = StatusUpdate(status, ref.generation, datetime.now(UTC)).clear(c.RECONCILING)
+        update = status_update(body, ref).clear(c.RECONCILING)
         message = "suspended: nothing changes until spec.suspend is false"
         await context.kube.patch_status(
             INSTALLATION, ref.name, update.set(message=message).patch(), ref.namespace
         )
         return
-    installed = bool(status.get("installedVersion"))
+    installed = bool(current.installed_version)
     id_ = workflow_id(ref)
     if await _exists(context, ref, id_):
         RECONCILES.labels("ModuleInstallation", "in-hand").inc()
@@ -130,7 +148,7 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
         ref=ref,
         spec=ModuleInstallationSpec.model_validate(spec),
         actor=actor(body),
-        previous_workflow_id=(status.get("workflow") or {}).get("id"),
+        previous_workflow_id=current.workflow.id if current.workflow else None,
     )
     run = UpdateModuleWorkflow.run if installed else InstallModuleWorkflow.run
     await _start(context, run, request, id_)
@@ -164,7 +182,7 @@ async def _preview(context: OperatorContext, body: Mapping[str, Any], catalog: C
     ref = reference(body)
     spec = body.get("spec") or {}
     installations = await context.kube.list_custom(INSTALLATION, ref.namespace)
-    update = StatusUpdate(body.get("status"), ref.generation, datetime.now(UTC))
+    update = status_update(body, ref)
     try:
         planned = plan(ref.name, spec["module"], spec.get("version", "*"), catalog, installations)
     except ResolutionError as error:
@@ -229,7 +247,7 @@ async def _protect_dependents(
         f"required by {listed}: uninstall those first, or set spec.uninstall.cascade to "
         "uninstall them too"
     )
-    update = StatusUpdate(body.get("status"), ref.generation, datetime.now(UTC))
+    update = status_update(body, ref)
     update.stalled(r.REQUIRED_BY_OTHERS, message).set(message=message)
     await context.kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
     raise kopf.TemporaryError(message, delay=15)
@@ -245,17 +263,14 @@ async def installation_deleted(*, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
     ref = reference(plain)
     spec = ModuleInstallationSpec.model_validate(plain["spec"])
     await _protect_dependents(context, plain, spec)
+    current = current_status(plain)
     request = LifecycleRequest(
         ref=ref,
         spec=spec,
         actor=actor(plain),
-        previous_workflow_id=(plain["status"].get("workflow") or {}).get("id"),
-        isolation=plain["status"].get("isolation"),
-        dependencies=[
-            str(entry["installation"])
-            for entry in plain["status"].get("resolvedDependencies") or []
-            if entry.get("installation")
-        ],
+        previous_workflow_id=current.workflow.id if current.workflow else None,
+        isolation=current.isolation,
+        dependencies=[d.installation for d in current.resolved_dependencies if d.installation],
     )
     id_ = workflow_id(ref, uninstall=True)
     handle = await _start(context, UninstallModuleWorkflow.run, request, id_)

@@ -13,6 +13,7 @@ from typing import Any
 
 from adx_modules.api import conditions as c
 from adx_modules.api import reasons as r
+from adx_modules.api.listing import MarketplaceListingStatus
 from adx_modules.catalog.model import Catalog
 from adx_modules.core.status import Outcome, StatusUpdate, generation
 from adx_modules.marketplace.rules import check_listing
@@ -23,13 +24,15 @@ def listing_outcome(
 ) -> Outcome:
     """A MarketplaceListing: linked to its module's latest Available version, or not."""
     status = body.get("status") or {}
-    update = StatusUpdate(status, generation(body), now or datetime.now(UTC))
+    update = StatusUpdate(
+        status, generation(body), now or datetime.now(UTC), MarketplaceListingStatus
+    )
     verdict = check_listing(body.get("spec") or {}, catalog)
     update.set(installs=installs, message=verdict.message)
     if verdict.ok:
         update.condition(c.RESOLVED, "True", verdict.reason, verdict.message)
-        update.ready(r.LINKED, verdict.message).set(latestVersion=verdict.latest_version)
+        update.ready(r.LINKED, verdict.message).set(latest_version=verdict.latest_version)
     else:
         update.condition(c.RESOLVED, "False", verdict.reason, verdict.message)
-        update.stalled(verdict.reason, verdict.message).set(latestVersion=None)
+        update.stalled(verdict.reason, verdict.message).set(latest_version=None)
     return Outcome(update.patch(), update.stalled_or_ready_event(status))

@@ -15,7 +15,7 @@ from typing import Any
 from temporalio import activity
 
 from adx_modules.api import reasons as r
-from adx_modules.api.installation import INSTALLATION
+from adx_modules.api.installation import INSTALLATION, ModuleInstallationStatus
 from adx_modules.clients.errors import ClientError, NotFoundError
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
@@ -26,7 +26,9 @@ from adx_modules.installations.contract import Activities, StatusReport
 
 def apply_report(status: dict[str, Any], report: StatusReport) -> StatusUpdate:
     """The status update a report means, given the current status. Pure."""
-    update = StatusUpdate(status, report.ref.generation, datetime.now(UTC))
+    update = StatusUpdate(
+        status, report.ref.generation, datetime.now(UTC), ModuleInstallationStatus
+    )
     for type_ in report.clear:
         update.clear(type_)
     for change in report.conditions:

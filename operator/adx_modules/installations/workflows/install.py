@@ -30,6 +30,7 @@ from adx_modules.installations.workflows.runner import (
 
 with workflow.unsafe.imports_passed_through():
     from adx_modules.installations.contract import LifecycleRequest
+    from adx_modules.installations.progress import ACTIVATE, DONE, PROVISION, RESOLVE, Step
     from adx_modules.sandboxes.contract import SandboxActivities, SandboxRequest
 
 FIRST_REVISION = 1
@@ -43,14 +44,14 @@ class InstallModuleWorkflow:
     async def run(self, request: LifecycleRequest) -> str:
         steps = StepRunner(request, "install")
         await steps.supersede()
-        step, provisioned = "resolve", None
+        step, provisioned = RESOLVE.name, None
         try:
             resolution = await resolve_and_gate(
-                steps, request, next_step="provision", phase="Installing"
+                steps, request, next_step=PROVISION, phase="Installing"
             )
-            step, provisioned = "provision", resolution.isolation
+            step, provisioned = PROVISION.name, resolution.isolation
             result = await deploy(steps, request, resolution, FIRST_REVISION)
-            step = "activate"
+            step = ACTIVATE.name
             phase = await activate(steps, request, resolution)
         except asyncio.CancelledError:
             raise  # superseded by a newer generation, which takes over
@@ -92,8 +93,7 @@ class InstallModuleWorkflow:
         if collected:
             undone += f"; removed the dependencies it had installed ({', '.join(collected)})"
         await steps.report(
-            step,
-            100,
+            Step(step, DONE.progress),
             phase="Failed",
             rollup="stalled",
             reason=reason,

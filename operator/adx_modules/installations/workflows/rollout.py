@@ -25,6 +25,17 @@ with workflow.unsafe.imports_passed_through():
         LifecycleRequest,
         Resolution,
     )
+    from adx_modules.installations.messages import Condition, accepted, permissions_approved
+    from adx_modules.installations.progress import (
+        DEPENDENCIES,
+        DEPENDENCIES_READY,
+        DONE,
+        PROVISION,
+        RESOLVE,
+        WAIT_HEALTHY,
+        Step,
+        labelled,
+    )
     from adx_modules.sandboxes.contract import (
         ActivationRequest,
         HealthRequest,
@@ -38,7 +49,7 @@ async def resolve_and_gate(
     steps: StepRunner,
     request: LifecycleRequest,
     *,
-    next_step: str,
+    next_step: Step,
     phase: str,
     label: str = "",
     audit: tuple[Audit, ...] = (),
@@ -48,16 +59,14 @@ async def resolve_and_gate(
     resolution: Resolution = await steps.quick(Activities.RESOLVE, request, Resolution)
     module = resolution.module
     chosen = f"{module.module_id} {module.version} (Module {resolution.module_name})"
+    resolve = labelled(RESOLVE, label)
     resolved = [
-        (c.ACCEPTED, "True", r.VALID, "the spec passed the operator's checks"),
+        accepted(),
         (c.RESOLVED, "True", r.RESOLVED_REASON, f"{chosen} satisfies {request.spec.version!r}"),
     ]
     if resolution.missing_permissions:
         await steps.report(
-            f"{label}resolve",
-            15,
-            conditions=resolved,
-            audit=[(f"{label}resolve", "succeeded", chosen)],
+            resolve, conditions=resolved, audit=[(resolve.name, "succeeded", chosen)]
         )
         await steps.wait_for_approval(resolution.missing_permissions)
     if resolution.module_phase != "Available":
@@ -73,7 +82,7 @@ async def resolve_and_gate(
             type=r.SECURITY_SCORE_TOO_LOW,
             non_retryable=True,
         )
-    scanned = (
+    scanned: Condition = (
         (c.SCANNED, "True", r.SUCCEEDED, f"security score {score} (minimum {minimum})")
         if score is not None
         else (c.SCANNED, "Unknown", r.NOT_SCANNED, "the module has no security score yet")
@@ -83,27 +92,26 @@ async def resolve_and_gate(
         for d in resolution.dependencies
     ]
     await steps.report(
-        f"{label}dependencies" if resolution.dependencies else f"{label}{next_step}",
-        30 if resolution.dependencies else 40,
+        labelled(DEPENDENCIES if resolution.dependencies else next_step, label),
         phase=phase,
         rollup="reconciling",
         reason=r.PROGRESSING,
         message=f"{phase.lower()} {module.module_id} {module.version}",
         conditions=[
             *resolved,
-            (c.PERMISSIONS_APPROVED, "True", r.SUCCEEDED, "every declared permission is approved"),
+            permissions_approved(),
             scanned,
         ],
         fields={
-            "resolvedVersion": module.version,
+            "resolved_version": module.version,
             "isolation": resolution.isolation,
-            "resolvedDependencies": dependencies,
+            "resolved_dependencies": dependencies,
         },
-        audit=[*audit, (f"{label}resolve", "succeeded", chosen)],
+        audit=[*audit, (resolve.name, "succeeded", chosen)],
     )
     if resolution.dependencies:
         await install_dependencies(steps, resolution)
-        await steps.report(f"{label}{next_step}", 40, message=f"{phase.lower()} {chosen}")
+        await steps.report(labelled(next_step, label), message=f"{phase.lower()} {chosen}")
     return resolution
 
 
@@ -126,8 +134,7 @@ async def install_dependencies(steps: StepRunner, resolution: Resolution) -> Non
             heartbeat=timedelta(seconds=30),
         )
     await steps.report(
-        "dependencies",
-        38,
+        DEPENDENCIES_READY,
         audit=[("dependencies", "succeeded", ", ".join(d.installation for d in needed))],
     )
 
@@ -149,10 +156,9 @@ async def deploy(
     )
     created = ", ".join(f"{kind}/{name}" for kind, name in result.objects)
     await steps.report(
-        "wait-healthy",
-        60,
+        WAIT_HEALTHY,
         message=f"waiting for revision {revision} to become ready",
-        audit=[(f"provision-r{revision}", "succeeded", created)],
+        audit=[(f"{PROVISION.name}-r{revision}", "succeeded", created)],
     )
     timeout = resolution.health_timeout_seconds
     await steps.run(
@@ -188,8 +194,7 @@ async def report_success(
     module = resolution.module
     endpoints = [endpoint.model_dump() for endpoint in result.endpoints]
     await steps.report(
-        "done",
-        100,
+        DONE,
         phase=phase,
         rollup="ready",
         reason=r.SUCCEEDED,
@@ -199,7 +204,7 @@ async def report_success(
             (c.HEALTHY, "True", r.SUCCEEDED, "every replica is ready"),
         ],
         clear=[c.REMEDIATED],
-        fields={"installedVersion": module.version, "endpoints": endpoints},
+        fields={"installed_version": module.version, "endpoints": endpoints},
         revision={
             "revision": revision,
             "version": module.version,
@@ -215,5 +220,8 @@ async def report_success(
             revision=revision,
             configuration=dict(steps.request.spec.configuration or {}),
         ),
-        audit=[(f"wait-healthy-r{revision}", "succeeded"), (steps.action, "succeeded", message)],
+        audit=[
+            (f"{WAIT_HEALTHY.name}-r{revision}", "succeeded"),
+            (steps.action, "succeeded", message),
+        ],
     )

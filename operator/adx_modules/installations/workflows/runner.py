@@ -31,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
         LifecycleRequest,
         StatusReport,
     )
+    from adx_modules.installations.messages import Condition, awaiting_approval, permissions_missing
+    from adx_modules.installations.progress import APPROVE, Step
 
 T = TypeVar("T")
 
@@ -62,7 +64,6 @@ def explain(error: BaseException) -> tuple[str, str]:
     return r.STEP_FAILED, "the step failed unexpectedly"
 
 
-Condition = tuple[str, str, str, str]  # (type, status, reason, message)
 Audit = tuple[str, str] | tuple[str, str, str]  # (step, outcome[, detail])
 
 
@@ -112,8 +113,7 @@ class StepRunner:
 
     async def report(
         self,
-        step: str,
-        progress: int,
+        step: Step,
         *,
         phase: str | None = None,
         rollup: Literal["ready", "reconciling", "stalled"] | None = None,
@@ -140,8 +140,8 @@ class StepRunner:
                 for a in audit
             ],
             record=record,
-            step=step,
-            progress=progress,
+            step=step.name,
+            progress=step.progress,
             phase=phase,
             rollup=rollup,
             reason=reason,
@@ -205,23 +205,14 @@ class StepRunner:
     async def wait_for_approval(self, missing: Sequence[str]) -> None:
         """The permission gate: stop here until the object is edited (a newer generation then
         supersedes this workflow). Waiting costs no history: there is no polling."""
-        listed = ", ".join(missing)
         await self.report(
-            "approve-permissions",
-            20,
+            APPROVE,
             phase="AwaitingApproval",
             rollup="stalled",
             reason=r.BLOCKED,
-            message=f"waiting for approval of {listed}",
-            conditions=[
-                (
-                    c.PERMISSIONS_APPROVED,
-                    "False",
-                    r.BLOCKED,
-                    f"approve in spec.approvedPermissions: {listed}",
-                )
-            ],
-            audit=[("approve-permissions", "waiting", listed)],
+            message=awaiting_approval(missing),
+            conditions=[permissions_missing(missing)],
+            audit=[(APPROVE.name, "waiting", ", ".join(missing))],
         )
         await workflow.wait_condition(lambda: False)
 

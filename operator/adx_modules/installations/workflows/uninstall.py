@@ -19,6 +19,7 @@ from adx_modules.installations.workflows.runner import Audit, StepRunner, explai
 with workflow.unsafe.imports_passed_through():
     from adx_modules.api import reasons as r
     from adx_modules.installations.contract import Activities, BackupRequest, LifecycleRequest
+    from adx_modules.installations.progress import DEACTIVATE, DELETE, DONE
     from adx_modules.sandboxes.contract import (
         ActivationRequest,
         SandboxActivities,
@@ -38,8 +39,7 @@ class UninstallModuleWorkflow:
         steps = StepRunner(request, "uninstall")
         await steps.supersede()
         await steps.report(
-            "deactivate",
-            10,
+            DEACTIVATE,
             phase="Uninstalling",
             rollup="reconciling",
             reason=r.PROGRESSING,
@@ -58,7 +58,7 @@ class UninstallModuleWorkflow:
                     Activities.BACKUP, BackupRequest(ref=steps.ref, workflow_id=steps.workflow_id)
                 )
                 audit.append(("backup", "succeeded"))
-            await steps.report("delete", 60, message="deleting what was provisioned", audit=audit)
+            await steps.report(DELETE, message="deleting what was provisioned", audit=audit)
             removed: list[str] = await steps.run(
                 SandboxActivities.DEPROVISION,
                 SandboxRequest(ref=steps.ref, isolation=request.isolation),
@@ -80,8 +80,7 @@ class UninstallModuleWorkflow:
             else "uninstalled"
         )
         await steps.report(
-            "done",
-            100,
+            DONE,
             phase="Uninstalling",
             rollup="stalled" if forced else "reconciling",
             reason=r.CLEANUP_FORCED if forced else r.SUCCEEDED,

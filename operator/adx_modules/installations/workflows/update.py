@@ -20,17 +20,14 @@ from adx_modules.installations.workflows.rollout import (
     report_success,
     resolve_and_gate,
 )
-from adx_modules.installations.workflows.runner import (
-    Condition,
-    StepRunner,
-    explain,
-    failure_conditions,
-)
+from adx_modules.installations.workflows.runner import StepRunner, explain, failure_conditions
 
 with workflow.unsafe.imports_passed_through():
     from adx_modules.api import conditions as c
     from adx_modules.api import reasons as r
     from adx_modules.installations.contract import Activities, LifecycleRequest, RevisionInfo
+    from adx_modules.installations.messages import Condition
+    from adx_modules.installations.progress import ACTIVATE, DONE, RESOLVE, ROLLOUT, Step
 
 
 @workflow.defn(name="UpdateModuleWorkflow")
@@ -48,20 +45,20 @@ class UpdateModuleWorkflow:
             from adx_modules.installations.workflows.install import InstallModuleWorkflow  # noqa: PLC0415
 
             return await InstallModuleWorkflow().run(request)
-        step, rolling = "resolve", False
+        step, rolling = RESOLVE.name, False
         try:
             kept = f"revision {previous.revision} ({previous.version}) kept for rollback"
             resolution = await resolve_and_gate(
                 steps,
                 request,
-                next_step="rollout",
+                next_step=ROLLOUT,
                 phase="Updating",
                 audit=(("backup", "succeeded", kept),),
             )
-            step, rolling = "rollout", True
+            step, rolling = ROLLOUT.name, True
             revision = previous.revision + 1
             result = await deploy(steps, request, resolution, revision)
-            step = "activate"
+            step = ACTIVATE.name
             phase = await activate(steps, request, resolution)
         except asyncio.CancelledError:
             raise
@@ -106,14 +103,13 @@ class UpdateModuleWorkflow:
             else "the installation needs attention"
         )
         await steps.report(
-            step,
-            100,
+            Step(step, DONE.progress),
             phase=phase,
             rollup="stalled",
             reason=reason,
             message=f"{failed}; {still}; edit the spec to retry",
             conditions=[*failure_conditions(step, reason, message), *remediation],
-            fields={"installedVersion": installed},
+            fields={"installed_version": installed},
             failure=True,
             done=True,
             record=steps.record("Failed") if phase == "Failed" else None,
@@ -131,7 +127,7 @@ class UpdateModuleWorkflow:
         back = steps.request.model_copy(update={"spec": spec})
         try:
             resolution = await resolve_and_gate(
-                steps, back, next_step="rollout", phase="RollingBack", label="rollback-"
+                steps, back, next_step=ROLLOUT, phase="RollingBack", label="rollback-"
             )
             await deploy(steps, back, resolution, previous.revision)
         except FailureError as error:
