@@ -417,12 +417,8 @@ async def test_a_crash_in_the_middle_of_an_install_loses_and_duplicates_nothing(
     mi = wait_phase(kubectl, "mi/life", "Active", timeout=180)
     assert mi["metadata"]["uid"] == uid
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
-    assert [_count(kubectl, kind) for kind in ("deployment", "replicaset", "pods", "service")] == [
-        1,
-        1,
-        1,
-        1,
-    ]
+    kinds = ("deployment", "replicaset", "pods", "configmap", "networkpolicy")
+    assert [_count(kubectl, kind) for kind in kinds] == [1, 1, 1, 1, 1]
     revisions = await rows(
         service_env, "SELECT revision FROM revisions WHERE installation_uid = $1", uid
     )

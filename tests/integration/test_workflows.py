@@ -250,7 +250,7 @@ async def test_an_update_that_never_gets_healthy_is_rolled_back(
     last = final(scenario)
     assert last.phase == "Active"
     assert conditions(last)[c.REMEDIATED] == ("True", r.ROLLBACK_SUCCEEDED)
-    assert last.fields["installedVersion"] == "1.0.0"
+    assert last.fields["installed_version"] == "1.0.0"
     assert "revision 1 (1.0.0) still runs" in last.message
 
 

@@ -10,9 +10,9 @@ from adx_modules.service.cli import NOT_BUILT, author_main, service_main
 def test_a_bad_setting_stops_the_service_naming_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ADX_SERVER_PORT", "not-a-port")
+    monkeypatch.setenv("ADX_SERVER_METRICS_PORT", "not-a-port")
     assert service_main(["api"]) == 2
-    assert "ADX_SERVER_PORT (server.port)" in capsys.readouterr().err
+    assert "ADX_SERVER_METRICS_PORT (server.metrics_port)" in capsys.readouterr().err
 
 
 def test_roles_not_built_yet_say_so(capsys: pytest.CaptureFixture[str]) -> None:

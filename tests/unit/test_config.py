@@ -12,7 +12,7 @@ from adx_modules.core.settings import Settings, env_name, load_settings
 
 def test_defaults_are_the_services_own() -> None:
     settings = load_settings(environ={})
-    assert settings.server.port == 8086
+    assert settings.server.health_port == 8080
     assert settings.temporal.namespace == "adx-core"
     assert settings.temporal.task_queue == "module-service"
     assert settings.security.min_security_score == 70
@@ -42,13 +42,13 @@ def test_config_file_can_come_from_the_environment(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "named"),
     [
-        ("ADX_SERVER_PORT", "eighty", "ADX_SERVER_PORT (server.port)"),
-        ("ADX_SERVER_PORT", "70000", "ADX_SERVER_PORT (server.port)"),
+        ("ADX_SERVER_METRICS_PORT", "eighty", "ADX_SERVER_METRICS_PORT (server.metrics_port)"),
+        ("ADX_SERVER_HEALTH_PORT", "70000", "ADX_SERVER_HEALTH_PORT (server.health_port)"),
         ("ADX_SECURITY_MIN_SECURITY_SCORE", "150", "ADX_SECURITY_MIN_SECURITY_SCORE"),
         ("ADX_SANDBOX_DEFAULT_ISOLATION", "vm", "ADX_SANDBOX_DEFAULT_ISOLATION"),
         ("ADX_DATABASE_URL", "mysql://db", "ADX_DATABASE_URL (database.url)"),
         ("ADX_TEMPORAL_ADDRESS", "no-port", "ADX_TEMPORAL_ADDRESS"),
-        ("ADX_MARKETPLACE_ENABLED", "perhaps", "ADX_MARKETPLACE_ENABLED"),
+        ("ADX_SANDBOX_ENABLE_WASM", "perhaps", "ADX_SANDBOX_ENABLE_WASM"),
     ],
 )
 def test_a_bad_environment_value_names_the_setting(variable: str, value: str, named: str) -> None:
@@ -59,9 +59,9 @@ def test_a_bad_environment_value_names_the_setting(variable: str, value: str, na
 
 def test_every_bad_setting_is_reported_at_once() -> None:
     with pytest.raises(SettingsError) as caught:
-        load_settings(environ={"ADX_SERVER_PORT": "x", "ADX_DATABASE_POOL_SIZE": "0"})
+        load_settings(environ={"ADX_SERVER_METRICS_PORT": "x", "ADX_DATABASE_POOL_SIZE": "0"})
     message = str(caught.value)
-    assert "ADX_SERVER_PORT" in message
+    assert "ADX_SERVER_METRICS_PORT" in message
     assert "ADX_DATABASE_POOL_SIZE" in message
 
 

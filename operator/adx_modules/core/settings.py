@@ -6,7 +6,7 @@ surface later as a confusing failure deep inside a workflow.
 
 Sources, later ones win:
 
-1. the defaults below (the service's own: port 8086, Temporal namespace ``adx-core``, ...);
+1. the defaults below (the service's own: Temporal namespace ``adx-core``, ...);
 2. a TOML file (``--config FILE`` or ``ADX_CONFIG_FILE``) with one table per section::
 
        [temporal]
@@ -22,16 +22,15 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adx_modules.api.installation import Isolation
 from adx_modules.core.errors import SettingsError
 
 ENV_PREFIX = "ADX_"
 CONFIG_FILE_ENV = "ADX_CONFIG_FILE"
-
-Isolation = Literal["none", "process", "container", "wasm"]
 
 
 class _Section(BaseModel):
@@ -39,11 +38,9 @@ class _Section(BaseModel):
 
 
 class ServerSettings(_Section):
-    """The HTTP API (the service's REST surface)."""
+    """The ports every process serves besides its work. (The HTTP API's host, port and
+    connection limit arrive with the API itself.)"""
 
-    host: str = Field("0.0.0.0", min_length=1, description="Address the HTTP API binds to.")  # noqa: S104
-    port: int = Field(8086, ge=1, le=65535, description="Port of the HTTP API.")
-    max_connections: int = Field(1000, ge=1, description="Concurrent connections the API accepts.")
     health_port: int = Field(8080, ge=1, le=65535, description="Port of the operator's probes.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of the Prometheus metrics.")
 
@@ -70,15 +67,6 @@ class TemporalSettings(_Section):
     )
     namespace: str = Field("adx-core", min_length=1, description="Temporal namespace.")
     task_queue: str = Field("module-service", min_length=1, description="Worker task queue.")
-
-
-class MarketplaceSettings(_Section):
-    """The marketplace: search, featured modules, purchases, reviews."""
-
-    enabled: bool = Field(True, description="Serve the marketplace endpoints.")
-    page_size: int = Field(20, ge=1, le=500, description="Default page size of listings.")
-    max_page_size: int = Field(100, ge=1, le=1000, description="Largest page a client may ask.")
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Default ISO 4217 currency.")
 
 
 class SandboxSettings(_Section):
@@ -126,7 +114,6 @@ class Settings(_Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     temporal: TemporalSettings = TemporalSettings()
-    marketplace: MarketplaceSettings = MarketplaceSettings()
     sandbox: SandboxSettings = SandboxSettings()
     security: SecuritySettings = SecuritySettings()
 
