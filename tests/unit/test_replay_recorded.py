@@ -2,7 +2,9 @@
 
 The histories in ``tests/fixtures/histories`` were recorded from real runs by
 ``tests/e2e/test_replay.py`` (``ADX_RECORD_HISTORIES=1``). A change to a workflow that would
-break the workflows already running in production fails here.
+break the workflows already running in production fails here. The ``before-features-*``
+histories were recorded by the release before the code was cut by feature: workflows in flight
+across that upgrade keep running.
 """
 
 from __future__ import annotations

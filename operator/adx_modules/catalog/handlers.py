@@ -18,9 +18,8 @@ from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.api.module import MODULE
 from adx_modules.catalog.admission import module_outcome
 from adx_modules.catalog.index import catalog_from, forget, modules_index
-from adx_modules.core.context import OperatorContext
+from adx_modules.core.context import OperatorContext, report
 from adx_modules.core.metrics import RECONCILES
-from adx_modules.core.status import changes
 
 WATCHER = "catalog"
 
@@ -31,10 +30,7 @@ WATCHER = "catalog"
 async def reconcile_module(*, body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
     outcome = module_outcome(cast(Mapping[str, Any], body), catalog_from(kwargs))
     RECONCILES.labels("Module", outcome.patch.get("phase", "unknown")).inc()
-    if changes(body.status, outcome.patch):  # a restart on an unchanged catalog writes nothing
-        patch.status.update(outcome.patch)
-    if outcome.event:
-        kopf.event(body, type=outcome.event[0], reason=outcome.event[1], message=outcome.event[2])
+    report(outcome, body, patch)
 
 
 @kopf.on.event(GROUP, VERSION, "modules")

@@ -26,6 +26,16 @@ from adx_modules.core.status import Outcome, changes
 LOG = logging.getLogger("adx_modules.operator")
 
 
+def report(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
+    """Hand a handler's outcome to Kopf: the status patch (only what changes: a restart on an
+    unchanged cluster writes nothing) and the Event, if Ready changed."""
+    if changes(body.status, outcome.patch):
+        patch.status.update(outcome.patch)
+    if outcome.event:
+        type_, reason, message = outcome.event
+        kopf.event(body, type=type_, reason=reason, message=message)
+
+
 def _starting() -> kopf.TemporaryError:
     return kopf.TemporaryError("the operator is still starting", delay=2)
 

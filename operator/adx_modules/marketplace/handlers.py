@@ -15,7 +15,7 @@ import kopf
 from adx_modules.api.listing import LISTING
 from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.catalog.index import catalog_from
-from adx_modules.core.context import OperatorContext
+from adx_modules.core.context import OperatorContext, report
 from adx_modules.core.metrics import RECONCILES
 from adx_modules.marketplace.admission import listing_outcome
 
@@ -49,9 +49,7 @@ async def reconcile_listing(*, body: kopf.Body, patch: kopf.Patch, **kwargs: Any
     outcome = listing_outcome(cast(Mapping[str, Any], body), catalog_from(kwargs), installs)
     linked = outcome.patch.get("latestVersion") is not None
     RECONCILES.labels("MarketplaceListing", "linked" if linked else "unlinked").inc()
-    patch.status.update(outcome.patch)
-    if outcome.event:
-        kopf.event(body, type=outcome.event[0], reason=outcome.event[1], message=outcome.event[2])
+    report(outcome, body, patch)
 
 
 @kopf.on.event(GROUP, VERSION, "modules")
