@@ -32,6 +32,7 @@ class CatalogEntry:
     spec: ModuleSpec | None
     spec_error: str | None = None
     security_score: int | None = None
+    uid: str = ""
 
     @property
     def available(self) -> bool:
@@ -54,6 +55,7 @@ class CatalogEntry:
         spec, error = known
         score = (body.get("status") or {}).get("securityScore")
         return cls(
+            uid=uid,
             security_score=score if isinstance(score, int) else None,
             name=metadata.get("name", ""),
             module_id=str(raw_spec.get("moduleId", "")),

@@ -10,8 +10,8 @@ start-up finished is told to come back (Kopf retries it).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import kopf
@@ -47,8 +47,6 @@ class OperatorContext:
     settings: Settings
     kube_client: KubeClient | None = None
     temporal_client: Client | None = None
-    # the last phase seen per (watcher, Module name), so dependents are revisited on changes only
-    _phases: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def kube(self) -> KubeClient:
@@ -61,21 +59,6 @@ class OperatorContext:
         if self.temporal_client is None:
             raise _starting()
         return self.temporal_client
-
-    def module_changed(self, watcher: str, event: Mapping[str, Any], body: kopf.Body) -> bool:
-        """Whether a Module watch event means ``watcher`` must revisit what depends on it: the
-        Module was deleted or its phase changed. The initial listing (event type None, at
-        start-up) only records the phase: every dependent is resumed by its own handler then,
-        so revisiting it too would double the cost of a start."""
-        key = (watcher, str(body.metadata.get("name", "")))
-        if event.get("type") == "DELETED":
-            self._phases.pop(key, None)
-            return True
-        phase = str(body.status.get("phase") or "")
-        if self._phases.get(key) == phase:
-            return False
-        self._phases[key] = phase
-        return event.get("type") is not None
 
     async def refresh(
         self,

@@ -223,9 +223,9 @@ def _plain(body: kopf.Body) -> dict[str, Any]:
 @kopf.on.resume(GROUP, VERSION, "moduleinstallations")
 @kopf.on.create(GROUP, VERSION, "moduleinstallations")
 @kopf.on.update(GROUP, VERSION, "moduleinstallations")
-async def reconcile_installation(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+async def reconcile_installation(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     context: OperatorContext = memo["context"]
-    await reconcile(context, _plain(body), catalog_from(kwargs))
+    await reconcile(context, _plain(body), catalog_from(memo))
 
 
 async def _protect_dependents(

@@ -3,19 +3,21 @@
 Why it exists: Kopf reacts to an object's own changes, but an installation waiting for its
 module to be published (or for a version to become Available) depends on *another* object.
 When a Module appears, changes phase or goes, the installations of that module are reconciled
-as their own handler would, from fresh copies.
+as their own handler would, from fresh copies. Which installations name which module is kept
+from the installations' own watch events (O(1) per event).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
 
 from adx_modules.api.installation import INSTALLATION
 from adx_modules.api.meta import GROUP, VERSION
-from adx_modules.catalog.index import catalog_from
+from adx_modules.catalog.index import module_catalog
 from adx_modules.catalog.model import Catalog
 from adx_modules.clients.errors import ClientError, NotFoundError
 from adx_modules.core.context import OperatorContext
@@ -23,15 +25,38 @@ from adx_modules.installations.handlers import reconcile
 
 LOG = logging.getLogger("adx_modules.operator")
 WATCHER = "installations"
-InstallationsIndex = kopf.Index[str, tuple[str, str]]
+MEMO_KEY = "installations_by_module"
+ByModule = dict[str, set[tuple[str, str]]]
 
 
-@kopf.index(GROUP, VERSION, "moduleinstallations")
-def installations_by_module(
-    body: kopf.Body, namespace: str | None, name: str, **_: Any
-) -> dict[str, tuple[str, str]]:
+@kopf.on.startup()
+async def prepare(memo: kopf.Memo, **_: Any) -> None:
+    """Shared state goes into the operator's memo before any object is seen: each object's
+    memo is a shallow copy of it, so what is added later would stay with one object."""
+    memo[MEMO_KEY] = {}
+
+
+def _by_module(memo: kopf.Memo) -> ByModule:
+    return cast(ByModule, memo[MEMO_KEY])
+
+
+@kopf.on.event(GROUP, VERSION, "moduleinstallations")
+async def installation_seen(
+    *,
+    event: kopf.RawEvent,
+    spec: kopf.Spec,
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
     """module -> (namespace, name) of the installations of it."""
-    return {str(body.spec.get("module", "")): (namespace or "", name)}
+    module = str(spec.get("module", ""))
+    installations = _by_module(memo).setdefault(module, set())
+    if event.get("type") == "DELETED":
+        installations.discard((namespace or "", name))
+    else:
+        installations.add((namespace or "", name))
 
 
 async def _reconcile(context: OperatorContext, name: str, namespace: str, catalog: Catalog) -> None:
@@ -48,14 +73,15 @@ async def _reconcile(context: OperatorContext, name: str, namespace: str, catalo
 
 @kopf.on.event(GROUP, VERSION, "modules")
 async def installed_module_changed(
-    *, event: kopf.RawEvent, body: kopf.Body, name: str, memo: kopf.Memo, **kwargs: Any
+    *, event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
 ) -> None:
     """A version of the module appeared, changed phase or went: its installations are
-    reconciled (runs after Kopf updated its indexes from the same event: nothing is missed)."""
-    context: OperatorContext = memo["context"]
-    if not context.module_changed(WATCHER, event, body):
+    reconciled."""
+    catalog = module_catalog(memo)
+    if not catalog.changed(WATCHER, event.get("type"), cast(Mapping[str, Any], body)):
         return
-    catalog = catalog_from(kwargs)
-    index = cast(InstallationsIndex, kwargs["installations_by_module"])
-    for namespace, installation in index.get(str(body.spec.get("moduleId", "")), []):
-        await _reconcile(context, installation, namespace, catalog)
+    context: OperatorContext = memo["context"]
+    current = catalog.catalog()
+    module_id = str(body.spec.get("moduleId", ""))
+    for namespace, installation in sorted(_by_module(memo).get(module_id, ())):
+        await _reconcile(context, installation, namespace, current)

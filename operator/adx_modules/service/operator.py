@@ -50,6 +50,13 @@ def tune(settings: kopf.OperatorSettings) -> None:
     settings.networking.connect_timeout = 30
     # a handler that fails unexpectedly is retried with backoff, not every few seconds
     settings.execution.default_backoff = 15
+    # at most this many objects are handled at once: unbounded, a start on thousands of objects
+    # opens thousands of TLS connections at once (handshakes cost more CPU than the handlers,
+    # and each connection's buffers stay in the heap); bounded, connections are reused. A worker
+    # whose object is quiet leaves its slot soon (Kopf keeps it 5 s by default, which would
+    # hold the slots idle)
+    settings.queueing.worker_limit = 32
+    settings.queueing.idle_timeout = 0.5
     # one operator replica is enough: the heavy work runs in Temporal workers; a second replica
     # during a rollout is harmless because every handler is idempotent
     settings.peering.standalone = True

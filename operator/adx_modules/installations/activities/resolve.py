@@ -12,7 +12,7 @@ from temporalio import activity
 from adx_modules.api import reasons as r
 from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec
 from adx_modules.api.module import MODULE
-from adx_modules.catalog.model import Catalog
+from adx_modules.catalog.model import Catalog, CatalogEntry, ParsedSpec
 from adx_modules.catalog.resolver.model import (
     DependencyCycleError,
     ResolutionError,
@@ -32,6 +32,18 @@ class ResolveActivities:
     def __init__(self, kube: KubeClient, settings: Settings) -> None:
         self._kube = kube
         self._settings = settings
+        self._parsed: dict[str, ParsedSpec] = {}  # Module specs by uid: immutable, parsed once
+
+    async def _catalog(self) -> Catalog:
+        """The Modules as they are now; each spec parsed once per worker (specs never change)."""
+        bodies = await self._kube.list_custom(MODULE)
+        parsed, self._parsed = self._parsed, {}
+        entries = [CatalogEntry.from_object(body, parsed) for body in bodies]
+        for body in bodies:  # keep what still exists, drop what was deleted
+            uid = str(body.get("metadata", {}).get("uid", ""))
+            if uid in parsed:
+                self._parsed[uid] = parsed[uid]
+        return Catalog(entries)
 
     def _check(self, spec: ModuleInstallationSpec, catalog: Catalog) -> InstallationVerdict:
         sandbox = self._settings.sandbox
@@ -53,7 +65,7 @@ class ResolveActivities:
         (resolved against the tenant's installations), then the tenant's dependents (an update
         must not break them)."""
         ref, spec = request.ref, request.spec
-        catalog = Catalog.from_objects(await self._kube.list_custom(MODULE))
+        catalog = await self._catalog()
         verdict = self._check(spec, catalog)
         installations = await self._kube.list_custom(INSTALLATION, ref.namespace)
         try:
