@@ -20,6 +20,7 @@ from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.api.module import MODULE
 from adx_modules.catalog.admission import module_outcome
 from adx_modules.catalog.index import MEMO_KEY, ModuleCatalog, catalog_from, module_catalog
+from adx_modules.clients.errors import UnavailableError
 from adx_modules.core.context import OperatorContext, report
 from adx_modules.core.metrics import RECONCILES
 
@@ -31,8 +32,12 @@ async def load_catalog(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """One LIST of every Module before any handler runs: nothing is judged against half a
     catalog. (Runs after the operator's own start-up, which connects the clients.)"""
     context: OperatorContext = memo["context"]
+    try:
+        modules = await context.kube.list_custom(MODULE)
+    except UnavailableError as error:  # e.g. the apiserver's storage is still initializing
+        raise kopf.TemporaryError(f"cannot list the Modules yet: {error}", delay=2) from None
     catalog = memo[MEMO_KEY] = ModuleCatalog()
-    catalog.load(await context.kube.list_custom(MODULE))
+    catalog.load(modules)
     logger.info("catalog loaded: %d Modules", len(catalog))
 
 

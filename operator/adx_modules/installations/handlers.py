@@ -32,7 +32,7 @@ from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.catalog.index import catalog_from
 from adx_modules.catalog.model import Catalog
 from adx_modules.catalog.resolver.model import ResolutionError
-from adx_modules.clients.errors import NotFoundError
+from adx_modules.clients.errors import NotFoundError, UnavailableError
 from adx_modules.core.context import OperatorContext
 from adx_modules.core.metrics import RECONCILES, WORKFLOWS_STARTED
 from adx_modules.core.refs import InstallationRef
@@ -225,7 +225,10 @@ def _plain(body: kopf.Body) -> dict[str, Any]:
 @kopf.on.update(GROUP, VERSION, "moduleinstallations")
 async def reconcile_installation(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     context: OperatorContext = memo["context"]
-    await reconcile(context, _plain(body), catalog_from(memo))
+    try:
+        await reconcile(context, _plain(body), catalog_from(memo))
+    except UnavailableError as error:  # the apiserver is away: Kopf tries again, no traceback
+        raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
 
 
 async def _protect_dependents(
@@ -262,7 +265,10 @@ async def installation_deleted(*, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
     plain = _plain(body)
     ref = reference(plain)
     spec = ModuleInstallationSpec.model_validate(plain["spec"])
-    await _protect_dependents(context, plain, spec)
+    try:
+        await _protect_dependents(context, plain, spec)
+    except UnavailableError as error:
+        raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
     current = current_status(plain)
     request = LifecycleRequest(
         ref=ref,
