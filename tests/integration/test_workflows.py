@@ -205,6 +205,14 @@ async def run(client: Client, task_queue: str, workflow: Any, argument: Lifecycl
     )
 
 
+async def install_fails_with(client: Client, task_queue: str, reason: str) -> None:
+    """The install workflow fails, and its failure carries ``reason``."""
+    with pytest.raises(WorkflowFailureError) as failed:
+        await run(client, task_queue, InstallModuleWorkflow.run, request())
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == reason
+
+
 def final(scenario: Scenario) -> StatusReport:
     assert scenario.reports, "nothing was reported"
     last = scenario.reports[-1]
@@ -221,10 +229,7 @@ async def test_an_install_that_never_gets_healthy_is_undone(
     client: Client, scenario: Scenario, task_queue: str
 ) -> None:
     scenario.healthy = lambda _attempt: False
-    with pytest.raises(WorkflowFailureError) as failed:
-        await run(client, task_queue, InstallModuleWorkflow.run, request())
-    assert isinstance(failed.value.cause, ApplicationError)
-    assert failed.value.cause.type == r.HEALTH_CHECK_FAILED
+    await install_fails_with(client, task_queue, r.HEALTH_CHECK_FAILED)
     # compensation: what was provisioned is removed, in the isolation it was provisioned in
     assert scenario.names() == ["resolve", "provision", "wait_healthy", "deprovision"]
     assert ("deprovision", "container") in scenario.calls
@@ -292,10 +297,7 @@ async def test_a_failed_dependency_fails_the_install_and_collects_what_it_create
         )
     ]
     scenario.dependency_failure = "dependency charts (charts) failed: not healthy"
-    with pytest.raises(WorkflowFailureError) as failed:
-        await run(client, task_queue, InstallModuleWorkflow.run, request())
-    assert isinstance(failed.value.cause, ApplicationError)
-    assert failed.value.cause.type == r.DEPENDENCY_FAILED
+    await install_fails_with(client, task_queue, r.DEPENDENCY_FAILED)
     assert scenario.names() == [
         "resolve",
         "ensure_dependencies",
@@ -330,10 +332,7 @@ async def test_a_refusal_of_the_apiserver_is_not_retried(
             "PATCH Deployment mod-analytics: spec.selector: field is immutable", status=422
         )
     ]
-    with pytest.raises(WorkflowFailureError) as failed:
-        await run(client, task_queue, InstallModuleWorkflow.run, request())
-    assert isinstance(failed.value.cause, ApplicationError)
-    assert failed.value.cause.type == r.KUBERNETES_REFUSED
+    await install_fails_with(client, task_queue, r.KUBERNETES_REFUSED)
     assert scenario.names().count("provision") == 1
     last = final(scenario)
     assert last.reason == r.KUBERNETES_REFUSED

@@ -45,4 +45,4 @@ def module_outcome(
         reject(update, verdict)
         update.set(phase="Rejected")
     update.set(message=verdict.message)
-    return Outcome(update.patch(), update.stalled_or_ready_event(status))
+    return Outcome(update.patch(), update.ready_event(status))

@@ -21,7 +21,7 @@ from adx_modules.api.module import MODULE
 from adx_modules.catalog.admission import module_outcome
 from adx_modules.catalog.index import MEMO_KEY, ModuleCatalog, catalog_from, module_catalog
 from adx_modules.clients.errors import UnavailableError
-from adx_modules.core.context import OperatorContext, report
+from adx_modules.core.context import OperatorContext, apply_outcome
 from adx_modules.core.metrics import RECONCILES
 
 WATCHER = "catalog"
@@ -49,7 +49,7 @@ async def reconcile_module(
 ) -> None:
     outcome = module_outcome(cast(Mapping[str, Any], body), catalog_from(memo))
     RECONCILES.labels("Module", outcome.patch.get("phase", "unknown")).inc()
-    report(outcome, body, patch)
+    apply_outcome(outcome, body, patch)
 
 
 @kopf.on.event(GROUP, VERSION, "modules")

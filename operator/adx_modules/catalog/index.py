@@ -32,6 +32,7 @@ class ModuleCatalog:
         self._by_module: dict[str, list[CatalogEntry]] = {}
         self._listed: set[str] = set()  # uids loaded at start-up
         self._phases: dict[tuple[str, str], str] = {}  # (watcher, uid) -> last phase seen
+        self._versions: dict[str, str] = {}  # uid -> resourceVersion taken in
 
     def __len__(self) -> int:
         return sum(len(entries) for entries in self._by_module.values())
@@ -65,17 +66,22 @@ class ModuleCatalog:
         Module it did not know, False when a known Module's status changed (or nothing)."""
         metadata = body.get("metadata", {})
         uid = str(metadata.get("uid", ""))
+        version = str(metadata.get("resourceVersion", ""))
+        if event_type != "DELETED" and version and self._versions.get(uid) == version:
+            return False  # this very state is in already (every watcher passes each event)
         module_id = str((body.get("spec") or {}).get("moduleId", ""))
         entries = self._by_module.setdefault(module_id, [])
         known = next((i for i, e in enumerate(entries) if e.uid == uid), None)
         if event_type == "DELETED":
             self._parsed.pop(uid, None)
+            self._versions.pop(uid, None)
             if known is not None:
                 del entries[known]
             if not entries:
                 self._by_module.pop(module_id, None)
             return known is not None
         entry = CatalogEntry.from_object(body, self._parsed)
+        self._versions[uid] = version
         if known is None:
             entries.append(entry)
             return True

@@ -26,7 +26,7 @@ from adx_modules.core.status import Outcome, changes
 LOG = logging.getLogger("adx_modules.operator")
 
 
-def report(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
+def apply_outcome(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
     """Hand a handler's outcome to Kopf: the status patch (only what changes: a restart on an
     unchanged cluster writes nothing) and the Event, if Ready changed."""
     if changes(body.status, outcome.patch):

@@ -21,7 +21,6 @@ from adx_modules.api.conditions import READY, RECONCILING, STALLED
 from adx_modules.api.meta import ConditionStatus, ObjectStatus
 from adx_modules.api.reasons import describe
 
-ABNORMAL_TRUE = (RECONCILING, STALLED)
 Event = tuple[str, str, str]  # (type, reason, message)
 
 
@@ -146,7 +145,7 @@ class StatusUpdate:
     def get_condition(self, type_: str) -> dict[str, Any] | None:
         return self._conditions.get(type_)
 
-    def stalled_or_ready_event(self, previous: Mapping[str, Any] | None) -> Event | None:
+    def ready_event(self, previous: Mapping[str, Any] | None) -> Event | None:
         """The Event to post when Ready's status or reason changes (not on every resync)."""
         ready = self.get_condition(READY)
         if ready is None:

@@ -56,7 +56,7 @@ def installation_outcome(
         reject(update, verdict)
         phase = status.get("phase") if installed else "Failed"
         update.set(phase=phase, message=verdict.message, resolved_version=None)
-        return Outcome(update.patch(), update.stalled_or_ready_event(status))
+        return Outcome(update.patch(), update.ready_event(status))
 
     assert verdict.resolved is not None  # noqa: S101 - an accepted verdict always resolves
     update.condition(*accepted())
@@ -64,14 +64,14 @@ def installation_outcome(
     update.set(resolved_version=verdict.resolved.version, isolation=verdict.isolation)
     if verdict.missing_permissions:
         missing = permissions_missing(verdict.missing_permissions)
-        message = missing[3]
+        _, _, _, message = missing
         update.condition(*missing)
         update.stalled(r.BLOCKED, awaiting_approval(verdict.missing_permissions))
         update.set(phase="AwaitingApproval", message=message)
-        return Outcome(update.patch(), update.stalled_or_ready_event(status), accepted=True)
+        return Outcome(update.patch(), update.ready_event(status), accepted=True)
     update.condition(*permissions_approved())
     target = f"{verdict.resolved.module_id} {verdict.resolved.version}"
     message = f"accepted {target}; queued for the lifecycle worker"
     phase = "Updating" if installed else "Pending"
     update.reconciling(r.PENDING, message).set(phase=phase, message=message)
-    return Outcome(update.patch(), update.stalled_or_ready_event(status), accepted=True)
+    return Outcome(update.patch(), update.ready_event(status), accepted=True)

@@ -35,4 +35,4 @@ def listing_outcome(
     else:
         update.condition(c.RESOLVED, "False", verdict.reason, verdict.message)
         update.stalled(verdict.reason, verdict.message).set(latest_version=None)
-    return Outcome(update.patch(), update.stalled_or_ready_event(status))
+    return Outcome(update.patch(), update.ready_event(status))

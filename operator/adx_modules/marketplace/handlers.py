@@ -17,7 +17,7 @@ import kopf
 from adx_modules.api.listing import LISTING
 from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.catalog.index import catalog_from, module_catalog
-from adx_modules.core.context import OperatorContext, report
+from adx_modules.core.context import OperatorContext, apply_outcome
 from adx_modules.core.metrics import RECONCILES
 from adx_modules.marketplace.admission import listing_outcome
 
@@ -78,7 +78,7 @@ async def reconcile_listing(
     outcome = listing_outcome(cast(Mapping[str, Any], body), catalog_from(memo), installs)
     linked = outcome.patch.get("latestVersion") is not None
     RECONCILES.labels("MarketplaceListing", "linked" if linked else "unlinked").inc()
-    report(outcome, body, patch)
+    apply_outcome(outcome, body, patch)
 
 
 @kopf.on.event(GROUP, VERSION, "modules")

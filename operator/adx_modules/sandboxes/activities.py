@@ -1,4 +1,4 @@
-"""The sandbox activities: the lifecycle's five sandbox steps, dispatched to the backend of the
+"""The sandbox activities: the lifecycle's sandbox steps, dispatched to the backend of the
 installation's isolation level.
 
 Why it exists: workflows call one set of activities by name whatever the isolation; this turns
@@ -24,7 +24,6 @@ from adx_modules.sandboxes.contract import (
     ProvisionRequest,
     ProvisionResult,
     SandboxActivities,
-    SandboxDescription,
     SandboxRequest,
 )
 
@@ -61,10 +60,6 @@ class SandboxSteps:
             removed += await backend.deprovision(request.ref, activity.heartbeat)
         return removed
 
-    @activity.defn(name=SandboxActivities.DESCRIBE)
-    async def describe(self, request: SandboxRequest) -> list[SandboxDescription]:
-        return [await b.describe(request.ref) for b in self._backends.chosen(request.isolation)]
-
     def all(self) -> list[Callable[..., Any]]:
         """Every sandbox activity, for the worker."""
-        return [self.provision, self.wait_healthy, self.activate, self.deprovision, self.describe]
+        return [self.provision, self.wait_healthy, self.activate, self.deprovision]

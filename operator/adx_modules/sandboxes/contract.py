@@ -1,7 +1,7 @@
 """What the lifecycle asks of a sandbox, whatever its isolation: the sandboxes' public contract.
 
-Why it exists: the installations feature drives every isolation level through the same five
-activities (provision, wait until healthy, activate, deprovision, describe), by name, with
+Why it exists: the installations feature drives every isolation level through the same four
+activities (provision, wait until healthy, activate, deprovision), by name, with
 these payloads; the backend for the request's isolation does the work. Declared apart from
 the backends so workflows import no side effect.
 """
@@ -24,7 +24,6 @@ class SandboxActivities:
     WAIT_HEALTHY = "wait_healthy"
     ACTIVATE = "activate"
     DEPROVISION = "deprovision"
-    DESCRIBE = "describe_sandbox"
 
 
 class ProvisionRequest(Payload):
