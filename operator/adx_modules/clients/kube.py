@@ -1,23 +1,20 @@
-"""The Kubernetes API, as the service uses it: custom objects and their status.
+"""The Kubernetes API, as the service uses it: custom objects, their status, built-in objects.
 
-Why it exists: handlers and activities need a few typed operations (get, list, patch status)
-on the three kinds without each knowing kubernetes_asyncio's calling conventions. It knows
-nothing of Kopf or Temporal; credentials come from ``KUBECONFIG`` or the in-cluster account.
+Why it exists: handlers and activities need a few typed operations (get, list, apply, patch
+status, delete) on a handful of kinds, and the answers as plain dicts: a thin REST client on
+aiohttp (which Kopf already brings) does that without a generated client library, whose model
+classes would cost the operator tens of MiB of memory for types it never uses. It knows nothing
+of Kopf or Temporal; credentials come from :mod:`adx_modules.clients.kubeconfig`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, cast
 
 import aiohttp
-from kubernetes_asyncio import client, config
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from adx_modules.api.meta import GROUP, VERSION, KindInfo
 from adx_modules.clients.errors import (
@@ -28,6 +25,7 @@ from adx_modules.clients.errors import (
     NotFoundError,
     UnavailableError,
 )
+from adx_modules.clients.kubeconfig import Connection, connection
 
 MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -60,20 +58,19 @@ def object_path(kind: str, namespace: str | None, name: str | None = None) -> st
     return f"{path}/{name}" if name else path
 
 
-def _server_message(error: ApiException) -> str:
+def _server_message(body: str, reason: str) -> str:
     """The apiserver's own sentence (the Status ``message``), never headers or a raw body."""
     try:
-        status = json.loads(error.body or "{}")
-    except (TypeError, ValueError):
+        status = json.loads(body or "{}")
+    except ValueError:
         status = {}
     message = status.get("message") if isinstance(status, dict) else None
-    return str(message or error.reason or "no explanation")[:1000]
+    return str(message or reason or "no explanation")[:1000]
 
 
-def translated(error: ApiException, what: str) -> ClientError:
-    """The client error for an ApiException from ``what`` (e.g. ``PATCH Deployment x``)."""
-    code = int(error.status or 0)
-    message = f"{what}: {_server_message(error)}"
+def translated(code: int, body: str, reason: str, what: str) -> ClientError:
+    """The client error for an answer ``code`` to ``what`` (e.g. ``PATCH /apis/...``)."""
+    message = f"{what}: {_server_message(body, reason)}"
     if code == 404:
         return NotFoundError(message, status=code)
     if code == 409:
@@ -85,48 +82,40 @@ def translated(error: ApiException, what: str) -> ClientError:
     return UnavailableError(f"{what}: the Kubernetes API answered {code or 'nothing'}", status=code)
 
 
-@contextlib.asynccontextmanager
-async def _calling(what: str) -> AsyncIterator[None]:
-    """Turn the transport's exceptions into the clients' own."""
-    try:
-        yield
-    except ApiException as error:
-        raise translated(error, what) from None
-    except (TimeoutError, aiohttp.ClientError) as error:
-        raise UnavailableError(f"{what}: the Kubernetes API did not answer ({error})") from None
-
-
 def _namespace(kind: KindInfo, namespace: str | None) -> str:
     if namespace is None:
         raise ValueError(f"{kind.kind} is namespaced: a namespace is required")
     return namespace
 
 
-async def _call(method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-    """Call a generated API method with options its signature does not declare."""
-    return await method(*args, **kwargs)
+def custom_path(kind: KindInfo, namespace: str | None, name: str | None = None) -> str:
+    """The REST path of one of the service's custom objects, or of their collection (across
+    every namespace when ``namespace`` is None)."""
+    path = f"/apis/{GROUP}/{VERSION}"
+    if kind.scope != "Cluster" and (namespace is not None or name is not None):
+        path += f"/namespaces/{_namespace(kind, namespace)}"
+    path += f"/{kind.plural}"
+    return f"{path}/{name}" if name else path
 
 
 class KubeClient:
     """An async client; use as ``async with await KubeClient.connect() as kube:``."""
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self._api = api
-        self._custom = client.CustomObjectsApi(api)
+    def __init__(self, endpoint: Connection) -> None:
+        self._endpoint = endpoint
+        self._session = aiohttp.ClientSession(
+            base_url=endpoint.server,
+            connector=aiohttp.TCPConnector(ssl=endpoint.ssl_context(), limit=64),
+            timeout=aiohttp.ClientTimeout(total=60, connect=30),
+        )
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None) -> KubeClient:
         """Credentials from ``kubeconfig``, ``KUBECONFIG`` or the in-cluster service account."""
-        configuration = client.Configuration()
-        path = kubeconfig or os.environ.get("KUBECONFIG")
-        if path:
-            await config.load_kube_config(config_file=path, client_configuration=configuration)
-        else:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return cls(client.ApiClient(configuration))
+        return cls(connection(kubeconfig))
 
     async def close(self) -> None:
-        await self._api.close()
+        await self._session.close()
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -139,33 +128,6 @@ class KubeClient:
     ) -> None:
         await self.close()
 
-    async def get_custom(
-        self, kind: KindInfo, name: str, namespace: str | None = None
-    ) -> dict[str, Any]:
-        """One of the service's custom objects; NotFoundError if it does not exist."""
-        async with _calling(f"get {kind.kind} {name}"):
-            if kind.scope == "Cluster":
-                found = await self._custom.get_cluster_custom_object(
-                    GROUP, VERSION, kind.plural, name
-                )
-            else:
-                found = await self._custom.get_namespaced_custom_object(
-                    GROUP, VERSION, _namespace(kind, namespace), kind.plural, name
-                )
-        return cast(dict[str, Any], found)
-
-    async def list_custom(
-        self, kind: KindInfo, namespace: str | None = None
-    ) -> list[dict[str, Any]]:
-        async with _calling(f"list {kind.plural}"):
-            if kind.scope == "Cluster" or namespace is None:
-                found = await self._custom.list_cluster_custom_object(GROUP, VERSION, kind.plural)
-            else:
-                found = await self._custom.list_namespaced_custom_object(
-                    GROUP, VERSION, namespace, kind.plural
-                )
-        return cast(list[dict[str, Any]], found.get("items", []))
-
     async def _rest(
         self,
         method: str,
@@ -174,23 +136,48 @@ class KubeClient:
         query: dict[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        what: str | None = None,
     ) -> dict[str, Any]:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        async with _calling(f"{method} {path}"):
-            result = await _call(
-                self._api.call_api,
-                path,
-                method,
-                {},
-                list((query or {}).items()),
-                headers,
-                body=body,
-                response_types_map={200: "object", 201: "object", 202: "object"},
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-                _preload_content=True,
-            )
-        return cast(dict[str, Any], result or {})
+        """One request; the answer's JSON, or the clients' own error naming ``what``."""
+        what = what or f"{method} {path}"
+        headers = {"Accept": "application/json", **self._endpoint.headers()}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body)
+        try:
+            async with self._session.request(
+                method, path, params=query, data=data, headers=headers
+            ) as response:
+                text = await response.text()
+                if response.status >= 300:
+                    raise translated(response.status, text, response.reason or "", what)
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise UnavailableError(f"{what}: the Kubernetes API did not answer ({error})") from None
+        return cast(dict[str, Any], json.loads(text) if text else {})
+
+    async def get_custom(
+        self, kind: KindInfo, name: str, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """One of the service's custom objects; NotFoundError if it does not exist."""
+        path = custom_path(kind, namespace, name)
+        return await self._rest("GET", path, what=f"get {kind.kind} {name}")
+
+    async def list_custom(
+        self, kind: KindInfo, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of one kind, in one namespace or (None) in all: paged, so a large
+        catalog never arrives as one giant answer."""
+        path = custom_path(kind, None if kind.scope == "Cluster" else namespace)
+        items: list[dict[str, Any]] = []
+        query = {"limit": "500"}
+        while True:
+            page = await self._rest("GET", path, query=query, what=f"list {kind.plural}")
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query = {"limit": "500", "continue": token}
 
     async def apply(
         self, manifest: dict[str, Any], *, manager: str = FIELD_MANAGER, force: bool = True
@@ -206,20 +193,14 @@ class KubeClient:
     ) -> dict[str, Any]:
         """Server-side apply one of the service's own custom objects."""
         metadata = manifest["metadata"]
-        path = f"/apis/{GROUP}/{VERSION}"
-        if kind.scope != "Cluster":
-            path += f"/namespaces/{_namespace(kind, metadata.get('namespace'))}"
-        path += f"/{kind.plural}/{metadata['name']}"
+        path = custom_path(kind, metadata.get("namespace"), metadata["name"])
         query = {"fieldManager": manager, "force": "true"}
         return await self._rest("PATCH", path, query=query, body=manifest, content_type=APPLY_PATCH)
 
     async def delete_custom(self, kind: KindInfo, name: str, namespace: str | None = None) -> bool:
         """Delete one of the service's custom objects; False if it was already gone."""
-        path = f"/apis/{GROUP}/{VERSION}"
-        if kind.scope != "Cluster":
-            path += f"/namespaces/{_namespace(kind, namespace)}"
         try:
-            await self._rest("DELETE", f"{path}/{kind.plural}/{name}")
+            await self._rest("DELETE", custom_path(kind, namespace, name))
         except NotFoundError:
             return False
         return True
@@ -293,27 +274,10 @@ class KubeClient:
         self, kind: KindInfo, name: str, status: dict[str, Any], namespace: str | None = None
     ) -> dict[str, Any]:
         """Merge-patch ``status`` through the status subresource."""
-        body = {"status": status}
-        async with _calling(f"patch status of {kind.kind} {name}"):
-            if kind.scope == "Cluster":
-                patched = await _call(
-                    self._custom.patch_cluster_custom_object_status,
-                    GROUP,
-                    VERSION,
-                    kind.plural,
-                    name,
-                    body,
-                    _content_type=MERGE_PATCH,
-                )
-            else:
-                patched = await _call(
-                    self._custom.patch_namespaced_custom_object_status,
-                    GROUP,
-                    VERSION,
-                    _namespace(kind, namespace),
-                    kind.plural,
-                    name,
-                    body,
-                    _content_type=MERGE_PATCH,
-                )
-        return cast(dict[str, Any], patched)
+        return await self._rest(
+            "PATCH",
+            custom_path(kind, namespace, name) + "/status",
+            body={"status": status},
+            content_type=MERGE_PATCH,
+            what=f"patch status of {kind.kind} {name}",
+        )

@@ -23,6 +23,7 @@ import kopf
 from adx_modules.api.meta import FINALIZER
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
+from adx_modules.clients.kubeconfig import KubeconfigError, connection
 from adx_modules.core import metrics
 from adx_modules.core.context import OperatorContext
 from adx_modules.core.settings import Settings
@@ -60,6 +61,27 @@ def tune(settings: kopf.OperatorSettings) -> None:
     # one operator replica is enough: the heavy work runs in Temporal workers; a second replica
     # during a rollout is harmless because every handler is idempotent
     settings.peering.standalone = True
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """Kopf logs in exactly as the service's own client does (one reading of the credentials:
+    KUBECONFIG, or the pod's service account)."""
+    try:
+        endpoint = connection()
+    except KubeconfigError as error:
+        raise kopf.LoginError(str(error)) from None
+    return kopf.ConnectionInfo(
+        server=endpoint.server,
+        ca_data=endpoint.ca_data,
+        insecure=endpoint.insecure,
+        certificate_data=endpoint.certificate_data,
+        private_key_data=endpoint.private_key_data,
+        token=endpoint.bearer_token(),
+        username=endpoint.username,
+        password=endpoint.password,
+        default_namespace=endpoint.namespace,
+    )  # a rotated token: the server answers 401, Kopf calls this again, the file is re-read
 
 
 @kopf.on.startup()
