@@ -21,18 +21,12 @@ from pydantic import ValidationError
 
 from adx_modules.api.module import ModuleSpec
 from adx_modules.api.types import DNS_LABEL
+from adx_modules.authoring.errors import BAD_INPUT, NO_SOLUTION, InputError
 from adx_modules.catalog.model import describe_validation_error
 from adx_modules.catalog.resolver.catalog import catalog_of
 from adx_modules.catalog.resolver.constraints import ConstraintError, parse_constraint
 from adx_modules.catalog.resolver.engine import resolve
 from adx_modules.catalog.resolver.model import Catalog, Requirement, ResolutionError
-
-BAD_INPUT = 2
-NO_SOLUTION = 3
-
-
-class InputError(ValueError):
-    """Bad input: the message names the file (or argument) and the field."""
 
 
 def _documents(path: Path) -> list[Any]:

@@ -1,4 +1,4 @@
-"""The whole local stack — control plane, Temporal, PostgreSQL — as one object and one env file.
+"""The whole local stack — control plane, Temporal, PostgreSQL, an OCI registry — as one object.
 
 Why it exists: ``make run``, ``make stack-up`` and the test session all need the same stack
 started the same way. It builds the toolchain if needed, starts every part, installs the CRDs
@@ -23,6 +23,7 @@ from adx_modules.core.errors import DevStackError
 from adx_modules.devstack.controlplane import ControlPlane
 from adx_modules.devstack.pki import CertificateAuthority, write_kubeconfig
 from adx_modules.devstack.postgres import PostgresServer
+from adx_modules.devstack.registry import LocalRegistry
 from adx_modules.devstack.temporal import TemporalDevServer
 from adx_modules.devstack.toolchain import build_all, project_root, python_tool
 
@@ -33,7 +34,7 @@ class StartupTimes:
 
     toolchain: float = 0.0
     control_plane: float = 0.0
-    services: float = 0.0
+    services: float = 0.0  # Temporal, PostgreSQL, the registry
     crds: float = 0.0
 
     @property
@@ -54,6 +55,7 @@ class DevStack:
         self.control_plane: ControlPlane | None = None
         self.temporal: TemporalDevServer | None = None
         self.postgres: PostgresServer | None = None
+        self.registry: LocalRegistry | None = None
 
     @classmethod
     def attach(cls, state_dir: Path) -> DevStack:
@@ -79,6 +81,8 @@ class DevStack:
             self.temporal.launch()
             self.postgres = PostgresServer(self.state_dir)
             self.postgres.launch()
+            self.registry = LocalRegistry(self.state_dir, bin_dir)
+            self.registry.launch()
             phase = time.monotonic()
             self.control_plane = ControlPlane(self.state_dir, bin_dir, nodes=self.nodes)
             self.control_plane.start()
@@ -86,6 +90,7 @@ class DevStack:
             phase = time.monotonic()
             self.temporal.wait_ready()
             self.postgres.wait_ready()
+            self.registry.wait_ready()
             self.times.services = time.monotonic() - phase
             phase = time.monotonic()
             self.install_crds()
@@ -112,13 +117,16 @@ class DevStack:
 
     def environment(self) -> dict[str, str]:
         """The variables that point a process (or kubectl) at this stack."""
-        if not (self.control_plane and self.temporal and self.postgres):
+        if not (self.control_plane and self.temporal and self.postgres and self.registry):
             raise DevStackError("the stack is not running")
         return {
             "KUBECONFIG": str(self.kubeconfig),
             "ADX_TEMPORAL_ADDRESS": self.temporal.address,
             "ADX_TEMPORAL_NAMESPACE": self.temporal.namespace,
             "ADX_DATABASE_URL": self.postgres.url,
+            # plain HTTP on loopback: the local registry only (a cluster's registry uses TLS)
+            "ADX_REGISTRY_ADDRESS": self.registry.address,
+            "ADX_REGISTRY_INSECURE": "true",
             "ADX_DEVSTACK_DIR": str(self.state_dir),
             "ADX_DEVSTACK_TEMPORAL_UI": self.temporal.ui_url,
         }
@@ -131,7 +139,7 @@ class DevStack:
     def stop(self) -> None:
         """Stop everything this object started, in reverse order; remove the env file."""
         self.env_file.unlink(missing_ok=True)
-        for part in (self.control_plane, self.postgres, self.temporal):
+        for part in (self.control_plane, self.registry, self.postgres, self.temporal):
             if part is not None:
                 part.stop()
 

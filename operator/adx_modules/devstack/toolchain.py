@@ -109,7 +109,8 @@ KWOK = GoTool(
     ),
 )
 HELM = GoTool("helm", ("helm.sh/helm/v4/cmd/helm",), ("helm",))
-GO_TOOLS = (ETCD, KUBERNETES, KWOK, HELM)
+REGISTRY = GoTool("registry", (".",), ("registry",))
+GO_TOOLS = (ETCD, KUBERNETES, KWOK, HELM, REGISTRY)
 
 
 def _go() -> str:

@@ -88,6 +88,7 @@ ADX Module Operator: local stack ready in {times.total:.0f}s \
   Temporal:    {env["ADX_TEMPORAL_ADDRESS"]} (namespace {env["ADX_TEMPORAL_NAMESPACE"]}), \
 UI {env["ADX_DEVSTACK_TEMPORAL_UI"]}
   PostgreSQL:  {env["ADX_DATABASE_URL"]}
+  registry:    {env["ADX_REGISTRY_ADDRESS"]} (OCI, plain HTTP on loopback; curl http://{env["ADX_REGISTRY_ADDRESS"]}/v2/_catalog)
   logs:        {stack.state_dir / "logs"}
   all of it:   source {stack.env_file}
 
@@ -145,11 +146,20 @@ def service_main(argv: Sequence[str] | None = None) -> int:
 def author_main(argv: Sequence[str] | None = None) -> int:
     """``adx-module-cli COMMAND``: tools for module authors."""
     parser = argparse.ArgumentParser(prog="adx-module-cli", description="Tools for module authors.")
-    parser.add_argument("command", choices=["package", "validate", "resolve", "publish"])
+    parser.add_argument("command", choices=["init", "validate", "package", "resolve", "publish"])
     args, rest = parser.parse_known_args(argv)
     if args.command == "resolve":
         from adx_modules.authoring.resolve import resolve_main  # noqa: PLC0415
 
         return resolve_main(rest)
+    if args.command in ("init", "validate", "package"):
+        from adx_modules.authoring import commands  # noqa: PLC0415
+
+        main = {
+            "init": commands.init_main,
+            "validate": commands.validate_main,
+            "package": commands.package_main,
+        }[args.command]
+        return main(rest)
     print(f"adx-module-cli {args.command}: not available in this version yet", file=sys.stderr)
     return NOT_BUILT

@@ -1,0 +1,147 @@
+"""``adx-module-cli package``: a module's directory as a reproducible ``.adx`` archive.
+
+Why it exists: what the service scans, pins by digest and runs is one file, so the file must
+depend only on its inputs: the same manifest and code give byte-identical archives (and so the
+same digest) on any machine, at any time. That is what lets a digest scanned once stand for every
+later fetch, and a reviewer rebuild a package to check it.
+
+Layout (a gzip-compressed tar, every entry owned by 0:0, dated 1980-01-01, mode 0644 or 0755,
+in sorted order)::
+
+    manifest.json       the manifest, canonical JSON (sorted keys)
+    code/...            the module's files (the manifest's directory, less the ignored ones)
+    sbom.cdx.json       CycloneDX SBOM of the dependencies pinned by the lockfile, if any
+    SHA256SUMS          the digest of every other entry
+
+Ignored: dot-files and dot-directories (``.git``, ``.venv``), ``__pycache__``,
+``node_modules``, earlier ``*.adx`` files, and the globs listed in ``.adxignore``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adx_modules.authoring.errors import InputError
+from adx_modules.authoring.lockfiles import sbom
+from adx_modules.authoring.manifest import MANIFEST, load_manifest
+
+EPOCH = 315532800  # 1980-01-01T00:00:00Z: zip's epoch, the usual floor for reproducible builds
+IGNORED_DIRS = {"__pycache__", "node_modules"}
+MAX_FILES = 10_000
+MAX_BYTES = 512 * 2**20
+MEDIA_TYPE = "application/vnd.adx.module.package.v1.tar+gzip"
+
+
+@dataclass(frozen=True)
+class Package:
+    """A built package: where it is, its digest, and what it holds."""
+
+    path: Path
+    digest: str  # sha256:<hex>
+    size: int
+    files: tuple[str, ...]
+
+
+def _ignored(relative: str, patterns: list[str]) -> bool:
+    parts = relative.split("/")
+    if any(part.startswith(".") or part in IGNORED_DIRS for part in parts):
+        return True
+    if relative.endswith(".adx"):
+        return True
+    return any(fnmatch.fnmatch(relative, pattern) for pattern in patterns)
+
+
+def module_files(root: Path) -> list[Path]:
+    """The files a package of ``root`` carries, sorted; symlinks and special files are refused
+    (a package carries bytes, never references to the author's machine)."""
+    ignore = root / ".adxignore"
+    patterns = [
+        line.strip()
+        for line in (ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else [])
+        if line.strip() and not line.startswith("#")
+    ]
+    found: list[Path] = []
+    total = 0
+    for directory, dirnames, filenames in os.walk(root):  # symlinked dirs are listed, not walked
+        here = Path(directory)
+        dirnames[:] = sorted(
+            d for d in dirnames if not _ignored((here / d).relative_to(root).as_posix(), patterns)
+        )
+        for path in [here / name for name in sorted(filenames)] + [here / d for d in dirnames]:
+            relative = path.relative_to(root).as_posix()
+            if relative == MANIFEST or _ignored(relative, patterns):
+                continue
+            if path.is_symlink() or not (path.is_file() or path.is_dir()):
+                raise InputError(f"{path}: a symlink or special file; a package carries files only")
+            if path.is_file():
+                total += path.stat().st_size
+                found.append(path)
+    if len(found) > MAX_FILES or total > MAX_BYTES:
+        raise InputError(
+            f"{root}: {len(found)} files, {total} bytes: a package holds at most "
+            f"{MAX_FILES} files and {MAX_BYTES // 2**20} MiB"
+        )
+    return found
+
+
+def _entry(archive: tarfile.TarFile, name: str, data: bytes, executable: bool = False) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = EPOCH
+    info.mode = 0o755 if executable else 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    archive.addfile(info, io.BytesIO(data))
+
+
+def canonical_json(document: Any) -> bytes:
+    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def build(manifest_path: Path, output: Path) -> Package:
+    """Check the manifest, then write the archive to ``output`` (atomically)."""
+    manifest_path = manifest_path.resolve()
+    load_manifest(manifest_path)  # refuses a bad manifest before anything is written
+    root = manifest_path.parent
+    document = json.loads(manifest_path.read_text(encoding="utf-8"))
+    entries: list[tuple[str, bytes, bool]] = [(MANIFEST, canonical_json(document), False)]
+    for path in module_files(root):
+        if path.resolve() == output.resolve():
+            continue
+        executable = bool(path.stat().st_mode & 0o111)
+        entries.append((f"code/{path.relative_to(root).as_posix()}", path.read_bytes(), executable))
+    bom = sbom(root, document)
+    if bom is not None:
+        entries.append(("sbom.cdx.json", canonical_json(bom), False))
+    entries.sort(key=lambda entry: entry[0])
+    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data, _ in entries)
+    entries.append(("SHA256SUMS", sums.encode(), False))
+
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data, executable in entries:
+            _entry(archive, name, data, executable)
+    compressed = io.BytesIO()
+    # mtime=0 and no file name in the gzip header: the bytes depend on the content only
+    with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0, compresslevel=9) as gz:
+        gz.write(tar_bytes.getvalue())
+    data = compressed.getvalue()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.partial")
+    partial.write_bytes(data)
+    partial.replace(output)
+    return Package(
+        path=output,
+        digest=f"sha256:{hashlib.sha256(data).hexdigest()}",
+        size=len(data),
+        files=tuple(name for name, _, _ in entries),
+    )

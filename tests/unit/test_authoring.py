@@ -1,0 +1,210 @@
+"""The author's commands: init scaffolds a module that validates without advice and packages;
+validate names the file and field of what is wrong; package is byte-for-byte reproducible,
+carries what it says (manifest, code, SBOM, checksums) and nothing it should not."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from adx_modules.authoring.errors import BAD_INPUT, OK
+from adx_modules.service.cli import author_main
+
+
+def cli(*argv: str) -> int:
+    return author_main(list(argv))
+
+
+@pytest.fixture
+def module(tmp_path: Path) -> Path:
+    directory = tmp_path / "greeter"
+    assert cli("init", "greeter", "--dir", str(directory)) == OK
+    return directory
+
+
+def package(manifest: Path, output: Path) -> int:
+    return cli("package", "--manifest", str(manifest), "--output", str(output))
+
+
+def entries(package: Path) -> dict[str, bytes]:
+    with tarfile.open(package) as archive:
+        return {
+            member.name: archive.extractfile(member).read()  # type: ignore[union-attr]
+            for member in archive.getmembers()
+        }
+
+
+def test_a_scaffold_validates_without_advice_and_packages(
+    module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = module / "manifest.json"
+    assert cli("validate", "--manifest", str(manifest), "--strict") == OK
+    assert "greeter 0.1.0 is valid" in capsys.readouterr().out
+    assert cli("package", "--manifest", str(manifest), "--output", str(module / "g.adx")) == OK
+    assert set(entries(module / "g.adx")) == {
+        "manifest.json",
+        "code/requirements.lock",
+        "code/src/module.py",
+        "code/tests/test_module.py",
+        "sbom.cdx.json",
+        "SHA256SUMS",
+    }
+
+
+def test_init_never_overwrites(module: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("init", "greeter", "--dir", str(module)) == BAD_INPUT
+    assert "would overwrite manifest.json" in capsys.readouterr().err
+
+
+def test_the_same_inputs_give_the_same_bytes(module: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first.adx"
+    assert cli("package", "--manifest", str(module / "manifest.json"), "--output", str(first)) == OK
+    # another checkout: another path, other timestamps, another umask's modes
+    copy = tmp_path / "elsewhere" / "greeter"
+    shutil.copytree(module, copy)
+    for path in copy.rglob("*"):
+        os.utime(path, (1_900_000_000, 1_900_000_000))
+        if path.is_file():
+            path.chmod(0o600)
+    second = tmp_path / "second.adx"
+    assert cli("package", "--manifest", str(copy / "manifest.json"), "--output", str(second)) == OK
+    assert first.read_bytes() == second.read_bytes()
+    # and a change of one byte of code changes the digest
+    (copy / "src" / "module.py").write_text("# changed\n")
+    third = tmp_path / "third.adx"
+    assert cli("package", "--manifest", str(copy / "manifest.json"), "--output", str(third)) == OK
+    assert (
+        hashlib.sha256(third.read_bytes()).digest() != hashlib.sha256(first.read_bytes()).digest()
+    )
+
+
+def test_the_package_carries_checksums_an_sbom_and_normalized_entries(
+    module: Path, tmp_path: Path
+) -> None:
+    (module / "requirements.lock").write_text("requests==2.31.0\nPyYAML==6.0.1 \\\n  --hash=x\n")
+    (module / "run.sh").write_text("#!/bin/sh\n")
+    (module / "run.sh").chmod(0o755)
+    output = tmp_path / "g.adx"
+    assert (
+        cli("package", "--manifest", str(module / "manifest.json"), "--output", str(output)) == OK
+    )
+    content = entries(output)
+    sums = dict(
+        reversed(line.split("  ", 1)) for line in content["SHA256SUMS"].decode().splitlines()
+    )
+    assert set(sums) == set(content) - {"SHA256SUMS"}
+    for name, digest in sums.items():
+        assert hashlib.sha256(content[name]).hexdigest() == digest
+    bom = json.loads(content["sbom.cdx.json"])
+    assert bom["bomFormat"] == "CycloneDX"
+    assert [c["purl"] for c in bom["components"]] == [
+        "pkg:pypi/pyyaml@6.0.1",
+        "pkg:pypi/requests@2.31.0",
+    ]
+    with tarfile.open(output) as archive:
+        members = archive.getmembers()
+    assert [m.name for m in members[:-1]] == sorted(m.name for m in members[:-1])
+    assert {(m.uid, m.gid, m.mtime) for m in members} == {(0, 0, 315532800)}
+    assert {m.name: m.mode for m in members}["code/run.sh"] == 0o755
+    assert {m.mode for m in members if m.name != "code/run.sh"} == {0o644}
+    header = gzip.GzipFile(fileobj=io.BytesIO(output.read_bytes()))
+    header.read()
+    assert header.mtime == 0
+
+
+def test_what_a_package_leaves_out(module: Path, tmp_path: Path) -> None:
+    for junk in (
+        ".git/config",
+        "src/__pycache__/m.pyc",
+        "node_modules/x/i.js",
+        "old.adx",
+        "secrets/token.txt",
+        ".env",
+    ):
+        (module / junk).parent.mkdir(parents=True, exist_ok=True)
+        (module / junk).write_text("junk")
+    (module / ".adxignore").write_text("# local only\nsecrets/*\n")
+    output = tmp_path / "g.adx"
+    assert (
+        cli("package", "--manifest", str(module / "manifest.json"), "--output", str(output)) == OK
+    )
+    names = set(entries(output))
+    assert not {n for n in names if "junk" in n or ".git" in n or "secrets" in n or ".adx" in n}
+    assert "code/src/module.py" in names
+
+
+def test_a_symlink_is_refused_naming_it(
+    module: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (module / "src" / "passwd").symlink_to("/etc/passwd")
+    output = tmp_path / "g.adx"
+    assert cli("package", "--manifest", str(module / "manifest.json"), "--output", str(output)) == (
+        BAD_INPUT
+    )
+    assert "src/passwd: a symlink" in capsys.readouterr().err
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"version": "1.0"}, "manifest.version"),
+        ({"permissions": ["database:drop:users"]}, "manifest.permissions[0]"),
+        ({"runtime": "cobol"}, "manifest.runtime"),
+        ({"configSchema": {"type": "nonsense"}}, "manifest.configSchema.type"),
+        ({"unknownField": 1}, "manifest.unknownField"),
+    ],
+)
+def test_validate_names_the_field(
+    module: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], expected: str
+) -> None:
+    manifest = module / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **change}))
+    assert cli("validate", "--manifest", str(manifest)) == BAD_INPUT
+    error = capsys.readouterr().err
+    assert str(manifest) in error
+    assert expected in error
+    assert cli("package", "--manifest", str(manifest)) == BAD_INPUT  # and nothing is built
+
+
+def test_validate_refuses_what_is_not_a_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "manifest.json"
+    broken.write_text("{not json")
+    assert cli("validate", "--manifest", str(broken)) == BAD_INPUT
+    assert "not valid JSON" in capsys.readouterr().err
+    assert cli("validate", "--manifest", str(tmp_path / "missing.json")) == BAD_INPUT
+    assert "cannot be read" in capsys.readouterr().err
+
+
+def test_lint_advice_and_strict(module: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = module / "manifest.json"
+    document = json.loads(manifest.read_text())
+    document["permissions"] = [
+        "network:access:*",
+        "database:admin:orders",
+        "file:write:/etc/cron.d",
+        "event:publish:orders.*",
+    ]
+    del document["resources"]
+    manifest.write_text(json.dumps(document))
+    assert cli("validate", "--manifest", str(manifest)) == OK
+    advice = capsys.readouterr().err
+    assert "permissions[0]: 'network:access:*' grants every network target" in advice
+    assert "permissions[1]: 'database:admin:orders' asks for admin" in advice
+    assert "permissions[2]: 'file:write:/etc/cron.d' reaches a system path" in advice
+    assert "permissions[3]: 'event:publish:orders.*' uses a wildcard" in advice
+    assert "manifest.resources.limits: not set" in advice
+    assert cli("validate", "--manifest", str(manifest), "--strict") == BAD_INPUT
+    capsys.readouterr()
+    assert cli("validate", "--manifest", str(manifest), "--output", "json") == OK
+    assert len(json.loads(capsys.readouterr().out)["lint"]) == 5
