@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from adx_modules.service.cli import NOT_BUILT, author_main, service_main
@@ -26,6 +28,13 @@ def test_unknown_role_is_a_usage_error() -> None:
     assert caught.value.code == 2
 
 
-def test_author_cli_commands_not_built_yet_say_so(capsys: pytest.CaptureFixture[str]) -> None:
-    assert author_main(["publish"]) == NOT_BUILT
-    assert "publish" in capsys.readouterr().err
+def test_author_cli_refuses_what_it_cannot_do(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        author_main(["sign"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'sign'" in capsys.readouterr().err
+    monkeypatch.delenv("ADX_REGISTRY_ADDRESS", raising=False)
+    assert author_main(["publish", str(tmp_path / "m.adx")]) == 2
+    assert "no registry (nor ADX_REGISTRY_ADDRESS)" in capsys.readouterr().err

@@ -101,10 +101,16 @@ class WasmArtifact(ApiModel):
 
 
 class PackageArtifact(ApiModel):
-    """An ``.adx`` package run by the python or javascript runner."""
+    """An ``.adx`` package run by the python or javascript runner; exactly one source."""
 
-    url: Url
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [_exactly_one("url", "oci")]}
+    )
+
+    url: Url | None = None
     """Where to download the package."""
+    oci: ImageReference | None = None
+    """An OCI artifact that holds it (what ``adx-module-cli publish`` pushes), by digest."""
     sha256: Sha256 | None = None
     """The expected SHA-256 of the package; a mismatch refuses it."""
 

@@ -145,21 +145,17 @@ def service_main(argv: Sequence[str] | None = None) -> int:
 
 def author_main(argv: Sequence[str] | None = None) -> int:
     """``adx-module-cli COMMAND``: tools for module authors."""
+    from adx_modules.authoring import commands  # noqa: PLC0415
+    from adx_modules.authoring.resolve import resolve_main  # noqa: PLC0415
+
+    mains = {
+        "init": commands.init_main,
+        "validate": commands.validate_main,
+        "package": commands.package_main,
+        "publish": commands.publish_main,
+        "resolve": resolve_main,
+    }
     parser = argparse.ArgumentParser(prog="adx-module-cli", description="Tools for module authors.")
-    parser.add_argument("command", choices=["init", "validate", "package", "resolve", "publish"])
+    parser.add_argument("command", choices=list(mains))
     args, rest = parser.parse_known_args(argv)
-    if args.command == "resolve":
-        from adx_modules.authoring.resolve import resolve_main  # noqa: PLC0415
-
-        return resolve_main(rest)
-    if args.command in ("init", "validate", "package"):
-        from adx_modules.authoring import commands  # noqa: PLC0415
-
-        main = {
-            "init": commands.init_main,
-            "validate": commands.validate_main,
-            "package": commands.package_main,
-        }[args.command]
-        return main(rest)
-    print(f"adx-module-cli {args.command}: not available in this version yet", file=sys.stderr)
-    return NOT_BUILT
+    return mains[args.command](rest)

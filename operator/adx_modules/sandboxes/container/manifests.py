@@ -122,7 +122,8 @@ def _image_and_env(
     if artifact.image is not None:
         return artifact.image.reference, artifact.image.pull_policy, env
     if artifact.package is not None and module.runtime in runner_images:
-        env.append({"name": "ADX_PACKAGE_URL", "value": artifact.package.url})
+        source = artifact.package.url or f"oci://{artifact.package.oci}"
+        env.append({"name": "ADX_PACKAGE_URL", "value": source})
         if artifact.package.sha256:
             env.append({"name": "ADX_PACKAGE_SHA256", "value": artifact.package.sha256})
         return runner_images[module.runtime], None, env
