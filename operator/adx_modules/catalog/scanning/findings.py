@@ -1,0 +1,29 @@
+"""A finding: one thing a scanner saw, how bad it is, and where.
+
+Why it exists: every scanner (Trivy, WASM import analysis, malware signatures, the manifest
+checks, safe unpacking) reports in the same shape, so scoring, the Module's status counts and the
+stored findings treat them alike, and a finding always names the file or entry it is about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
+SEVERITIES: tuple[Severity, ...] = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """``scanner`` saw ``rule`` at ``location``: ``message`` says what and what to do."""
+
+    scanner: str
+    severity: Severity
+    rule: str
+    message: str
+    location: str = ""
+
+    def __str__(self) -> str:
+        where = f" ({self.location})" if self.location else ""
+        return f"{self.severity} {self.scanner}/{self.rule}{where}: {self.message}"
