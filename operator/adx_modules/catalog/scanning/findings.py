@@ -23,6 +23,7 @@ class Finding:
     rule: str
     message: str
     location: str = ""
+    fixable: bool = False  # a vulnerability with a fixed version: no reason to ship it
 
     def __str__(self) -> str:
         where = f" ({self.location})" if self.location else ""
