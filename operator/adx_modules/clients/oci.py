@@ -1,0 +1,118 @@
+"""Fetching module artifacts from an OCI registry, by digest only, and proving they are the ones
+named.
+
+Why it exists: what runs must be what was scanned, so an artifact is only ever fetched as
+``registry/repository@sha256:…``: a tag is refused; the manifest's bytes must hash to the digest
+asked for, the layer's bytes to the digest the manifest names, and nothing larger than allowed
+is written. A mismatch leaves no file behind. Transport, retries and registry credentials (the
+Docker config, as ``docker pull`` finds them) are the ``oras`` client's; this adds the proof.
+Calls are blocking: async callers run them in a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import oras.provider
+import requests
+
+from adx_modules.clients.errors import InvalidError, NotFoundError, UnavailableError
+
+PINNED = re.compile(
+    r"^(?P<registry>[^/]+)/(?P<repository>[^@:]+(?:/[^@:]+)*)@(?P<digest>sha256:[a-f0-9]{64})$"
+)
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An artifact's layer on disk, with the digests that prove it."""
+
+    manifest_digest: str
+    layer_digest: str
+    media_type: str
+    path: Path
+    size: int
+
+
+def parse_pinned(reference: str) -> tuple[str, str, str]:
+    """(registry, repository, digest) of ``registry/repository@sha256:…``; a tag is refused."""
+    match = PINNED.match(reference)
+    if not match:
+        raise InvalidError(
+            f"{reference}: not pinned by digest (registry/repository@sha256:<64 hex>); "
+            "artifacts are fetched by digest only"
+        )
+    return match.group("registry"), match.group("repository"), match.group("digest")
+
+
+def _get(client: oras.provider.Registry, url: str, accept: str, stream: bool) -> requests.Response:
+    try:
+        response: requests.Response = client.do_request(
+            url, "GET", headers={"Accept": accept}, stream=stream
+        )
+    except requests.RequestException as error:
+        raise UnavailableError(f"{url}: the registry did not answer ({error})") from None
+    if response.status_code == 404:
+        raise NotFoundError(f"{url}: not in the registry", status=404)
+    if response.status_code in (401, 403):
+        raise UnavailableError(f"{url}: the registry refused our credentials", status=403)
+    if response.status_code != 200:
+        raise UnavailableError(f"{url}: the registry answered {response.status_code}")
+    return response
+
+
+def fetch_layer(
+    reference: str,
+    target: Path,
+    *,
+    media_types: tuple[str, ...],
+    insecure: bool = False,
+    max_bytes: int = 512 * 2**20,
+) -> Fetched:
+    """Download the layer of ``media_types`` from the artifact ``reference`` into ``target``."""
+    registry, repository, digest = parse_pinned(reference)
+    client = oras.provider.Registry(hostname=registry, insecure=insecure)
+    container = client.get_container(f"{registry}/{repository}@{digest}")
+    client.auth.load_configs(container)
+    base = f"{client.prefix}://{registry}/v2/{repository}"
+    raw = _get(client, f"{base}/manifests/{digest}", ", ".join(MANIFEST_TYPES), False).content
+    if f"sha256:{hashlib.sha256(raw).hexdigest()}" != digest:
+        raise InvalidError(f"{reference}: the registry's manifest does not match the digest")
+    try:
+        layers = json.loads(raw).get("layers") or []
+    except (ValueError, AttributeError):
+        raise InvalidError(f"{reference}: the manifest is not JSON") from None
+    layer = next((item for item in layers if item.get("mediaType") in media_types), None)
+    if layer is None:
+        raise InvalidError(f"{reference}: no layer of type {' or '.join(media_types)}")
+    size, layer_digest = int(layer.get("size", 0)), str(layer.get("digest", ""))
+    if size > max_bytes:
+        raise InvalidError(f"{reference}: the layer is {size} bytes, over the {max_bytes} limit")
+    hasher, written = hashlib.sha256(), 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with (
+            _get(client, f"{base}/blobs/{layer_digest}", "*/*", True) as response,
+            target.open("wb") as out,
+        ):
+            for chunk in response.iter_content(chunk_size=CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise InvalidError(f"{reference}: the layer is larger than it says")
+                hasher.update(chunk)
+                out.write(chunk)
+        if f"sha256:{hasher.hexdigest()}" != layer_digest:
+            raise InvalidError(f"{reference}: the layer's bytes do not match its digest")
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return Fetched(digest, layer_digest, str(layer["mediaType"]), target, written)
