@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adx_modules.authoring.package import MEDIA_TYPE, build
+from adx_modules.api.artifacts import PACKAGE_LAYER as MEDIA_TYPE
+from adx_modules.authoring.package import build
 from adx_modules.authoring.publish import publish
 from adx_modules.authoring.scaffold import scaffold
 from adx_modules.clients.errors import InvalidError, NotFoundError

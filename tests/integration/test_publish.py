@@ -15,8 +15,8 @@ import httpx
 import pytest
 import yaml
 
+from adx_modules.api.artifacts import ARTIFACT_TYPE, PACKAGE_LAYER, WASM_LAYER
 from adx_modules.authoring.errors import BAD_INPUT, OK
-from adx_modules.authoring.publish import ARTIFACT_TYPE, PACKAGE_LAYER, WASM_LAYER
 from adx_modules.service.cli import author_main
 from support.kube import Kubectl
 from support.stack import StackInfo

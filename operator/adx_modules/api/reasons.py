@@ -20,7 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from adx_modules.api.conditions import ACCEPTED, HEALTHY, INSTALLED, REMEDIATED, RESOLVED
+from adx_modules.api.conditions import (
+    ACCEPTED,
+    HEALTHY,
+    INSTALLED,
+    REMEDIATED,
+    RESOLVED,
+    SCANNED,
+)
 
 Kind = Literal["progress", "transient", "permanent"]
 
@@ -104,6 +111,12 @@ SERVICE_UNAVAILABLE: Final = _reason(
     "step fails with this reason",
     INSTALLED,
 )
+SCANNER_UNAVAILABLE: Final = _reason(
+    "ScannerUnavailable",
+    "transient",
+    "a scanner (Trivy) could not run; retried with backoff, the module not Available meanwhile",
+    SCANNED,
+)
 STEP_FAILED: Final = _reason(
     "StepFailed",
     "transient",
@@ -125,6 +138,16 @@ INVALID_CONSTRAINT: Final = _reason(
 )
 DUPLICATE_VERSION: Final = _reason(
     "DuplicateVersion", "permanent", "a second Module publishes a published version", ACCEPTED
+)
+ARTIFACT_NOT_FOUND: Final = _reason(
+    "ArtifactNotFound", "permanent", "the registry has no artifact with that digest", SCANNED
+)
+ARTIFACT_INVALID: Final = _reason(
+    "ArtifactInvalid",
+    "permanent",
+    "the artifact is not what its reference says (a tag, not a digest; bytes that do not match "
+    "their digest; no layer of the expected type; too large)",
+    SCANNED,
 )
 MODULE_NOT_FOUND: Final = _reason(
     "ModuleNotFound", "permanent", "no Module with that moduleId exists", RESOLVED

@@ -38,7 +38,6 @@ EPOCH = 315532800  # 1980-01-01T00:00:00Z: zip's epoch, the usual floor for repr
 IGNORED_DIRS = {"__pycache__", "node_modules"}
 MAX_FILES = 10_000
 MAX_BYTES = 512 * 2**20
-MEDIA_TYPE = "application/vnd.adx.module.package.v1.tar+gzip"
 
 
 @dataclass(frozen=True)

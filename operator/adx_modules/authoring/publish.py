@@ -26,18 +26,19 @@ import oras.provider
 import requests
 from pydantic import ValidationError
 
+from adx_modules.api.artifacts import (
+    ARTIFACT_TYPE,
+    EMPTY_CONFIG,
+    PACKAGE_LAYER,
+    WASM_CONFIG,
+    WASM_LAYER,
+)
 from adx_modules.api.meta import API_VERSION
 from adx_modules.authoring.errors import InputError
 from adx_modules.authoring.manifest import MANIFEST, ModuleManifest, load_manifest
-from adx_modules.authoring.package import MEDIA_TYPE as PACKAGE_LAYER
 from adx_modules.catalog.model import describe_validation_error
 
-ARTIFACT_TYPE = "application/vnd.adx.module.v1"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
-# the CNCF "WASM OCI artifact" layout: a config describing the module, one layer of wasm bytes
-WASM_CONFIG = "application/vnd.wasm.config.v0+json"
-WASM_LAYER = "application/vnd.wasm.content.layer.v1+wasm"
 WASM_MAGIC = b"\0asm"
 REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 

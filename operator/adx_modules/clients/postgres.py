@@ -1,4 +1,5 @@
-"""PostgreSQL: the lifecycle's records (installations, revisions, audit trail) through asyncpg.
+"""PostgreSQL: the lifecycle's records (installations, revisions, audit trail) and the scan
+verdicts cached by digest, through asyncpg.
 
 Why it exists: activities record what the lifecycle did, and they run at least once, so every
 write here is idempotent (upserts; inserts that ignore a repeat). Migrations are applied in
@@ -16,6 +17,18 @@ from typing import Any
 import asyncpg
 
 MIGRATION_LOCK = 7_300_142  # arbitrary, fixed: the advisory lock that serialises migrations
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    """A scan's verdict on one artifact digest, with what it was scanned with."""
+
+    digest: str
+    db_version: str
+    rules_version: str
+    score: int
+    counts: dict[str, int]
+    findings: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -229,3 +242,36 @@ class Store:
             name,
             contents,
         )
+
+    async def record_scan(self, record: ScanRecord) -> ScanRecord:
+        """Keep a verdict; if one exists for the same digest and versions, that one stands
+        (and is returned): a repeated activity or a racing worker changes nothing."""
+        await self._pool.execute(
+            """
+            INSERT INTO scans (digest, db_version, rules_version, score, counts, findings)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (digest, db_version, rules_version) DO NOTHING
+            """,
+            record.digest,
+            record.db_version,
+            record.rules_version,
+            record.score,
+            record.counts,
+            record.findings,
+        )
+        stored = await self.scan(record.digest, record.db_version, record.rules_version)
+        assert stored is not None  # noqa: S101 - written or already there, in this very call
+        return stored
+
+    async def scan(self, digest: str, db_version: str, rules_version: str) -> ScanRecord | None:
+        """The cached verdict on ``digest`` for these versions, if any."""
+        row = await self._pool.fetchrow(
+            """
+            SELECT digest, db_version, rules_version, score, counts, findings FROM scans
+            WHERE digest = $1 AND db_version = $2 AND rules_version = $3
+            """,
+            digest,
+            db_version,
+            rules_version,
+        )
+        return ScanRecord(**dict(row)) if row else None

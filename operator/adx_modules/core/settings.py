@@ -106,6 +106,19 @@ class SecuritySettings(_Section):
     min_security_score: int = Field(
         70, ge=0, le=100, description="Lowest score (0-100) a module may have to be installed."
     )
+    scan_cache_dir: str = Field(
+        "", description="Trivy's cache and database directory (default: a temporary directory)."
+    )
+
+
+class RegistrySettings(_Section):
+    """How the worker fetches module artifacts (credentials: the Docker config file)."""
+
+    insecure: bool = Field(
+        False,
+        description="Plain HTTP to the registry; honoured for a loopback registry only "
+        "(the local stack's), refused for any other host.",
+    )
 
 
 class Settings(_Section):
@@ -116,6 +129,7 @@ class Settings(_Section):
     temporal: TemporalSettings = TemporalSettings()
     sandbox: SandboxSettings = SandboxSettings()
     security: SecuritySettings = SecuritySettings()
+    registry: RegistrySettings = RegistrySettings()
 
 
 def env_name(section: str, field: str) -> str:

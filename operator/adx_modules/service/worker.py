@@ -21,6 +21,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from adx_modules.catalog.scanning.activities import Scanner
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
@@ -52,6 +53,7 @@ def activities(
     supersede = SupersedeActivities(client)
     dependencies = DependencyActivities(kube)
     sandboxes = SandboxSteps(registry(kube, settings.sandbox))
+    scanner = Scanner(store, settings)
     return [
         resolve.resolve,
         status.report,
@@ -62,6 +64,7 @@ def activities(
         dependencies.wait_installations,
         dependencies.collect_dependencies,
         *sandboxes.all(),
+        scanner.scan_artifact,
     ]
 
 

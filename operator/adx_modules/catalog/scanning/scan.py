@@ -10,6 +10,7 @@ they raise (``ScannerError``) so the caller retries rather than passing or faili
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +21,16 @@ from adx_modules.catalog.scanning import malware, manifest, trivy, wasm
 from adx_modules.catalog.scanning.findings import Finding
 from adx_modules.catalog.scanning.score import counts, score
 from adx_modules.catalog.scanning.unpack import UnsafeArchiveError, unpack
+
+RULES_REVISION = "1"  # bump when a scanner's own logic changes what it finds
+
+
+def rules_version() -> str:
+    """What the scanners judge by, as one string: a change rescans every cached artifact."""
+    digest = hashlib.sha256(RULES_REVISION.encode())
+    for path in sorted(malware.SIGNATURES.glob("*.yar")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{RULES_REVISION}-{digest.hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,15 @@ class TrivyOptions:
     timeout_seconds: int = TIMEOUT_SECONDS
 
 
+def database_version(cache_dir: Path) -> str:
+    """The vulnerability database Trivy would use from ``cache_dir`` ('' without one)."""
+    try:
+        metadata = json.loads((cache_dir / "db" / "metadata.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    return f"{metadata.get('Version', '?')}:{metadata.get('UpdatedAt', '?')}"
+
+
 def _severity(value: Any) -> Severity:
     return next((severity for severity in SEVERITIES if severity == value), "MEDIUM")
 

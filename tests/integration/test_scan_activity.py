@@ -1,0 +1,115 @@
+"""The scan activity against the real registry, PostgreSQL and Trivy: a published package is
+fetched by digest, scanned and its verdict stored; the same digest again (another Module, a
+retried activity) is answered from the cache without running a scanner; a missing artifact and
+an insecure non-loopback registry fail for good, naming why."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adx_modules.api import reasons as r
+from adx_modules.authoring.manifest import read_manifest
+from adx_modules.authoring.package import build
+from adx_modules.authoring.publish import publish
+from adx_modules.authoring.scaffold import scaffold
+from adx_modules.catalog.scanning import trivy
+from adx_modules.catalog.scanning.activities import Scanner, loopback
+from adx_modules.catalog.scanning.contract import ScanRequest
+from adx_modules.clients.postgres import Store
+from adx_modules.core.errors import StepError
+from adx_modules.core.settings import load_settings
+from support.stack import StackInfo
+
+TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+
+@pytest.fixture
+async def scanner(stack: StackInfo, db_schema: str, tmp_path: Path) -> AsyncIterator[Scanner]:
+    settings = load_settings(
+        environ={
+            "ADX_REGISTRY_INSECURE": "true",
+            "ADX_SECURITY_SCAN_CACHE_DIR": str(tmp_path / "trivy"),
+        }
+    )
+    async with await Store.connect(stack.database_url, schema=db_schema) as store:
+        await store.migrate()
+        yield Scanner(store, settings)
+
+
+def published(
+    stack: StackInfo, tmp_path: Path, extra: dict[str, str] | None = None
+) -> tuple[str, dict[str, object]]:
+    directory = tmp_path / "module"
+    scaffold(directory, "scanned", "python")
+    for name, text in (extra or {}).items():
+        (directory / name).write_text(text)
+    package = build(directory / "manifest.json", tmp_path / "m.adx").path
+    reference = publish(package, stack.env["ADX_REGISTRY_ADDRESS"], insecure=True).reference
+    spec = {
+        **read_manifest(directory / "manifest.json"),
+        "artifact": {"package": {"oci": reference}},
+    }
+    return reference, spec
+
+
+async def test_scanned_once_then_answered_from_the_cache(
+    scanner: Scanner, stack: StackInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference, spec = published(stack, tmp_path, {"settings.py": f'TOKEN = "{TOKEN}"\n'})
+    first = await scanner.scan_artifact(
+        ScanRequest(module="a-1-0-0", reference=reference, kind="package", spec=spec)
+    )
+    assert (first.cached, first.score, first.counts["critical"]) == (False, 0, 1)
+    assert first.digest == reference.partition("@")[2]
+    # a second Module on the same artifact: no scanner may run now
+    monkeypatch.setattr(trivy, "executable", lambda name: None)
+    second = await scanner.scan_artifact(
+        ScanRequest(module="b-1-0-0", reference=reference, kind="package", spec=spec)
+    )
+    assert second.cached
+    assert second.model_dump(exclude={"cached"}) == first.model_dump(exclude={"cached"})
+
+
+async def test_a_clean_package_and_a_missing_one(
+    scanner: Scanner, stack: StackInfo, tmp_path: Path
+) -> None:
+    reference, spec = published(stack, tmp_path)
+    verdict = await scanner.scan_artifact(
+        ScanRequest(module="c-1-0-0", reference=reference, kind="package", spec=spec)
+    )
+    assert (verdict.score, verdict.findings) == (100, 0)
+    missing = reference[:-8] + "00000000"
+    with pytest.raises(StepError) as failed:
+        await scanner.scan_artifact(
+            ScanRequest(module="c-1-0-0", reference=missing, kind="package", spec=spec)
+        )
+    assert failed.value.reason.name == r.ARTIFACT_NOT_FOUND
+    assert not failed.value.reason.retryable
+    with pytest.raises(StepError) as tagged:
+        await scanner.scan_artifact(
+            ScanRequest(
+                module="c-1-0-0",
+                reference=reference.split("@")[0] + ":0.1.0",
+                kind="package",
+                spec=spec,
+            )
+        )
+    assert tagged.value.reason.name == r.ARTIFACT_INVALID
+
+
+async def test_plain_http_only_to_a_loopback_registry(scanner: Scanner, tmp_path: Path) -> None:
+    assert all(map(loopback, ("127.0.0.1:5000", "localhost:5000", "[::1]:5000")))
+    assert not any(map(loopback, ("registry.example.com:5000", "10.0.0.1")))
+    with pytest.raises(StepError, match="loopback registry only") as refused:
+        await scanner.scan_artifact(
+            ScanRequest(
+                module="d-1-0-0",
+                reference=f"registry.example.com/x@sha256:{'a' * 64}",
+                kind="package",
+                spec={},
+            )
+        )
+    assert refused.value.reason.name == r.ARTIFACT_INVALID
