@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from adx_modules.api import reasons as r
 from adx_modules.authoring.manifest import read_manifest
@@ -39,6 +40,11 @@ async def scanner(stack: StackInfo, db_schema: str, tmp_path: Path) -> AsyncIter
         yield Scanner(store, settings)
 
 
+def failed_criticals() -> float:
+    labels = {"severity": "critical", "verdict": "failed"}
+    return REGISTRY.get_sample_value("security_scan_results_total", labels) or 0.0
+
+
 def published(
     stack: StackInfo, tmp_path: Path, extra: dict[str, str] | None = None
 ) -> tuple[str, dict[str, object]]:
@@ -59,11 +65,13 @@ async def test_scanned_once_then_answered_from_the_cache(
     scanner: Scanner, stack: StackInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reference, spec = published(stack, tmp_path, {"settings.py": f'TOKEN = "{TOKEN}"\n'})
+    before = failed_criticals()
     first = await scanner.scan_artifact(
         ScanRequest(module="a-1-0-0", reference=reference, kind="package", spec=spec)
     )
     assert (first.cached, first.score, first.counts["critical"]) == (False, 0, 1)
     assert first.digest == reference.partition("@")[2]
+    assert failed_criticals() == before + 1  # the metric counts the fresh scan
     # a second Module on the same artifact: no scanner may run now
     monkeypatch.setattr(trivy, "executable", lambda name: None)
     second = await scanner.scan_artifact(
@@ -71,6 +79,7 @@ async def test_scanned_once_then_answered_from_the_cache(
     )
     assert second.cached
     assert second.model_dump(exclude={"cached"}) == first.model_dump(exclude={"cached"})
+    assert failed_criticals() == before + 1  # and not the cache hit
 
 
 async def test_a_clean_package_and_a_missing_one(

@@ -27,6 +27,12 @@ WORKFLOWS_STARTED = Counter(
     "Lifecycle workflows the operator started (attaching to a running one does not count).",
     ["workflow"],
 )
+SCAN_RESULTS = Counter(
+    "security_scan_results",
+    "Findings of the artifact scans the worker ran (cache hits excluded), by severity and by the "
+    "verdict of their scan against security.min_security_score (passed, failed).",
+    ["severity", "verdict"],
+)
 ACTIVITY_SECONDS = Histogram(
     "adx_activity_seconds",
     "Duration of the worker's activities, by activity and outcome.",

@@ -28,6 +28,7 @@ from adx_modules.clients.errors import InvalidError, NotFoundError
 from adx_modules.clients.oci import fetch_layer, parse_pinned
 from adx_modules.clients.postgres import ScanRecord, Store
 from adx_modules.core.errors import StepError
+from adx_modules.core.metrics import SCAN_RESULTS
 from adx_modules.core.settings import Settings
 
 LAYERS = {"package": (PACKAGE_LAYER,), "wasm": WASM_LAYERS}
@@ -98,6 +99,9 @@ class Scanner:
                 raise StepError(r.ARTIFACT_INVALID, f"Module {request.module}: {error}") from None
             except ScannerError as error:
                 raise StepError(r.SCANNER_UNAVAILABLE, str(error)) from None
+            passed = report.score >= self._settings.security.min_security_score
+            for severity, count in report.counts.items():
+                SCAN_RESULTS.labels(severity, "passed" if passed else "failed").inc(count)
             cached = await self._store.record_scan(
                 ScanRecord(
                     digest=digest,
