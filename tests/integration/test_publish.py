@@ -145,4 +145,4 @@ def test_bad_artifacts_and_registries_are_refused_naming_them(
         assert expected in capsys.readouterr().err
     capsys.readouterr()
     assert cli("publish", str(built), "--registry", "127.0.0.1:1", "--insecure") == BAD_INPUT
-    assert "127.0.0.1:1: cannot push" in capsys.readouterr().err
+    assert "cannot push: 127.0.0.1:1: the registry does not answer" in capsys.readouterr().err

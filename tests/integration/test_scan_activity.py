@@ -33,6 +33,7 @@ async def scanner(stack: StackInfo, db_schema: str, tmp_path: Path) -> AsyncIter
         environ={
             "ADX_REGISTRY_INSECURE": "true",
             "ADX_SECURITY_SCAN_CACHE_DIR": str(tmp_path / "trivy"),
+            "ADX_SECURITY_VULNERABILITY_DB": stack.env["ADX_SECURITY_VULNERABILITY_DB"],
         }
     )
     async with await Store.connect(stack.database_url, schema=db_schema) as store:

@@ -1,7 +1,8 @@
-"""A whole scan with the real Trivy, YARA-X and wasmtime: a package with a planted secret and a
-dropper is scored 0 naming both; a clean scaffold scores 100; a hostile archive stops the scan
-at unpacking; a WASM binary's undeclared import lowers its score; a scanner that cannot run is
-an error to retry, never a verdict."""
+"""A whole scan with the real Trivy (its database pulled from the local registry), YARA-X and
+wasmtime: a package with a planted secret and a dropper is scored 0 naming both; vulnerable
+pinned dependencies are found, fixable, and weigh on the score; a clean scaffold scores 100; a
+hostile archive stops the scan at unpacking; a WASM binary's undeclared import lowers its score;
+a scanner or database that cannot be had is an error to retry, never a verdict."""
 
 from __future__ import annotations
 
@@ -18,14 +19,19 @@ from adx_modules.authoring.package import build
 from adx_modules.authoring.scaffold import scaffold
 from adx_modules.catalog.scanning import trivy
 from adx_modules.catalog.scanning.scan import scan_package, scan_wasm
-from adx_modules.catalog.scanning.trivy import ScannerError, TrivyOptions
+from adx_modules.catalog.scanning.trivy import ScannerError, TrivyOptions, ensure_database
+from support.stack import StackInfo
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
 
 @pytest.fixture
-def options(tmp_path: Path) -> TrivyOptions:
-    return TrivyOptions(cache_dir=tmp_path / "trivy-cache")
+def options(stack: StackInfo, tmp_path: Path) -> TrivyOptions:
+    """Trivy with the local stack's database (built from toolchain/trivy-db/advisories)."""
+    database = stack.env["ADX_SECURITY_VULNERABILITY_DB"]
+    found = TrivyOptions(cache_dir=tmp_path / "trivy-cache", db_repository=database, insecure=True)
+    assert ensure_database(found).startswith("2:")
+    return found
 
 
 def packaged(tmp_path: Path, extra: dict[str, str] | None = None) -> tuple[Path, object]:
@@ -61,6 +67,27 @@ def test_a_planted_secret_and_dropper_are_named_and_fatal(
     assert ("misconfig", "DS-0002", "code/Dockerfile") in seen
     assert report.score == 0
     assert report.counts["critical"] >= 2
+
+
+def test_vulnerable_dependencies_are_found_from_the_lockfile(
+    tmp_path: Path, options: TrivyOptions
+) -> None:
+    archive, spec = packaged(tmp_path, {"requirements.lock": "requests==2.31.0\nPyYAML==5.3\n"})
+    report = scan_package(archive, spec, options)  # type: ignore[arg-type]
+    found = {(f.rule, f.severity, f.fixable) for f in report.findings}
+    assert found == {("CVE-2020-14343", "CRITICAL", True), ("CVE-2024-35195", "MEDIUM", True)}
+    assert {f.scanner for f in report.findings} == {"vulnerability"}
+    assert report.score == 58  # 100 - 25 * 1.5 - 3 * 1.5: fixable, so weighed half again
+    assert "fixed in 5.4" in next(f.message for f in report.findings if f.severity == "CRITICAL")
+
+
+def test_no_database_no_verdict(tmp_path: Path) -> None:
+    with pytest.raises(ScannerError, match=r"security\.vulnerability_db is empty"):
+        ensure_database(TrivyOptions(cache_dir=tmp_path / "a"))
+    with pytest.raises(ScannerError, match="trivy failed"):
+        ensure_database(
+            TrivyOptions(cache_dir=tmp_path / "b", db_repository="127.0.0.1:1/x:2", insecure=True)
+        )
 
 
 def test_a_hostile_archive_ends_the_scan_at_unpacking(

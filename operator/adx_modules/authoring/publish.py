@@ -16,14 +16,11 @@ import json
 import re
 import sys
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import oras.provider
-import requests
 from pydantic import ValidationError
 
 from adx_modules.api.artifacts import (
@@ -37,8 +34,9 @@ from adx_modules.api.meta import API_VERSION
 from adx_modules.authoring.errors import InputError
 from adx_modules.authoring.manifest import MANIFEST, ModuleManifest, load_manifest
 from adx_modules.catalog.model import describe_validation_error
+from adx_modules.clients import oci
+from adx_modules.clients.errors import ClientError
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 WASM_MAGIC = b"\0asm"
 REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 
@@ -110,18 +108,6 @@ def _artifact(path: Path, manifest: Path | None) -> tuple[ModuleManifest, str]:
     raise InputError(f"{path}: publish takes an .adx package or a .wasm binary")
 
 
-def _check_reachable(registry: str, insecure: bool) -> None:
-    """Fail in seconds on a registry that is not there (the client's own retries back off for
-    about two minutes, right for a hiccup mid-push, wrong for a typo in --registry)."""
-    scheme = "http" if insecure else "https"
-    try:
-        requests.get(f"{scheme}://{registry}/v2/", timeout=10)  # 200 or 401: it is a registry
-    except requests.RequestException as error:
-        raise InputError(
-            f"{registry}: cannot push (the registry does not answer: {error})"
-        ) from None
-
-
 def _say(message: str) -> None:
     """Progress goes to stderr: stdout is the Module, for ``| kubectl apply -f -``."""
     print(message, file=sys.stderr, flush=True)
@@ -149,52 +135,24 @@ def publish(
             {"architecture": "wasm", "os": "wasip1", "layerDigests": [layer_digest]},
             sort_keys=True,
         ).encode()
-    _check_reachable(registry, insecure)
-    client = oras.provider.Registry(hostname=registry, insecure=insecure)
-    container = client.get_container(f"{registry}/{repository}:{found.version}")
-    client.auth.load_configs(container)  # credentials as docker push finds them
-    layer = {
-        "mediaType": layer_type,
-        "digest": layer_digest,
-        "size": len(data),
-        "annotations": {"org.opencontainers.image.title": path.name},
-    }
-    config_descriptor = {
-        "mediaType": config_type,
-        "digest": f"sha256:{_sha256(config)}",
-        "size": len(config),
-    }
-    document = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": ARTIFACT_TYPE,
-        "config": config_descriptor,
-        "layers": [layer],
-        "annotations": {
-            "org.opencontainers.image.title": found.module_id,
-            "org.opencontainers.image.version": found.version,
-            "org.opencontainers.image.authors": found.author,
-        },
-    }
+    started = time.monotonic()
+    _say(f"pushing {path.name} ({len(data):,} bytes) to {registry}/{repository} ...")
     try:
-        started = time.monotonic()
-        _say(f"pushing {path.name} ({len(data):,} bytes) to {registry}/{repository} ...")
-        with tempfile.TemporaryDirectory(prefix="adx-publish-") as scratch:
-            config_file = Path(scratch, "config.json")
-            config_file.write_bytes(config)
-            for blob, descriptor in ((path, layer), (config_file, config_descriptor)):
-                answer = client.upload_blob(str(blob), container, descriptor)
-                if answer.status_code not in (200, 201, 202):
-                    raise InputError(
-                        f"{registry}: the blob upload was refused ({answer.text[:300]})"
-                    )
-        answer = client.upload_manifest(document, container)
-    except (requests.RequestException, ValueError) as error:
-        raise InputError(f"{registry}: cannot push ({error})") from None
-    if answer.status_code != 201:
-        raise InputError(f"{registry}: the manifest was refused ({answer.text[:300]})")
-    sent = json.dumps(document).encode()  # what requests sent (json=document)
-    digest = answer.headers.get("Docker-Content-Digest") or f"sha256:{_sha256(sent)}"
+        digest = oci.push(
+            registry,
+            repository,
+            found.version,
+            oci.Layer(path, layer_type, config, config_type),
+            artifact_type=ARTIFACT_TYPE,
+            annotations={
+                "org.opencontainers.image.title": found.module_id,
+                "org.opencontainers.image.version": found.version,
+                "org.opencontainers.image.authors": found.author,
+            },
+            insecure=insecure,
+        )
+    except ClientError as error:
+        raise InputError(f"cannot push: {error}") from None
     reference = f"{registry}/{repository}@{digest}"
     _say(f"pushed {reference} (tag {found.version}) in {time.monotonic() - started:.1f}s")
     kind = "package" if layer_type == PACKAGE_LAYER else "wasm"

@@ -1,5 +1,5 @@
-"""Fetching module artifacts from an OCI registry, by digest only, and proving they are the ones
-named.
+"""Module artifacts in an OCI registry: pushed as one-layer artifacts, fetched by digest only and
+proved to be the ones named.
 
 Why it exists: what runs must be what was scanned, so an artifact is only ever fetched as
 ``registry/repository@sha256:…``: a tag is refused; the manifest's bytes must hash to the digest
@@ -14,17 +14,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import oras.provider
 import requests
 
-from adx_modules.clients.errors import InvalidError, NotFoundError, UnavailableError
+from adx_modules.clients.errors import ClientError, InvalidError, NotFoundError, UnavailableError
 
 PINNED = re.compile(
     r"^(?P<registry>[^/]+)/(?P<repository>[^@:]+(?:/[^@:]+)*)@(?P<digest>sha256:[a-f0-9]{64})$"
 )
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -116,3 +119,84 @@ def fetch_layer(
         target.unlink(missing_ok=True)
         raise
     return Fetched(digest, layer_digest, str(layer["mediaType"]), target, written)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The one layer of an artifact to push, and its config."""
+
+    path: Path
+    media_type: str
+    config: bytes = b"{}"
+    config_type: str = "application/vnd.oci.empty.v1+json"
+
+
+def reachable(registry: str, insecure: bool) -> None:
+    """Fail in seconds on a registry that is not there (the client's own retries back off for
+    about two minutes: right for a hiccup mid-push, wrong for a typo in an address)."""
+    scheme = "http" if insecure else "https"
+    try:
+        requests.get(f"{scheme}://{registry}/v2/", timeout=10)  # 200 or 401: it is a registry
+    except requests.RequestException as error:
+        raise UnavailableError(f"{registry}: the registry does not answer ({error})") from None
+
+
+def push(
+    registry: str,
+    repository: str,
+    tag: str,
+    layer: Layer,
+    *,
+    artifact_type: str | None = None,
+    annotations: Mapping[str, str] | None = None,
+    insecure: bool = False,
+) -> str:
+    """Push ``layer`` as ``registry/repository:tag``; the manifest's digest."""
+    reachable(registry, insecure)
+    client = oras.provider.Registry(hostname=registry, insecure=insecure)
+    container = client.get_container(f"{registry}/{repository}:{tag}")
+    client.auth.load_configs(container)  # credentials as docker push finds them
+    data = layer.path.read_bytes()
+    layer_descriptor = {
+        "mediaType": layer.media_type,
+        "digest": f"sha256:{hashlib.sha256(data).hexdigest()}",
+        "size": len(data),
+        "annotations": {"org.opencontainers.image.title": layer.path.name},
+    }
+    config_descriptor = {
+        "mediaType": layer.config_type,
+        "digest": f"sha256:{hashlib.sha256(layer.config).hexdigest()}",
+        "size": len(layer.config),
+    }
+    document: dict[str, object] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": config_descriptor,
+        "layers": [layer_descriptor],
+    }
+    if artifact_type:
+        document["artifactType"] = artifact_type
+    if annotations:
+        document["annotations"] = dict(annotations)
+    try:
+        with tempfile.TemporaryDirectory(prefix="adx-push-") as scratch:
+            config_file = Path(scratch, "config.json")
+            config_file.write_bytes(layer.config)
+            for blob, descriptor in (
+                (layer.path, layer_descriptor),
+                (config_file, config_descriptor),
+            ):
+                answer = client.upload_blob(str(blob), container, descriptor)
+                if answer.status_code not in (200, 201, 202):
+                    raise ClientError(
+                        f"{registry}: the blob upload was refused ({answer.text[:300]})"
+                    )
+        answer = client.upload_manifest(document, container)
+    except (requests.RequestException, ValueError) as error:
+        raise UnavailableError(f"{registry}: cannot push ({error})") from None
+    if answer.status_code != 201:
+        raise ClientError(f"{registry}: the manifest was refused ({answer.text[:300]})")
+    sent = json.dumps(document).encode()  # what requests sent (json=document)
+    return str(
+        answer.headers.get("Docker-Content-Digest") or f"sha256:{hashlib.sha256(sent).hexdigest()}"
+    )

@@ -109,6 +109,12 @@ class SecuritySettings(_Section):
     scan_cache_dir: str = Field(
         "", description="Trivy's cache and database directory (default: a temporary directory)."
     )
+    vulnerability_db: str = Field(
+        "ghcr.io/aquasecurity/trivy-db:2",
+        min_length=1,
+        description="The OCI repository Trivy's vulnerability database is pulled from (a "
+        "mirror in an air-gapped cluster); pulled again when older than a day.",
+    )
 
 
 class RegistrySettings(_Section):

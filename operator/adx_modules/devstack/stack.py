@@ -20,6 +20,7 @@ from types import TracebackType
 import yaml
 
 from adx_modules.core.errors import DevStackError
+from adx_modules.devstack import vulndb
 from adx_modules.devstack.controlplane import ControlPlane
 from adx_modules.devstack.pki import CertificateAuthority, write_kubeconfig
 from adx_modules.devstack.postgres import PostgresServer
@@ -56,6 +57,7 @@ class DevStack:
         self.temporal: TemporalDevServer | None = None
         self.postgres: PostgresServer | None = None
         self.registry: LocalRegistry | None = None
+        self.vulnerability_db = ""
 
     @classmethod
     def attach(cls, state_dir: Path) -> DevStack:
@@ -91,6 +93,7 @@ class DevStack:
             self.temporal.wait_ready()
             self.postgres.wait_ready()
             self.registry.wait_ready()
+            self.vulnerability_db = vulndb.publish(bin_dir, self.registry.address)
             self.times.services = time.monotonic() - phase
             phase = time.monotonic()
             self.install_crds()
@@ -127,6 +130,8 @@ class DevStack:
             # plain HTTP on loopback: the local registry only (a cluster's registry uses TLS)
             "ADX_REGISTRY_ADDRESS": self.registry.address,
             "ADX_REGISTRY_INSECURE": "true",
+            # Trivy's database, built from the repository's advisories, served by that registry
+            "ADX_SECURITY_VULNERABILITY_DB": self.vulnerability_db,
             "ADX_DEVSTACK_DIR": str(self.state_dir),
             "ADX_DEVSTACK_TEMPORAL_UI": self.temporal.ui_url,
         }

@@ -110,7 +110,8 @@ KWOK = GoTool(
 )
 HELM = GoTool("helm", ("helm.sh/helm/v4/cmd/helm",), ("helm",))
 REGISTRY = GoTool("registry", (".",), ("registry",))
-GO_TOOLS = (ETCD, KUBERNETES, KWOK, HELM, REGISTRY)
+TRIVY_DB = GoTool("trivy-db", (".",), ("trivy-db-fixtures",))
+GO_TOOLS = (ETCD, KUBERNETES, KWOK, HELM, REGISTRY, TRIVY_DB)
 
 
 def _go() -> str:

@@ -23,7 +23,7 @@ from adx_modules.api.artifacts import PACKAGE_LAYER, WASM_LAYERS
 from adx_modules.api.module import ModuleSpec
 from adx_modules.catalog.scanning.contract import ScanActivities, ScanRequest, ScanVerdict
 from adx_modules.catalog.scanning.scan import ScanReport, rules_version, scan_package, scan_wasm
-from adx_modules.catalog.scanning.trivy import ScannerError, TrivyOptions, database_version
+from adx_modules.catalog.scanning.trivy import ScannerError, TrivyOptions, ensure_database
 from adx_modules.clients.errors import InvalidError, NotFoundError
 from adx_modules.clients.oci import fetch_layer, parse_pinned
 from adx_modules.clients.postgres import ScanRecord, Store
@@ -51,7 +51,12 @@ class Scanner:
         self._store = store
         self._settings = settings
         cache = settings.security.scan_cache_dir or str(Path(tempfile.gettempdir(), "adx-trivy"))
-        self._trivy = TrivyOptions(cache_dir=Path(cache))
+        database = settings.security.vulnerability_db
+        self._trivy = TrivyOptions(
+            cache_dir=Path(cache),
+            db_repository=database,
+            insecure=settings.registry.insecure and loopback(database.split("/", 1)[0]),
+        )
 
     def _insecure(self, registry: str) -> bool:
         if not self._settings.registry.insecure:
@@ -87,7 +92,11 @@ class Scanner:
             registry, _, digest = parse_pinned(request.reference)
         except InvalidError as error:
             raise StepError(r.ARTIFACT_INVALID, f"Module {request.module}: {error}") from None
-        versions = (database_version(self._trivy.cache_dir), rules_version())
+        try:
+            database = await asyncio.to_thread(ensure_database, self._trivy)
+        except ScannerError as error:
+            raise StepError(r.SCANNER_UNAVAILABLE, str(error)) from None
+        versions = (database, rules_version())
         cached = await self._store.scan(digest, *versions)
         if cached is None:
             insecure = self._insecure(registry)

