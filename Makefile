@@ -54,6 +54,7 @@ bench: toolchain ## run the benchmarks and write docs/benchmarks.md (about 20 mi
 	$(BIN)/python tests/bench/bench_resolver.py
 	$(BIN)/python tests/bench/bench_lifecycle.py
 	$(BIN)/python tests/bench/bench_operator_scale.py
+	$(BIN)/python tests/bench/bench_scanning.py
 
 bench-cold: install ## measure the toolchain build from empty Go caches (about 15 min)
 	$(BIN)/python tests/bench/bench_toolchain_cold.py
