@@ -74,7 +74,13 @@ def wasm_binary(work: Path, functions: int, variant: int) -> Path:
 
 
 def spread(durations: list[float]) -> str:
-    return f"{min(durations):.2f} / {statistics.median(durations):.2f} / {max(durations):.2f} s"
+    """min / median / max, in milliseconds."""
+    low, middle, high = min(durations), statistics.median(durations), max(durations)
+    return f"{low * 1000:,.1f} / {middle * 1000:,.1f} / {high * 1000:,.1f} ms"
+
+
+def size_of(size: int) -> str:
+    return f"{size:,} B" if size < 10 * 1024 else f"{size / 1024:,.0f} KiB"
 
 
 async def measure(
