@@ -131,7 +131,12 @@ async def run(stack: DevStack, work: Path) -> list[str]:
     wasm_manifest.write_text(json.dumps({**document, "runtime": "wasm"}))
     vulnerable = "requests==2.31.0\nPyYAML==5.3\n"
     cases: list[tuple[str, str, Callable[[int], Path], Path | None]] = [
-        ("package, 3 files", "package", lambda v: python_package(work, 0, 1, v, ""), None),
+        (
+            "package, the scaffold (4 files)",
+            "package",
+            lambda v: python_package(work, 0, 1, v, ""),
+            None,
+        ),
         (
             "package, 2 vulnerable dependencies",
             "package",
