@@ -13,8 +13,9 @@ from adx_modules.api import conditions as c
 from adx_modules.api import reasons as r
 from adx_modules.clients.errors import ConflictError, InvalidError, UnavailableError
 from adx_modules.core.errors import StepError
+from adx_modules.core.explain import explain
 from adx_modules.core.failures import as_application_error
-from adx_modules.installations.workflows.runner import NON_RETRYABLE, explain, failure_conditions
+from adx_modules.installations.workflows.runner import NON_RETRYABLE, failure_conditions
 
 PACKAGE = Path(__file__).parents[2] / "operator" / "adx_modules"
 # calls whose reason argument (by position or keyword) must come from the taxonomy

@@ -215,11 +215,19 @@ def test_a_module_outcome_is_stable_so_a_restart_writes_nothing_new() -> None:
         "spec": module_spec(),
         "status": {},
     }
-    first = module_outcome(body, Catalog.from_objects([body]), NOW)
-    assert first.patch["phase"] == "Available"
-    again = module_outcome({**body, "status": first.patch}, Catalog.from_objects([body]), NOW)
-    assert again.patch == first.patch
-    assert again.event is None  # Ready did not change: no Event on a resync
+    for scanning in (True, False):
+        first = module_outcome(
+            body, Catalog.from_objects([body]), scanning_enabled=scanning, now=NOW
+        )
+        assert first.patch["phase"] == ("Pending" if scanning else "Available")
+        again = module_outcome(
+            {**body, "status": first.patch},
+            Catalog.from_objects([body]),
+            scanning_enabled=scanning,
+            now=NOW,
+        )
+        assert again.patch == first.patch
+        assert again.event is None  # Ready did not change: no Event on a resync
 
 
 def report(**fields: Any) -> StatusReport:

@@ -301,6 +301,12 @@ class ModuleStatus(ObjectStatus):
     """Counts of the last scan's findings by severity."""
     digest: Annotated[str, Field(max_length=128)] | None = None
     """The artifact's digest as scanned."""
+    scanned_reference: Annotated[str, Field(max_length=1024)] | None = None
+    """The artifact as scanned, pinned by digest: what installations run."""
+    database_version: Annotated[str, Field(max_length=128)] | None = None
+    """The vulnerability database the score was computed with (a new one rescans)."""
+    scanned_at: Annotated[str, Field(max_length=32)] | None = None
+    """When the verdict was reached (RFC 3339)."""
 
 
 MODULE = KindInfo(

@@ -91,6 +91,16 @@ ROLLBACK_SUCCEEDED: Final = _reason(
     "RollbackSucceeded", "progress", "a failed update was rolled back to the previous revision"
 )
 NOT_SCANNED: Final = _reason("NotScanned", "progress", "the module has no security score yet")
+SCAN_PENDING: Final = _reason("ScanPending", "progress", "a valid Module waits for its scan")
+SCANNING: Final = _reason("Scanning", "progress", "the Module's artifact is being scanned")
+SCAN_PASSED: Final = _reason(
+    "ScanPassed", "progress", "the scan's score meets security.min_security_score"
+)
+SCANNING_DISABLED: Final = _reason(
+    "ScanningDisabled",
+    "progress",
+    "security.scanning_enabled is false: modules are installable unscanned (an operator's choice)",
+)
 DRY_RUN: Final = _reason("DryRun", "progress", "spec.dryRun: the plan is shown, nothing runs")
 UNINSTALLED: Final = _reason("Uninstalled", "progress", "Event: the module was uninstalled")
 UNINSTALLED_WITH_FORCE: Final = _reason(

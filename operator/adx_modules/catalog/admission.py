@@ -2,7 +2,9 @@
 
 Why it exists: a Module's status must come out the same whether its own handler runs or a
 sibling version changed (a duplicate waiting for the original to go); this computes it from the
-object and the catalog alone, so running it twice changes nothing.
+object and the catalog alone, so running it twice changes nothing. With scanning enabled, a
+valid Module waits (``Pending``) for its scan workflow, which alone writes the verdict
+(``Scanning``, then ``Available`` or ``Rejected``); this never overwrites one.
 """
 
 from __future__ import annotations
@@ -25,24 +27,56 @@ def reject(update: StatusUpdate, verdict: Verdict) -> None:
     update.stalled(verdict.reason, verdict.message)
 
 
+NOT_STARTED = frozenset({r.SCAN_PENDING, r.SCANNING_DISABLED, r.NOT_SCANNED})
+"""Reasons of ``Scanned`` before a scan workflow ran (or with scanning disabled)."""
+
+
+def scan_state(status: Mapping[str, Any]) -> str | None:
+    """The reason of the Module's ``Scanned`` condition (None when absent)."""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == c.SCANNED:
+            return str(condition.get("reason"))
+    return None
+
+
+def scan_decided(state: str | None) -> bool:
+    """Whether the scan workflow reached a verdict: passed, or failed for good."""
+    return state == r.SCAN_PASSED or (
+        state is not None and r.known(state) and r.describe(state).kind == "permanent"
+    )
+
+
 def module_outcome(
-    body: Mapping[str, Any], catalog: Catalog, now: datetime | None = None
+    body: Mapping[str, Any],
+    catalog: Catalog,
+    *,
+    scanning_enabled: bool,
+    now: datetime | None = None,
 ) -> Outcome:
-    """A Module: Available once valid (scanning fills the score later), else Rejected."""
+    """A Module: Rejected when invalid; else Available unscanned when scanning is disabled, or
+    Pending until its scan decides. ``accepted`` says the scan workflow must be running."""
     status = body.get("status") or {}
     update = StatusUpdate(status, generation(body), now or datetime.now(UTC), ModuleStatus)
     verdict = check_module(CatalogEntry.from_object(body), catalog)
-    if verdict.ok:
-        update.condition(c.ACCEPTED, "True", r.VALID, "the spec passed the operator's checks")
+    if not verdict.ok:
+        reject(update, verdict)
+        update.set(phase="Rejected", message=verdict.message)
+        return Outcome(update.patch(), update.ready_event(status))
+    update.condition(c.ACCEPTED, "True", r.VALID, "the spec passed the operator's checks")
+    if not scanning_enabled:
         update.condition(
             c.SCANNED,
             "False",
-            r.NOT_SCANNED,
-            "security scanning is not available in this version; no score yet",
+            r.SCANNING_DISABLED,
+            "security.scanning_enabled is false: this module is installable unscanned",
         )
-        update.ready(r.AVAILABLE, verdict.message).set(phase="Available")
-    else:
-        reject(update, verdict)
-        update.set(phase="Rejected")
-    update.set(message=verdict.message)
-    return Outcome(update.patch(), update.ready_event(status))
+        update.ready(r.AVAILABLE, verdict.message).set(phase="Available", message=verdict.message)
+        return Outcome(update.patch(), update.ready_event(status))
+    state = scan_state(status)
+    if scan_decided(state):  # the scan decided: its verdict stands
+        return Outcome(update.patch(), None)
+    if state is None or state in NOT_STARTED:
+        message = "valid; waiting for the security scan"
+        update.condition(c.SCANNED, "Unknown", r.SCAN_PENDING, message)
+        update.reconciling(r.SCAN_PENDING, message).set(phase="Pending", message=message)
+    return Outcome(update.patch(), update.ready_event(status), accepted=True)

@@ -33,10 +33,29 @@ class CatalogEntry:
     spec_error: str | None = None
     security_score: int | None = None
     uid: str = ""
+    digest: str | None = None
+    scanned_reference: str | None = None
 
     @property
     def available(self) -> bool:
         return self.phase == "Available" and self.spec is not None
+
+    def pinned_spec(self) -> ModuleSpec | None:
+        """The spec with its artifact pinned to what was scanned (an OCI reference by digest,
+        a URL or ConfigMap by its SHA-256): what runs is what was scanned. Unscanned: as is."""
+        spec, digest, reference = self.spec, self.digest, self.scanned_reference
+        if spec is None or not digest or not reference:
+            return spec
+        artifact = spec.artifact
+        if artifact.image is not None:
+            source: Any = artifact.image.model_copy(update={"reference": reference})
+            pinned = artifact.model_copy(update={"image": source})
+        else:
+            field = "wasm" if artifact.wasm is not None else "package"
+            current: Any = getattr(artifact, field)
+            change = {"oci": reference} if current.oci else {"sha256": digest.split(":")[-1]}
+            pinned = artifact.model_copy(update={field: current.model_copy(update=change)})
+        return spec.model_copy(update={"artifact": pinned})
 
     @classmethod
     def from_object(
@@ -53,9 +72,12 @@ class CatalogEntry:
             if parsed is not None and uid:
                 parsed[uid] = known
         spec, error = known
-        score = (body.get("status") or {}).get("securityScore")
+        status = body.get("status") or {}
+        score = status.get("securityScore")
         return cls(
             uid=uid,
+            digest=status.get("digest"),
+            scanned_reference=status.get("scannedReference"),
             security_score=score if isinstance(score, int) else None,
             name=metadata.get("name", ""),
             module_id=str(raw_spec.get("moduleId", "")),

@@ -32,6 +32,10 @@ MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
+INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 CHUNK = 1 << 16
 
 
@@ -55,6 +59,64 @@ def parse_pinned(reference: str) -> tuple[str, str, str]:
             "artifacts are fetched by digest only"
         )
     return match.group("registry"), match.group("repository"), match.group("digest")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An artifact or image reference, split: ``registry/repository[:tag][@digest]``."""
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def parse(cls, reference: str) -> Reference:
+        """As ``docker pull`` reads it: no registry means Docker Hub (``library/`` for one
+        path component); no tag and no digest means ``latest``."""
+        name, _, digest = reference.partition("@")
+        tag = None
+        last = name.rsplit("/", 1)[-1]
+        if ":" in last:
+            name, tag = name.rsplit(":", 1)
+        first, _, rest = name.partition("/")
+        if rest and ("." in first or ":" in first or first == "localhost"):
+            registry, repository = first, rest
+        else:
+            registry, repository = "docker.io", name if rest else f"library/{name}"
+        if digest and not re.fullmatch(r"sha256:[a-f0-9]{64}", digest):
+            raise InvalidError(f"{reference}: the digest is not sha256:<64 lowercase hex>")
+        if not repository or not re.fullmatch(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*", repository):
+            raise InvalidError(f"{reference}: {repository!r} is not a repository name")
+        return cls(registry, repository, tag if tag or digest else "latest", digest or None)
+
+    def pinned(self, digest: str) -> str:
+        return f"{self.registry}/{self.repository}@{digest}"
+
+
+def resolve_digest(reference: Reference, *, host: str | None = None, insecure: bool = False) -> str:
+    """The digest ``reference`` names now: its own, or the one its tag points at (asked of
+    ``host``, a mirror of its registry, when given)."""
+    if reference.digest:
+        return reference.digest
+    registry = host or reference.registry
+    client = oras.provider.Registry(hostname=registry, insecure=insecure)
+    container = client.get_container(f"{registry}/{reference.repository}:{reference.tag}")
+    client.auth.load_configs(container)
+    url = f"{client.prefix}://{registry}/v2/{reference.repository}/manifests/{reference.tag}"
+    accept = ", ".join((*MANIFEST_TYPES, *INDEX_TYPES))
+    try:
+        response = client.do_request(url, "HEAD", headers={"Accept": accept})
+    except requests.RequestException as error:
+        raise UnavailableError(f"{url}: the registry did not answer ({error})") from None
+    if response.status_code == 404:
+        raise NotFoundError(f"{registry}/{reference.repository}:{reference.tag}: no such tag")
+    if response.status_code != 200:
+        raise UnavailableError(f"{url}: the registry answered {response.status_code}")
+    digest = str(response.headers.get("Docker-Content-Digest", ""))
+    if not re.fullmatch(r"sha256:[a-f0-9]{64}", digest):
+        raise InvalidError(f"{url}: the registry named no sha256 digest for the tag")
+    return digest
 
 
 def _get(client: oras.provider.Registry, url: str, accept: str, stream: bool) -> requests.Response:

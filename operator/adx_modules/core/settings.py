@@ -125,6 +125,18 @@ class RegistrySettings(_Section):
         description="Plain HTTP to the registry; honoured for a loopback registry only "
         "(the local stack's), refused for any other host.",
     )
+    mirrors: str = Field(
+        "",
+        pattern=r"^([^=,\s]+=[^=,\s]+(,[^=,\s]+=[^=,\s]+)*)?$",
+        description="Registries served by a mirror, as registry=mirror pairs separated by "
+        "commas (e.g. registry.adxcore.com=127.0.0.1:5000): artifacts are fetched from the "
+        "mirror, keep their names, and run pinned by digest as named.",
+    )
+
+    def mirror(self, registry: str) -> str | None:
+        """The mirror that serves ``registry``, if any."""
+        pairs = (pair.split("=", 1) for pair in self.mirrors.split(",") if pair)
+        return next((mirror for name, mirror in pairs if name == registry), None)
 
 
 class Settings(_Section):

@@ -70,6 +70,8 @@ class Resolution(Payload):
     min_security_score: int
     dependencies: list[PlannedDependency] = []
     """Everything the module needs, in install order (dependencies first)."""
+    digest: str | None = None
+    """The digest of the artifact as scanned (``module`` is pinned to it)."""
     health_timeout_seconds: int = 300
     """How long a revision has to become healthy: spec.update.healthTimeoutSeconds, else the
     setting sandbox.health_timeout_seconds."""

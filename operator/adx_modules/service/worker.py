@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from adx_modules.catalog.scanning.activities import Scanner
+from adx_modules.catalog.scanning.workflow import ScanModuleWorkflow
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
@@ -40,7 +41,12 @@ from adx_modules.installations.workflows.update import UpdateModuleWorkflow
 from adx_modules.sandboxes.activities import SandboxSteps, registry
 
 LOG = logging.getLogger("adx_modules.worker")
-WORKFLOWS = (InstallModuleWorkflow, UpdateModuleWorkflow, UninstallModuleWorkflow)
+WORKFLOWS = (
+    InstallModuleWorkflow,
+    UpdateModuleWorkflow,
+    UninstallModuleWorkflow,
+    ScanModuleWorkflow,
+)
 
 
 def activities(
@@ -53,7 +59,7 @@ def activities(
     supersede = SupersedeActivities(client)
     dependencies = DependencyActivities(kube)
     sandboxes = SandboxSteps(registry(kube, settings.sandbox))
-    scanner = Scanner(store, settings)
+    scanner = Scanner(store, settings, kube)
     return [
         resolve.resolve,
         status.report,
@@ -65,6 +71,7 @@ def activities(
         dependencies.collect_dependencies,
         *sandboxes.all(),
         scanner.scan_artifact,
+        scanner.report_scan,
     ]
 
 

@@ -1,35 +1,57 @@
-"""The scan activity: fetch an artifact by digest, scan it, keep the verdict; once per digest.
+"""The scan activities: a Module's artifact scanned by digest, once per digest, and its verdict
+written on the Module.
 
 Why it exists: scanning is slow and its verdict depends only on the artifact's bytes and what it
 is judged by (the vulnerability database, the rules), so it runs in the worker as a retryable
 activity and its verdict is cached in PostgreSQL by (digest, database version, rules version):
-two Modules on the same artifact, or a retried activity, cost one scan. A missing or mismatched
-artifact fails for good (the reason names it); a scanner that cannot run is retried.
+two Modules on the same artifact, or a retried activity, cost one scan. The artifact is resolved
+to a digest before anything else (a tag is asked once) and fetched by that digest. A missing or
+mismatched artifact fails for good (the reason names it); a scanner or registry that cannot be
+reached is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import ipaddress
 import shutil
 import tempfile
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ValidationError
 from temporalio import activity
 
 from adx_modules.api import reasons as r
 from adx_modules.api.artifacts import PACKAGE_LAYER, WASM_LAYERS
-from adx_modules.api.module import ModuleSpec
-from adx_modules.catalog.scanning.contract import ScanActivities, ScanRequest, ScanVerdict
-from adx_modules.catalog.scanning.scan import ScanReport, rules_version, scan_package, scan_wasm
+from adx_modules.api.module import MODULE, ModuleSpec
+from adx_modules.catalog.scanning.contract import (
+    ScanActivities,
+    ScanRequest,
+    ScanStatus,
+    ScanVerdict,
+)
+from adx_modules.catalog.scanning.scan import (
+    ScanReport,
+    rules_version,
+    scan_image,
+    scan_package,
+    scan_wasm,
+)
+from adx_modules.catalog.scanning.sources import Source, checked, download, source_of
 from adx_modules.catalog.scanning.trivy import ScannerError, TrivyOptions, ensure_database
+from adx_modules.catalog.scanning.verdict import scan_outcome
 from adx_modules.clients.errors import InvalidError, NotFoundError
-from adx_modules.clients.oci import fetch_layer, parse_pinned
+from adx_modules.clients.kube import KubeClient
+from adx_modules.clients.oci import fetch_layer, resolve_digest
 from adx_modules.clients.postgres import ScanRecord, Store
 from adx_modules.core.errors import StepError
 from adx_modules.core.metrics import SCAN_RESULTS
 from adx_modules.core.settings import Settings
+from adx_modules.core.status import changes
 
 LAYERS = {"package": (PACKAGE_LAYER,), "wasm": WASM_LAYERS}
 
@@ -44,11 +66,23 @@ def loopback(registry: str) -> bool:
         return False
 
 
-class Scanner:
-    """The scan activity, with the store that caches verdicts and the worker's settings."""
+class Located:
+    """An artifact pinned: the name installations run, where its bytes are, its digest."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, reference: str, fetch_from: str, digest: str, path: Path | None) -> None:
+        self.reference = reference  # as named, pinned by digest (or the URL)
+        self.fetch_from = fetch_from  # the same at the mirror that serves it
+        self.digest = digest
+        self.path = path  # the bytes, when locating them meant downloading them
+
+
+class Scanner:
+    """The scan activities, with the store that caches verdicts, the Kubernetes client that
+    reads ConfigMaps and writes Module status, and the worker's settings."""
+
+    def __init__(self, store: Store, settings: Settings, kube: KubeClient | None = None) -> None:
         self._store = store
+        self._kube = kube
         self._settings = settings
         cache = settings.security.scan_cache_dir or str(Path(tempfile.gettempdir(), "adx-trivy"))
         database = settings.security.vulnerability_db
@@ -69,67 +103,125 @@ class Scanner:
             )
         return True
 
-    def _scan(self, request: ScanRequest, insecure: bool) -> ScanReport:
-        workdir = Path(tempfile.mkdtemp(prefix="adx-fetch-"))
-        try:
-            fetched = fetch_layer(
-                request.reference,
-                workdir / "artifact",
-                media_types=LAYERS[request.kind],
-                insecure=insecure,
+    async def _locate(self, source: Source, workdir: Path) -> Located:
+        """Pin the artifact: a digest from the registry, or the bytes and their hash."""
+        if source.oci is not None:
+            oci = source.oci
+            host = self._settings.registry.mirror(oci.registry) or oci.registry
+            insecure = self._insecure(host)
+            digest = await asyncio.to_thread(resolve_digest, oci, host=host, insecure=insecure)
+            fetch_from = f"{host}/{oci.repository}@{digest}"
+            return Located(oci.pinned(digest), fetch_from, digest, None)
+        path = workdir / "artifact"
+        if source.url is not None:
+            digest = checked(
+                await asyncio.to_thread(download, source.url, path), source, source.url
             )
-            spec = ModuleSpec.model_validate(request.spec)
-            if request.kind == "wasm":
-                return scan_wasm(fetched.path.read_bytes(), spec)
-            return scan_package(fetched.path, spec, self._trivy)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            return Located(source.url, source.url, digest, path)
+        ref = source.config_map
+        if ref is None or self._kube is None:
+            raise InvalidError("the artifact names no source this worker can fetch")
+        where = f"ConfigMap {ref.namespace}/{ref.name} key {ref.key}"
+        config_map = await self._kube.get_object("ConfigMap", ref.name, ref.namespace)
+        encoded = (config_map.get("binaryData") or {}).get(ref.key)
+        if encoded is None:
+            raise NotFoundError(f"{where}: no such key in binaryData")
+        path.write_bytes(base64.b64decode(encoded))
+        digest = checked(f"sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}", source, where)
+        return Located(where, where, digest, path)
+
+    def _scan(
+        self, source: Source, located: Located, spec: ModuleSpec, workdir: Path
+    ) -> ScanReport:
+        host = located.fetch_from.split("/", 1)[0]
+        if source.kind == "image":
+            insecure = self._insecure(host)
+            return scan_image(located.fetch_from, spec, self._trivy, insecure=insecure)
+        path = located.path
+        if path is None:  # in a registry: fetched by digest, the bytes proved
+            fetched = fetch_layer(
+                located.fetch_from,
+                workdir / "layer",
+                media_types=LAYERS[source.kind],
+                insecure=self._insecure(host),
+            )
+            path = fetched.path
+        if source.kind == "wasm":
+            return scan_wasm(path.read_bytes(), spec)
+        return scan_package(path, spec, self._trivy)
 
     @activity.defn(name=ScanActivities.SCAN_ARTIFACT)
     async def scan_artifact(self, request: ScanRequest) -> ScanVerdict:
-        """The verdict on ``request.reference``: from the cache, or scanned now and cached."""
+        """The verdict on the Module's artifact: from the cache, or scanned now and cached."""
+        where = f"Module {request.module}"
         try:
-            registry, _, digest = parse_pinned(request.reference)
-        except InvalidError as error:
-            raise StepError(r.ARTIFACT_INVALID, f"Module {request.module}: {error}") from None
+            spec = ModuleSpec.model_validate(request.spec)
+            source = source_of(spec)
+        except (ValidationError, InvalidError) as error:
+            raise StepError(r.ARTIFACT_INVALID, f"{where}: {error}") from None
         try:
             database = await asyncio.to_thread(ensure_database, self._trivy)
         except ScannerError as error:
             raise StepError(r.SCANNER_UNAVAILABLE, str(error)) from None
         versions = (database, rules_version())
-        cached = await self._store.scan(digest, *versions)
-        if cached is None:
-            insecure = self._insecure(registry)
-            try:
-                report = await asyncio.to_thread(self._scan, request, insecure)
-            except NotFoundError as error:
-                raise StepError(r.ARTIFACT_NOT_FOUND, f"Module {request.module}: {error}") from None
-            except InvalidError as error:
-                raise StepError(r.ARTIFACT_INVALID, f"Module {request.module}: {error}") from None
-            except ScannerError as error:
-                raise StepError(r.SCANNER_UNAVAILABLE, str(error)) from None
-            passed = report.score >= self._settings.security.min_security_score
-            for severity, count in report.counts.items():
-                SCAN_RESULTS.labels(severity, "passed" if passed else "failed").inc(count)
-            cached = await self._store.record_scan(
-                ScanRecord(
-                    digest=digest,
-                    db_version=versions[0],
-                    rules_version=versions[1],
-                    score=report.score,
-                    counts=report.counts,
-                    findings=[asdict(finding) for finding in report.findings],
+        workdir = Path(tempfile.mkdtemp(prefix="adx-fetch-"))
+        try:
+            located = await self._locate(source, workdir)
+            cached = await self._store.scan(located.digest, *versions)
+            fresh = cached is None
+            if cached is None:
+                report = await asyncio.to_thread(self._scan, source, located, spec, workdir)
+                cached = await self._store.record_scan(
+                    ScanRecord(
+                        digest=located.digest,
+                        db_version=versions[0],
+                        rules_version=versions[1],
+                        score=report.score,
+                        counts=report.counts,
+                        findings=[asdict(finding) for finding in report.findings],
+                    )
                 )
-            )
-            fresh = True
-        else:
-            fresh = False
-        return ScanVerdict(
+        except NotFoundError as error:
+            raise StepError(r.ARTIFACT_NOT_FOUND, f"{where}: {error}") from None
+        except InvalidError as error:
+            raise StepError(r.ARTIFACT_INVALID, f"{where}: {error}") from None
+        except ScannerError as error:
+            raise StepError(r.SCANNER_UNAVAILABLE, str(error)) from None
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        minimum = self._settings.security.min_security_score
+        verdict = ScanVerdict(
+            reference=located.reference,
             digest=cached.digest,
             db_version=cached.db_version,
             rules_version=cached.rules_version,
             score=cached.score,
+            minimum=minimum,
             counts=cached.counts,
             findings=len(cached.findings),
             cached=not fresh,
         )
+        outcome = "passed" if verdict.passed else "failed"
+        for severity, count in cached.counts.items():
+            SCAN_RESULTS.labels(severity, outcome).inc(count)
+        return verdict
+
+    @activity.defn(name=ScanActivities.REPORT_SCAN)
+    async def report_scan(self, status: ScanStatus) -> bool:
+        """Write the scan's state on its Module (only the object scanned: same uid); whether
+        it was there to write on."""
+        if self._kube is None:
+            raise StepError(r.STEP_FAILED, "the scanner has no Kubernetes client to report with")
+        try:
+            body = await self._kube.get_custom(MODULE, status.module)
+        except NotFoundError:
+            return False
+        if body.get("metadata", {}).get("uid") != status.uid:
+            return False
+        outcome = scan_outcome(body, status, datetime.now(UTC))
+        if changes(body.get("status"), outcome.patch):
+            await self._kube.patch_status(MODULE, status.module, outcome.patch)
+        if outcome.event:
+            kind, reason, message = outcome.event
+            await self._kube.post_event(body, kind, reason, message)
+        return True

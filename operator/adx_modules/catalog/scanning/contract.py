@@ -13,30 +13,58 @@ from adx_modules.core.refs import Payload
 
 
 class ScanActivities:
-    """Activity names."""
+    """Activity names, and the workflow's id scheme."""
 
     SCAN_ARTIFACT = "scan_artifact"
+    REPORT_SCAN = "report_scan"
+
+    @staticmethod
+    def workflow_id(uid: str) -> str:
+        """One scan workflow per Module object (a rescan is a new run of the same id)."""
+        return f"module-scan-{uid}"
 
 
-ArtifactKind = Literal["package", "wasm"]
+ArtifactKind = Literal["image", "package", "wasm"]
 
 
 class ScanRequest(Payload):
-    """Scan the artifact ``reference`` (pinned by digest) of the Module ``module``."""
+    """Scan the artifact of the Module ``module`` (uid ``uid``), as its ``spec`` names it."""
 
     module: str
-    reference: str
-    kind: ArtifactKind
+    uid: str
     spec: dict[str, object]
+    rescan: bool = False
+    """A Module that has a verdict already: it stays as it is until the new one."""
 
 
 class ScanVerdict(Payload):
-    """What the scan found, and whether it came from the cache."""
+    """What the scan found, whether it passes, and whether it came from the cache."""
 
+    reference: str
+    """The artifact as scanned, pinned by digest (what installations run)."""
     digest: str
     db_version: str
     rules_version: str
     score: int
+    minimum: int
     counts: dict[str, int]
     findings: int
     cached: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.minimum
+
+
+ScanState = Literal["scanning", "retrying", "failed", "decided"]
+
+
+class ScanStatus(Payload):
+    """What the scan workflow shows on its Module: at work, retrying, failed, or decided."""
+
+    module: str
+    uid: str
+    state: ScanState
+    reason: str = ""
+    message: str = ""
+    verdict: ScanVerdict | None = None

@@ -65,6 +65,15 @@ def scan_package(archive: Path, spec: ModuleSpec, options: trivy.TrivyOptions) -
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def scan_image(
+    reference: str, spec: ModuleSpec, options: trivy.TrivyOptions, *, insecure: bool
+) -> ScanReport:
+    """A container image in a registry, pinned by digest."""
+    findings = trivy.scan_image(reference, options, insecure=insecure)
+    findings += manifest.analyze(spec)
+    return ScanReport.of(findings)
+
+
 def scan_wasm(binary: bytes, spec: ModuleSpec, name: str = "module.wasm") -> ScanReport:
     """A WebAssembly binary."""
     findings = wasm.analyze(binary, spec.permissions, name)

@@ -175,3 +175,12 @@ def scan_sbom(sbom: Path, options: TrivyOptions) -> list[Finding]:
     """``trivy sbom``: the vulnerabilities of the dependencies an SBOM lists (needs the
     database: :func:`ensure_database` first)."""
     return _report(["sbom", "--scanners", "vuln", *OFFLINE, str(sbom)], options)
+
+
+def scan_image(reference: str, options: TrivyOptions, *, insecure: bool) -> list[Finding]:
+    """``trivy image`` straight from the registry (no container engine): the vulnerabilities
+    of the image's OS and language packages, secrets in its layers, misconfigurations.
+    ``reference`` is pinned by digest, so what is judged is what will run."""
+    arguments = ["image", "--image-src", "remote", "--scanners", "vuln,secret,misconfig"]
+    arguments += [*OFFLINE, "--skip-check-update", *(["--insecure"] if insecure else [])]
+    return _report([*arguments, reference], options)

@@ -106,14 +106,16 @@ class ResolveActivities:
         for dependency in planned.dependencies:
             if dependency.create:  # created from here: this tenant approves it here
                 wanted |= set(dependency.permissions)
+        scanning = self._settings.security.scanning_enabled
         return Resolution(
             module_name=chosen.name,
-            module=chosen.spec,
+            module=(chosen.pinned_spec() if scanning else None) or chosen.spec,
+            digest=chosen.digest if scanning else None,
             security_score=chosen.security_score,
             module_phase=chosen.phase,
             isolation=verdict.isolation or self._settings.sandbox.default_isolation,
             missing_permissions=sorted(wanted - set(spec.approved_permissions)),
-            scanning_enabled=self._settings.security.scanning_enabled,
+            scanning_enabled=scanning,
             min_security_score=self._settings.security.min_security_score,
             dependencies=planned.dependencies,
             health_timeout_seconds=(

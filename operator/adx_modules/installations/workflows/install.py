@@ -24,11 +24,11 @@ from adx_modules.installations.workflows.rollout import (
 from adx_modules.installations.workflows.runner import (
     QUICK,
     StepRunner,
-    explain,
     failure_conditions,
 )
 
 with workflow.unsafe.imports_passed_through():
+    from adx_modules.core.explain import explain
     from adx_modules.installations.contract import LifecycleRequest
     from adx_modules.installations.progress import ACTIVATE, DONE, PROVISION, RESOLVE, Step
     from adx_modules.sandboxes.contract import SandboxActivities, SandboxRequest

@@ -76,17 +76,20 @@ async def resolve_and_gate(
             non_retryable=True,
         )
     score, minimum = resolution.security_score, resolution.min_security_score
-    if resolution.scanning_enabled and score is not None and score < minimum:
-        raise ApplicationError(
-            f"{chosen} has security score {score}, below the minimum {minimum}",
-            type=r.SECURITY_SCORE_TOO_LOW,
-            non_retryable=True,
+    if workflow.patched("scan-gate-fails-closed"):
+        scanned = security_gate(resolution, chosen)
+    else:  # the gate as recorded histories ran it (a score was checked only when present)
+        if resolution.scanning_enabled and score is not None and score < minimum:
+            raise ApplicationError(
+                f"{chosen} has security score {score}, below the minimum {minimum}",
+                type=r.SECURITY_SCORE_TOO_LOW,
+                non_retryable=True,
+            )
+        scanned = (
+            (c.SCANNED, "True", r.SUCCEEDED, f"security score {score} (minimum {minimum})")
+            if score is not None
+            else (c.SCANNED, "Unknown", r.NOT_SCANNED, "the module has no security score yet")
         )
-    scanned: Condition = (
-        (c.SCANNED, "True", r.SUCCEEDED, f"security score {score} (minimum {minimum})")
-        if score is not None
-        else (c.SCANNED, "Unknown", r.NOT_SCANNED, "the module has no security score yet")
-    )
     dependencies = [
         {"moduleId": d.module_id, "version": d.version, "installation": d.installation}
         for d in resolution.dependencies
@@ -113,6 +116,37 @@ async def resolve_and_gate(
         await install_dependencies(steps, resolution)
         await steps.report(labelled(next_step, label), message=f"{phase.lower()} {chosen}")
     return resolution
+
+
+def security_gate(resolution: Resolution, chosen: str) -> Condition:
+    """Fails closed: with scanning enabled, a module without a score (never scanned, or being
+    rescanned from nothing) or below the minimum is refused; the Scanned condition otherwise."""
+    score, minimum = resolution.security_score, resolution.min_security_score
+    if not resolution.scanning_enabled:
+        return (
+            c.SCANNED,
+            "False",
+            r.SCANNING_DISABLED,
+            f"{chosen} is installed unscanned: security.scanning_enabled is false",
+        )
+    if score is None:
+        raise ApplicationError(
+            f"{chosen} has no security score: it has not been scanned",
+            type=r.MODULE_NOT_AVAILABLE,
+            non_retryable=True,
+        )
+    if score < minimum:
+        raise ApplicationError(
+            f"{chosen} has security score {score}, below the minimum {minimum}",
+            type=r.SECURITY_SCORE_TOO_LOW,
+            non_retryable=True,
+        )
+    return (
+        c.SCANNED,
+        "True",
+        r.SCAN_PASSED,
+        f"security score {score} (minimum {minimum}); runs {resolution.digest or 'as scanned'}",
+    )
 
 
 async def install_dependencies(steps: StepRunner, resolution: Resolution) -> None:

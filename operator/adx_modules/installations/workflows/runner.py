@@ -15,7 +15,6 @@ from typing import Any, Literal, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, FailureError, TimeoutError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -47,21 +46,6 @@ RETRY = RetryPolicy(
     non_retryable_error_types=NON_RETRYABLE,
 )
 QUICK = timedelta(seconds=20)
-
-
-def explain(error: BaseException) -> tuple[str, str]:
-    """(reason, message) for a failed step: the innermost application error says why. A type
-    the taxonomy does not know (which the activity boundary never produces) is StepFailed, and
-    a timeout is ServiceUnavailable: no foreign text becomes a reason."""
-    cause: BaseException | None = error
-    while isinstance(cause, FailureError):
-        if isinstance(cause, ApplicationError) and cause.type:
-            reason = cause.type if r.known(cause.type) else r.STEP_FAILED
-            return reason, cause.message
-        if isinstance(cause, TimeoutError):
-            return r.SERVICE_UNAVAILABLE, "the step did not finish in time"
-        cause = cause.cause
-    return r.STEP_FAILED, "the step failed unexpectedly"
 
 
 Audit = tuple[str, str] | tuple[str, str, str]  # (step, outcome[, detail])

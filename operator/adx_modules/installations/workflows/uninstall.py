@@ -14,10 +14,11 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import FailureError
 
-from adx_modules.installations.workflows.runner import Audit, StepRunner, explain
+from adx_modules.installations.workflows.runner import Audit, StepRunner
 
 with workflow.unsafe.imports_passed_through():
     from adx_modules.api import reasons as r
+    from adx_modules.core.explain import explain
     from adx_modules.installations.contract import Activities, BackupRequest, LifecycleRequest
     from adx_modules.installations.progress import DEACTIVATE, DELETE, DONE
     from adx_modules.sandboxes.contract import (

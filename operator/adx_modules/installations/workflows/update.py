@@ -20,11 +20,12 @@ from adx_modules.installations.workflows.rollout import (
     report_success,
     resolve_and_gate,
 )
-from adx_modules.installations.workflows.runner import StepRunner, explain, failure_conditions
+from adx_modules.installations.workflows.runner import StepRunner, failure_conditions
 
 with workflow.unsafe.imports_passed_through():
     from adx_modules.api import conditions as c
     from adx_modules.api import reasons as r
+    from adx_modules.core.explain import explain
     from adx_modules.installations.contract import Activities, LifecycleRequest, RevisionInfo
     from adx_modules.installations.messages import Condition
     from adx_modules.installations.progress import ACTIVATE, DONE, RESOLVE, ROLLOUT, Step
