@@ -29,6 +29,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = Path(item.fspath).relative_to(TESTS).parts[0]
         if tier in ("integration", "e2e"):
             item.add_marker(getattr(pytest.mark, tier))
+    # the scanning end-to-end tests run their own operator (scanning enabled) before the
+    # session's shared one (scanning disabled) starts: one operator watches Modules at a time
+    items.sort(key=lambda item: Path(item.fspath).name != "test_scanning_e2e.py")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -94,12 +94,8 @@ async def measure(
         size = artifact.stat().st_size
         published = publish(artifact, registry, insecure=True, manifest=manifest)
         spec: dict[str, Any] = published.module["spec"]
-        request = ScanRequest(
-            module=str(published.module["metadata"]["name"]),
-            reference=published.reference,
-            kind=kind,  # type: ignore[arg-type]
-            spec=spec,
-        )
+        name = str(published.module["metadata"]["name"])
+        request = ScanRequest(module=name, uid=f"bench-{name}", spec=spec)
         started = time.monotonic()
         verdict = await scanner.scan_artifact(request)
         cold.append(time.monotonic() - started)

@@ -1,7 +1,10 @@
 """The whole product against the local stack: the operator and the worker run as users run them.
 
 They share one task queue and one database schema of the session's own; every test still works
-in its own namespace.
+in its own namespace. The lifecycle tests publish Modules whose images exist nowhere, so this
+session's operator runs with scanning disabled (an operator's explicit choice, shown on every
+Module as ``Scanned=False ScanningDisabled``); ``test_scanning.py`` swaps in a pair with
+scanning enabled, on artifacts pushed to the local registry.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ def service_env(stack: StackInfo) -> dict[str, str]:
         **stack.env,
         "ADX_TEMPORAL_TASK_QUEUE": f"e2e-{suffix}",
         "ADX_DATABASE_SCHEMA_NAME": f"e2e_{suffix}",
+        "ADX_SECURITY_SCANNING_ENABLED": "false",
     }
 
 

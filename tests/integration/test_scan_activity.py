@@ -1,7 +1,8 @@
 """The scan activity against the real registry, PostgreSQL and Trivy: a published package is
 fetched by digest, scanned and its verdict stored; the same digest again (another Module, a
 retried activity) is answered from the cache without running a scanner; a missing artifact and
-an insecure non-loopback registry fail for good, naming why."""
+an insecure non-loopback registry fail for good, naming why; a tag is resolved to its digest
+first."""
 
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ def failed_criticals() -> float:
     return REGISTRY.get_sample_value("security_scan_results_total", labels) or 0.0
 
 
+def request(module: str, spec: dict[str, object], reference: str | None = None) -> ScanRequest:
+    """The scan of ``spec`` (its package at ``reference`` when given)."""
+    if reference is not None:
+        spec = {**spec, "artifact": {"package": {"oci": reference}}}
+    return ScanRequest(module=module, uid=f"uid-{module}", spec=spec)
+
+
 def published(
     stack: StackInfo, tmp_path: Path, extra: dict[str, str] | None = None
 ) -> tuple[str, dict[str, object]]:
@@ -67,17 +75,13 @@ async def test_scanned_once_then_answered_from_the_cache(
 ) -> None:
     reference, spec = published(stack, tmp_path, {"settings.py": f'TOKEN = "{TOKEN}"\n'})
     before = failed_criticals()
-    first = await scanner.scan_artifact(
-        ScanRequest(module="a-1-0-0", reference=reference, kind="package", spec=spec)
-    )
+    first = await scanner.scan_artifact(request("a-1-0-0", spec))
     assert (first.cached, first.score, first.counts["critical"]) == (False, 0, 1)
     assert first.digest == reference.partition("@")[2]
     assert failed_criticals() == before + 1  # the metric counts the fresh scan
     # a second Module on the same artifact: no scanner may run now
     monkeypatch.setattr(trivy, "executable", lambda name: None)
-    second = await scanner.scan_artifact(
-        ScanRequest(module="b-1-0-0", reference=reference, kind="package", spec=spec)
-    )
+    second = await scanner.scan_artifact(request("b-1-0-0", spec))
     assert second.cached
     assert second.model_dump(exclude={"cached"}) == first.model_dump(exclude={"cached"})
     assert failed_criticals() == before + 1  # and not the cache hit
@@ -87,27 +91,22 @@ async def test_a_clean_package_and_a_missing_one(
     scanner: Scanner, stack: StackInfo, tmp_path: Path
 ) -> None:
     reference, spec = published(stack, tmp_path)
-    verdict = await scanner.scan_artifact(
-        ScanRequest(module="c-1-0-0", reference=reference, kind="package", spec=spec)
-    )
+    verdict = await scanner.scan_artifact(request("c-1-0-0", spec))
     assert (verdict.score, verdict.findings) == (100, 0)
     missing = reference[:-8] + "00000000"
     with pytest.raises(StepError) as failed:
-        await scanner.scan_artifact(
-            ScanRequest(module="c-1-0-0", reference=missing, kind="package", spec=spec)
-        )
+        await scanner.scan_artifact(request("c-1-0-0", spec, missing))
     assert failed.value.reason.name == r.ARTIFACT_NOT_FOUND
     assert not failed.value.reason.retryable
-    with pytest.raises(StepError) as tagged:
-        await scanner.scan_artifact(
-            ScanRequest(
-                module="c-1-0-0",
-                reference=reference.split("@")[0] + ":0.1.0",
-                kind="package",
-                spec=spec,
-            )
-        )
-    assert tagged.value.reason.name == r.ARTIFACT_INVALID
+    # by tag: resolved to the digest it names now, and that digest's verdict answers
+    tagged = await scanner.scan_artifact(
+        request("c-1-0-0", spec, reference.split("@")[0] + ":0.1.0")
+    )
+    assert (tagged.reference, tagged.cached) == (reference, True)
+    with pytest.raises(StepError) as untagged:
+        await scanner.scan_artifact(request("c-1-0-0", spec, reference.split("@")[0] + ":9.9.9"))
+    assert untagged.value.reason.name == r.ARTIFACT_NOT_FOUND
+    assert "no such tag" in untagged.value.message
 
 
 async def test_plain_http_only_to_a_loopback_registry(scanner: Scanner, tmp_path: Path) -> None:
@@ -115,11 +114,16 @@ async def test_plain_http_only_to_a_loopback_registry(scanner: Scanner, tmp_path
     assert not any(map(loopback, ("registry.example.com:5000", "10.0.0.1")))
     with pytest.raises(StepError, match="loopback registry only") as refused:
         await scanner.scan_artifact(
-            ScanRequest(
-                module="d-1-0-0",
-                reference=f"registry.example.com/x@sha256:{'a' * 64}",
-                kind="package",
-                spec={},
+            request(
+                "d-1-0-0",
+                {
+                    "moduleId": "d",
+                    "version": "1.0.0",
+                    "displayName": "d",
+                    "author": "tests",
+                    "runtime": "python",
+                },
+                f"registry.example.com/x@sha256:{'a' * 64}",
             )
         )
     assert refused.value.reason.name == r.ARTIFACT_INVALID

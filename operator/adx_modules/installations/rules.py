@@ -32,8 +32,16 @@ class InstallationVerdict(Verdict):
 
 
 def _available_list(catalog: Catalog, module_id: str) -> str:
+    """The Available versions, and the others with their phase (``1.0.0 Rejected``, ``1.1.0
+    Scanning``): why a version that exists cannot be chosen."""
     versions = [e.version for e in catalog.available(module_id)]
-    return ", ".join(versions) if versions else "none"
+    others = [
+        f"{e.version} {e.phase or 'Pending'}"
+        for e in catalog.versions(module_id)
+        if not e.available and e.spec is not None
+    ]
+    listed = ", ".join(versions) if versions else "none"
+    return f"{listed}; not installable: {', '.join(others)}" if others else listed
 
 
 def check_installation(

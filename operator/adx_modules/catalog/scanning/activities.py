@@ -34,6 +34,7 @@ from adx_modules.catalog.scanning.contract import (
     ScanStatus,
     ScanVerdict,
 )
+from adx_modules.catalog.scanning.findings import worst
 from adx_modules.catalog.scanning.scan import (
     ScanReport,
     rules_version,
@@ -199,11 +200,13 @@ class Scanner:
             minimum=minimum,
             counts=cached.counts,
             findings=len(cached.findings),
+            worst=worst(cached.findings),
             cached=not fresh,
         )
-        outcome = "passed" if verdict.passed else "failed"
-        for severity, count in cached.counts.items():
-            SCAN_RESULTS.labels(severity, outcome).inc(count)
+        if fresh:  # findings counted once per scan run, not per cache hit
+            outcome = "passed" if verdict.passed else "failed"
+            for severity, count in cached.counts.items():
+                SCAN_RESULTS.labels(severity, outcome).inc(count)
         return verdict
 
     @activity.defn(name=ScanActivities.REPORT_SCAN)

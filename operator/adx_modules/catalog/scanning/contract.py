@@ -50,6 +50,8 @@ class ScanVerdict(Payload):
     counts: dict[str, int]
     findings: int
     cached: bool
+    worst: list[str] = []
+    """The most severe findings, one line each (all of them are in PostgreSQL)."""
 
     @property
     def passed(self) -> bool:

@@ -7,6 +7,7 @@ stored findings treat them alike, and a finding always names the file or entry i
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,3 +29,15 @@ class Finding:
     def __str__(self) -> str:
         where = f" ({self.location})" if self.location else ""
         return f"{self.severity} {self.scanner}/{self.rule}{where}: {self.message}"
+
+
+def worst(findings: Sequence[Mapping[str, object]], limit: int = 3) -> list[str]:
+    """The ``limit`` most severe stored findings, one line each (what a Module's status names;
+    the rest are in PostgreSQL)."""
+    rank: dict[str, int] = {severity: index for index, severity in enumerate(SEVERITIES)}
+    ordered = sorted(findings, key=lambda f: rank.get(str(f.get("severity")), len(rank)))
+    lines = []
+    for found in ordered[:limit]:
+        where = f" ({found['location']})" if found.get("location") else ""
+        lines.append(f"{found.get('severity')} {found.get('scanner')}/{found.get('rule')}{where}")
+    return lines

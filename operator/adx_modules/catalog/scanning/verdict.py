@@ -23,9 +23,10 @@ def summary(verdict: ScanVerdict) -> str:
     counts = verdict.counts
     found = ", ".join(f"{counts.get(level, 0)} {level}" for level in ("critical", "high"))
     more = ", ".join(f"{counts.get(level, 0)} {level}" for level in ("medium", "low"))
+    named = f" (worst: {'; '.join(verdict.worst)})" if verdict.worst else ""
     return (
         f"security score {verdict.score} (minimum {verdict.minimum}); findings: {found}, "
-        f"{more}; {verdict.reference}"
+        f"{more}{named}; {verdict.reference}"
     )
 
 

@@ -1,0 +1,186 @@
+"""Scanning end to end: Modules whose artifacts are in the local registry are scanned by the
+worker (real Trivy, real registry, PostgreSQL's cache), become Available or Rejected with their
+score, and installs run exactly what was scanned.
+
+This module runs its own operator and worker with scanning enabled, before the session's shared
+pair (scanning disabled) starts: one operator watches the cluster's Modules at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adx_modules.api import conditions as c
+from adx_modules.api import reasons as r
+from adx_modules.authoring.manifest import read_manifest
+from adx_modules.authoring.package import build
+from adx_modules.authoring.publish import publish
+from adx_modules.authoring.scaffold import scaffold
+from adx_modules.devstack.images import push_image, python_package
+from support.kube import Kubectl
+from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
+from support.operator import ServiceProcess
+from support.stack import StackInfo
+
+TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+
+@pytest.fixture(scope="module")
+def scanning_service(
+    stack: StackInfo, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServiceProcess]]:
+    """An operator and a worker with scanning enabled (the product's default)."""
+    suffix = uuid.uuid4().hex[:8]
+    logs = tmp_path_factory.mktemp("scanning")
+    env = {
+        **stack.env,
+        "ADX_TEMPORAL_TASK_QUEUE": f"scan-{suffix}",
+        "ADX_DATABASE_SCHEMA_NAME": f"scan_{suffix}",
+        "ADX_SECURITY_SCANNING_ENABLED": "true",
+        "ADX_SECURITY_SCAN_CACHE_DIR": str(logs / "trivy"),
+    }
+    processes = {
+        role: ServiceProcess(role, env, logs / f"{role}.log") for role in ("worker", "operator")
+    }
+    try:
+        for process in processes.values():
+            process.start()
+        yield processes
+    finally:
+        for process in processes.values():
+            process.stop()
+
+
+@pytest.fixture
+def registry(stack: StackInfo) -> str:
+    return stack.env["ADX_REGISTRY_ADDRESS"]
+
+
+def scans_run(worker: ServiceProcess) -> float:
+    """How many findings fresh scans counted (cache hits count none)."""
+    text = httpx.get(f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("security_scan_results_total{")
+    )
+
+
+def module_status(kubectl: Kubectl, name: str, phase: str) -> dict[str, Any]:
+    found: dict[str, Any] = wait_phase(kubectl, f"module/{name}", phase, timeout=180)
+    return found
+
+
+def deployment_image(kubectl: Kubectl, installation: str) -> str:
+    deployment = kubectl.json("get", "deployment", f"mod-{installation}")
+    return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def test_a_clean_image_is_scanned_pinned_and_installed_as_scanned(
+    scanning_service: dict[str, ServiceProcess], kubectl: Kubectl, registry: str, unique: str
+) -> None:
+    module_id = f"clean-{unique}"
+    repository = f"adx-tests/{module_id}"
+    scanned = push_image(registry, repository, "1.0.0", {"module": b"clean\n"}, insecure=True)
+    doc = module_doc(module_id, "1.0.0")
+    doc["spec"]["artifact"] = {"image": {"reference": f"{registry}/{repository}:1.0.0"}}
+    doc["spec"]["resources"] = {"limits": {"cpu": "100m", "memory": "64Mi"}}
+    kubectl.apply(doc)
+    module = module_status(kubectl, f"{module_id}-1-0-0", "Available")
+    status = module["status"]
+    assert status["scannedReference"] == scanned  # the tag resolved to its digest
+    assert status["digest"] == scanned.split("@")[1]
+    assert status["securityScore"] == 100
+    assert status["databaseVersion"]
+    assert status["scannedAt"]
+    assert condition(module, c.SCANNED)["reason"] == r.SCAN_PASSED
+
+    kubectl.apply(installation_doc("first", module_id))
+    installed = wait_condition(kubectl, "moduleinstallation/first", c.READY, timeout=120)
+    assert condition(installed, c.SCANNED)["reason"] == r.SCAN_PASSED
+    assert deployment_image(kubectl, "first") == scanned
+
+    # the tag moves to other bytes after the scan: what installs is still what was scanned
+    moved = push_image(registry, repository, "1.0.0", {"module": b"swapped\n"}, insecure=True)
+    assert moved != scanned
+    kubectl.apply(installation_doc("second", module_id))
+    wait_condition(kubectl, "moduleinstallation/second", c.READY, timeout=120)
+    assert deployment_image(kubectl, "second") == scanned
+
+
+def test_a_vulnerable_image_is_rejected_and_its_install_is_refused(
+    scanning_service: dict[str, ServiceProcess], kubectl: Kubectl, registry: str, unique: str
+) -> None:
+    module_id = f"vulnerable-{unique}"
+    files = {**python_package("PyYAML", "5.3"), "module": b"vulnerable\n"}
+    pinned = push_image(registry, f"adx-tests/{module_id}", "1.0.0", files, insecure=True)
+    doc = module_doc(module_id, "1.0.0")
+    doc["spec"]["artifact"] = {"image": {"reference": pinned}}
+    kubectl.apply(doc)
+    module = module_status(kubectl, f"{module_id}-1-0-0", "Rejected")
+    scanned = condition(module, c.SCANNED)
+    assert (scanned["status"], scanned["reason"]) == ("False", r.SECURITY_SCORE_TOO_LOW)
+    assert "CVE-2020-14343" in scanned["message"]
+    assert module["status"]["securityScore"] < 70
+    assert module["status"]["findings"]["critical"] == 1
+
+    kubectl.apply(installation_doc("refused", module_id))
+    refused = wait_condition(kubectl, "moduleinstallation/refused", c.RESOLVED, "False")
+    assert condition(refused, c.RESOLVED)["reason"] == r.NO_MATCHING_VERSION
+    assert "1.0.0 Rejected" in condition(refused, c.RESOLVED)["message"]
+    assert kubectl("get", "deployment", "mod-refused", check=False).returncode != 0
+
+
+def test_a_package_with_a_secret_and_a_vulnerable_dependency_is_rejected_naming_both(
+    scanning_service: dict[str, ServiceProcess],
+    kubectl: Kubectl,
+    registry: str,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    module_id = f"leaky-{unique}"
+    directory = tmp_path / module_id
+    scaffold(directory, module_id, "python")
+    (directory / "settings.py").write_text(f'TOKEN = "{TOKEN}"\n')
+    (directory / "requirements.lock").write_text("PyYAML==5.3\n")
+    package = build(directory / "manifest.json", tmp_path / "m.adx").path
+    reference = publish(package, registry, insecure=True).reference
+    spec = {
+        **read_manifest(directory / "manifest.json"),
+        "artifact": {"package": {"oci": reference}},
+    }
+    name = f"{module_id}-0-1-0"
+    kubectl.apply(
+        {
+            "apiVersion": "modules.adxcore.com/v1alpha1",
+            "kind": "Module",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+    )
+    module = module_status(kubectl, name, "Rejected")
+    message = condition(module, c.SCANNED)["message"]
+    assert "secret/github-pat" in message
+    assert "CVE-2020-14343" in message
+    assert module["status"]["securityScore"] == 0  # a secret is fatal
+
+    # a second Module on the same artifact: answered from the cache, no scanner runs
+    before = scans_run(scanning_service["worker"])
+    twin = {**spec, "moduleId": f"twin-{unique}"}
+    kubectl.apply(
+        {
+            "apiVersion": "modules.adxcore.com/v1alpha1",
+            "kind": "Module",
+            "metadata": {"name": f"twin-{unique}"},
+            "spec": twin,
+        }
+    )
+    again = module_status(kubectl, f"twin-{unique}", "Rejected")
+    assert again["status"]["digest"] == module["status"]["digest"]
+    assert scans_run(scanning_service["worker"]) == before
