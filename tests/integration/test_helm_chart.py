@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from adx_modules.devstack.images import push_image
 from adx_modules.devstack.toolchain import cache_dir, python_tool
 from support.kube import Kubectl
 from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
@@ -226,6 +227,7 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
         **stack.env,
         "ADX_TEMPORAL_TASK_QUEUE": f"rbac-{unique}",
         "ADX_DATABASE_SCHEMA_NAME": f"rbac_{unique}",
+        "ADX_SECURITY_SCAN_CACHE_DIR": str(tmp_path / "trivy"),
     }
     processes = [
         ServiceProcess(role, {**env, "KUBECONFIG": str(path)}, tmp_path / f"{role}.log")
@@ -238,12 +240,24 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
     try:
         for process in processes:
             process.start()
+        # scanned as in production: the worker fetches the image and writes the verdict
+        image = push_image(
+            stack.env["ADX_REGISTRY_ADDRESS"],
+            f"adx-tests/{module_id}",
+            "1.0.0",
+            {"module": b"rbac\n"},
+            insecure=True,
+        )
         admin.apply(
             module_doc(
-                module_id, "1.0.0", extensionPoints={"api": [{"path": "/rbac", "port": 8080}]}
+                module_id,
+                "1.0.0",
+                extensionPoints={"api": [{"path": "/rbac", "port": 8080}]},
+                artifact={"image": {"reference": image}},
             )
         )
-        wait_condition(admin, f"module/{module_id}-1-0-0", "Ready")
+        scanned = wait_condition(admin, f"module/{module_id}-1-0-0", "Ready", timeout=120)
+        assert scanned["status"]["scannedReference"] == image
         in_tenant = Kubectl(stack.kubeconfig, tenant)
         in_tenant.apply(installation_doc("rbac", module_id, configuration={"x": 1}))
         active = wait_phase(in_tenant, "mi/rbac", "Active", timeout=120)

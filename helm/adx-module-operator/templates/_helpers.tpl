@@ -56,6 +56,10 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.security.scanningEnabled | quote }}
 - name: ADX_SECURITY_MIN_SECURITY_SCORE
   value: {{ .Values.security.minSecurityScore | quote }}
+- name: ADX_SECURITY_VULNERABILITY_DB
+  value: {{ .Values.security.vulnerabilityDb | quote }}
+- name: ADX_REGISTRY_MIRRORS
+  value: {{ .Values.registry.mirrors | quote }}
 - name: ADX_SANDBOX_DEFAULT_ISOLATION
   value: {{ .Values.sandbox.defaultIsolation | quote }}
 - name: ADX_SANDBOX_MAX_SANDBOXES

@@ -20,7 +20,7 @@ from types import TracebackType
 import yaml
 
 from adx_modules.core.errors import DevStackError
-from adx_modules.devstack import vulndb
+from adx_modules.devstack import samples, vulndb
 from adx_modules.devstack.controlplane import ControlPlane
 from adx_modules.devstack.pki import CertificateAuthority, write_kubeconfig
 from adx_modules.devstack.postgres import PostgresServer
@@ -94,6 +94,7 @@ class DevStack:
             self.postgres.wait_ready()
             self.registry.wait_ready()
             self.vulnerability_db = vulndb.publish(bin_dir, self.registry.address)
+            samples.publish(self.registry.address)
             self.times.services = time.monotonic() - phase
             phase = time.monotonic()
             self.install_crds()
@@ -130,6 +131,8 @@ class DevStack:
             # plain HTTP on loopback: the local registry only (a cluster's registry uses TLS)
             "ADX_REGISTRY_ADDRESS": self.registry.address,
             "ADX_REGISTRY_INSECURE": "true",
+            # the samples' registry, served by the local one (as a cluster mirrors registries)
+            "ADX_REGISTRY_MIRRORS": f"{samples.SAMPLES_REGISTRY}={self.registry.address}",
             # Trivy's database, built from the repository's advisories, served by that registry
             "ADX_SECURITY_VULNERABILITY_DB": self.vulnerability_db,
             "ADX_DEVSTACK_DIR": str(self.state_dir),
