@@ -8,6 +8,7 @@ pair (scanning disabled) starts: one operator watches the cluster's Modules at a
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,20 +23,50 @@ from adx_modules.authoring.manifest import read_manifest
 from adx_modules.authoring.package import build
 from adx_modules.authoring.publish import publish
 from adx_modules.authoring.scaffold import scaffold
+from adx_modules.devstack import vulndb
 from adx_modules.devstack.images import push_image, python_package
+from adx_modules.devstack.toolchain import cache_dir
 from support.kube import Kubectl
 from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
 from support.operator import ServiceProcess
 from support.stack import StackInfo
 
+BIN = cache_dir() / "bin"
+ADVISORY = """
+- bucket: "pip::GitHub Security Advisory Pip"
+  pairs:
+    - bucket: adxprobe
+      pairs:
+        - key: CVE-2026-40001
+          value:
+            PatchedVersions: ["2.0.0"]
+            VulnerableVersions: ["< 2.0.0"]
+- bucket: vulnerability
+  pairs:
+    - key: CVE-2026-40001
+      value:
+        Title: "adxprobe: an advisory published after the module was scanned"
+        Severity: CRITICAL
+        VendorSeverity:
+          ghsa: 4
+"""
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
 
 @pytest.fixture(scope="module")
+def database(stack: StackInfo) -> str:
+    """A vulnerability database of this module's own (the repository's advisories), so that
+    the rescan test can publish a new version of it."""
+    repository = f"adx-tests/trivy-db-{uuid.uuid4().hex[:8]}"
+    return vulndb.publish(BIN, stack.env["ADX_REGISTRY_ADDRESS"], repository=repository)
+
+
+@pytest.fixture(scope="module")
 def scanning_service(
-    stack: StackInfo, tmp_path_factory: pytest.TempPathFactory
+    stack: StackInfo, database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, ServiceProcess]]:
-    """An operator and a worker with scanning enabled (the product's default)."""
+    """An operator and a worker with scanning enabled (the product's default), checking their
+    database for a new version every 5 s."""
     suffix = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("scanning")
     env = {
@@ -44,6 +75,8 @@ def scanning_service(
         "ADX_DATABASE_SCHEMA_NAME": f"scan_{suffix}",
         "ADX_SECURITY_SCANNING_ENABLED": "true",
         "ADX_SECURITY_SCAN_CACHE_DIR": str(logs / "trivy"),
+        "ADX_SECURITY_VULNERABILITY_DB": database,
+        "ADX_SECURITY_DATABASE_CHECK_SECONDS": "5",
     }
     processes = {
         role: ServiceProcess(role, env, logs / f"{role}.log") for role in ("worker", "operator")
@@ -184,3 +217,47 @@ def test_a_package_with_a_secret_and_a_vulnerable_dependency_is_rejected_naming_
     again = module_status(kubectl, f"twin-{unique}", "Rejected")
     assert again["status"]["digest"] == module["status"]["digest"]
     assert scans_run(scanning_service["worker"]) == before
+
+
+@pytest.mark.usefixtures("scanning_service")
+def test_a_new_vulnerability_database_rescans_and_warns_running_installations(
+    kubectl: Kubectl,
+    registry: str,
+    database: str,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    module_id = f"probe-{unique}"
+    files = {**python_package("adxprobe", "1.0.0"), "module": b"probe\n"}
+    pinned = push_image(registry, f"adx-tests/{module_id}", "1.0.0", files, insecure=True)
+    doc = module_doc(module_id, "1.0.0")
+    doc["spec"]["artifact"] = {"image": {"reference": pinned}}
+    kubectl.apply(doc)
+    name = f"{module_id}-1-0-0"
+    before = module_status(kubectl, name, "Available")["status"]
+    kubectl.apply(installation_doc("probe", module_id))
+    wait_condition(kubectl, "moduleinstallation/probe", c.READY, timeout=120)
+
+    # an advisory against it is published: a new database version in the same repository
+    advisories = tmp_path / "advisories"
+    shutil.copytree(vulndb.advisories(), advisories)
+    (advisories / "zz-published-later.yaml").write_text(ADVISORY)
+    (advisories / "UPDATED_AT").write_text("2026-12-01T00:00:00Z\n")
+    vulndb.publish(
+        BIN, registry, source=advisories, repository=database.split("/", 1)[1].rsplit(":", 1)[0]
+    )
+
+    rejected = module_status(kubectl, name, "Rejected")["status"]
+    assert rejected["databaseVersion"] != before["databaseVersion"]
+    assert rejected["digest"] == before["digest"]  # the same artifact, judged again
+    assert "CVE-2026-40001" in rejected["message"]
+
+    def warned() -> dict[str, Any] | None:
+        found: dict[str, Any] = kubectl.json("get", "moduleinstallation/probe")
+        return found if condition(found, c.SCANNED).get("status") == "False" else None
+
+    installation = kubectl.wait_for(warned, timeout=60)
+    assert condition(installation, c.SCANNED)["reason"] == r.SECURITY_SCORE_TOO_LOW
+    assert "keeps running" in condition(installation, c.SCANNED)["message"]
+    assert condition(installation, c.READY)["status"] == "True"  # it runs on, as documented
+    assert installation["status"]["phase"] == "Active"

@@ -272,9 +272,14 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
             )["items"]
             == []
         )
-        logs = "\n".join(p.log() for p in processes)
-        assert "Forbidden" not in logs, logs[-3000:]
-        assert " 403" not in logs, logs[-3000:]
+        # refusals by RBAC only (an Event into a namespace being deleted is refused too: not ours)
+        refused = [
+            line
+            for p in processes
+            for line in p.log().splitlines()
+            if ("Forbidden" in line or " 403" in line) and "is being terminated" not in line
+        ]
+        assert not refused, "\n".join(refused[:5])
     finally:
         for process in processes:
             process.stop()

@@ -115,6 +115,12 @@ class SecuritySettings(_Section):
         description="The OCI repository Trivy's vulnerability database is pulled from (a "
         "mirror in an air-gapped cluster); pulled again when older than a day.",
     )
+    database_check_seconds: int = Field(
+        3600,
+        ge=5,
+        description="How often the worker asks the database's repository for a new version; "
+        "a new one rescans every scanned Module.",
+    )
 
 
 class RegistrySettings(_Section):

@@ -96,8 +96,9 @@ def _publish_one(spec: dict[str, Any], address: str, scratch: Path) -> None:
 def publish(address: str) -> None:
     """Push the artifacts every sample Module names (quietly: the authors' progress lines are
     for people at a terminal)."""
-    with tempfile.TemporaryDirectory(prefix="adx-samples-") as scratch, contextlib.redirect_stderr(
-        io.StringIO()
+    with (
+        tempfile.TemporaryDirectory(prefix="adx-samples-") as scratch,
+        contextlib.redirect_stderr(io.StringIO()),
     ):
         for module in sample_modules():
             _publish_one(module["spec"], address, Path(scratch))

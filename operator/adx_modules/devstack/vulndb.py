@@ -33,12 +33,14 @@ def advisories() -> Path:
     return project_root() / "toolchain" / "trivy-db" / "advisories"
 
 
-def build(bin_dir: Path, target: Path) -> Path:
-    """``db.tar.gz`` (``trivy.db`` and ``metadata.json``) from the advisories, in ``target``."""
-    updated_at = (advisories() / "UPDATED_AT").read_text().strip()
+def build(bin_dir: Path, target: Path, source: Path | None = None) -> Path:
+    """``db.tar.gz`` (``trivy.db`` and ``metadata.json``) from the advisories in ``source``
+    (the repository's by default), in ``target``."""
+    source = source or advisories()
+    updated_at = (source / "UPDATED_AT").read_text().strip()
     database = target / "trivy.db"
     database.unlink(missing_ok=True)
-    fixtures = sorted(str(path) for path in advisories().glob("*.yaml"))
+    fixtures = sorted(str(path) for path in source.glob("*.yaml"))
     result = subprocess.run(
         [str(bin_dir / "trivy-db-fixtures"), str(database), *fixtures],
         capture_output=True,
@@ -63,11 +65,13 @@ def build(bin_dir: Path, target: Path) -> Path:
     return archive
 
 
-def publish(bin_dir: Path, registry: str) -> str:
+def publish(
+    bin_dir: Path, registry: str, *, source: Path | None = None, repository: str = REPOSITORY
+) -> str:
     """Build the database and push it to ``registry`` (plain HTTP: the loopback registry);
     the reference the worker pulls it by."""
     with tempfile.TemporaryDirectory(prefix="adx-vulndb-") as scratch:
-        archive = build(bin_dir, Path(scratch))
+        archive = build(bin_dir, Path(scratch), source)
         layer = oci.Layer(archive, LAYER_TYPE, b"{}", CONFIG_TYPE)
-        oci.push(registry, REPOSITORY, TAG, layer, insecure=True)
-    return f"{registry}/{REPOSITORY}:{TAG}"
+        oci.push(registry, repository, TAG, layer, insecure=True)
+    return f"{registry}/{repository}:{TAG}"

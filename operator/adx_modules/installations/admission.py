@@ -15,6 +15,7 @@ from typing import Any
 from adx_modules.api import conditions as c
 from adx_modules.api import reasons as r
 from adx_modules.api.installation import ModuleInstallationStatus
+from adx_modules.api.meta import ConditionStatus
 from adx_modules.catalog.admission import reject
 from adx_modules.catalog.model import Catalog
 from adx_modules.core.settings import SandboxSettings
@@ -75,3 +76,39 @@ def installation_outcome(
     phase = "Updating" if installed else "Pending"
     update.reconciling(r.PENDING, message).set(phase=phase, message=message)
     return Outcome(update.patch(), update.ready_event(status), accepted=True)
+
+
+def scan_warning(
+    body: Mapping[str, Any], catalog: Catalog, now: datetime | None = None
+) -> list[dict[str, Any]] | None:
+    """The installation's conditions when the scan of the version it runs changed (a rescan
+    with a new vulnerability database): ``Scanned=False SecurityScoreTooLow`` while it keeps
+    running, ``Scanned=True`` again when a later rescan passes; None when nothing changes."""
+    status = body.get("status") or {}
+    installed = status.get("installedVersion")
+    if status.get("phase") != "Active":  # settled only: a workflow at work writes conditions
+        return None
+    entry = catalog.entry(str((body.get("spec") or {}).get("module", "")), str(installed))
+    if not installed or entry is None or entry.security_score is None:
+        return None
+    update = StatusUpdate(
+        status, int(status.get("observedGeneration") or generation(body)), now or datetime.now(UTC)
+    )
+    score = f"{entry.module_id} {entry.version} (Module {entry.name}) scores {entry.security_score}"
+    wanted: tuple[ConditionStatus, str]
+    if entry.phase == "Rejected":
+        wanted = ("False", r.SECURITY_SCORE_TOO_LOW)
+        message = (
+            f"{score} since its last scan, below the minimum: it is refused to new installs; "
+            "this installation keeps running: update it to a version that passes"
+        )
+    elif entry.phase == "Available":
+        wanted, message = ("True", r.SCAN_PASSED), f"{score} since its last scan"
+    else:
+        return None
+    current = update.get_condition(c.SCANNED) or {}
+    if (current.get("status"), current.get("reason")) == wanted:
+        return None
+    update.condition(c.SCANNED, wanted[0], wanted[1], message)
+    conditions: list[dict[str, Any]] = update.patch()["conditions"]
+    return conditions

@@ -19,9 +19,13 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.worker import Worker
 
 from adx_modules.catalog.scanning.activities import Scanner
+from adx_modules.catalog.scanning.contract import DatabaseWatch, ScanActivities
+from adx_modules.catalog.scanning.database_watch import WatchVulnerabilityDatabaseWorkflow
+from adx_modules.catalog.scanning.rescans import Rescans
 from adx_modules.catalog.scanning.workflow import ScanModuleWorkflow
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
@@ -46,6 +50,7 @@ WORKFLOWS = (
     UpdateModuleWorkflow,
     UninstallModuleWorkflow,
     ScanModuleWorkflow,
+    WatchVulnerabilityDatabaseWorkflow,
 )
 
 
@@ -60,6 +65,7 @@ def activities(
     dependencies = DependencyActivities(kube)
     sandboxes = SandboxSteps(registry(kube, settings.sandbox))
     scanner = Scanner(store, settings, kube)
+    rescans = Rescans(kube, client, settings)
     return [
         resolve.resolve,
         status.report,
@@ -72,7 +78,22 @@ def activities(
         *sandboxes.all(),
         scanner.scan_artifact,
         scanner.report_scan,
+        rescans.refresh_database,
+        rescans.rescan_outdated,
     ]
+
+
+async def watch_database(client: Client, settings: Settings) -> None:
+    """The one database watch of the task queue: started by the first worker, joined by the
+    others (and started again if it ever ended)."""
+    await client.start_workflow(
+        WatchVulnerabilityDatabaseWorkflow.run,
+        DatabaseWatch(check_seconds=settings.security.database_check_seconds),
+        id=ScanActivities.watch_id(settings.temporal.task_queue),
+        task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -99,6 +120,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
         async with worker:
+            if settings.security.scanning_enabled:
+                await watch_database(client, settings)
             LOG.info(
                 "worker serving %s on %s", settings.temporal.task_queue, settings.temporal.address
             )

@@ -67,6 +67,17 @@ def loopback(registry: str) -> bool:
         return False
 
 
+def trivy_options(settings: Settings) -> TrivyOptions:
+    """Where the worker's Trivy keeps its cache and database, and where it pulls the database."""
+    cache = settings.security.scan_cache_dir or str(Path(tempfile.gettempdir(), "adx-trivy"))
+    database = settings.security.vulnerability_db
+    return TrivyOptions(
+        cache_dir=Path(cache),
+        db_repository=database,
+        insecure=settings.registry.insecure and loopback(database.split("/", 1)[0]),
+    )
+
+
 class Located:
     """An artifact pinned: the name installations run, where its bytes are, its digest."""
 
@@ -85,13 +96,7 @@ class Scanner:
         self._store = store
         self._kube = kube
         self._settings = settings
-        cache = settings.security.scan_cache_dir or str(Path(tempfile.gettempdir(), "adx-trivy"))
-        database = settings.security.vulnerability_db
-        self._trivy = TrivyOptions(
-            cache_dir=Path(cache),
-            db_repository=database,
-            insecure=settings.registry.insecure and loopback(database.split("/", 1)[0]),
-        )
+        self._trivy = trivy_options(settings)
 
     def _insecure(self, registry: str) -> bool:
         if not self._settings.registry.insecure:

@@ -17,6 +17,15 @@ class ScanActivities:
 
     SCAN_ARTIFACT = "scan_artifact"
     REPORT_SCAN = "report_scan"
+    REFRESH_DATABASE = "refresh_vulnerability_database"
+    RESCAN_OUTDATED = "rescan_outdated_modules"
+    SCAN_WORKFLOW = "ScanModule"
+    WATCH_WORKFLOW = "WatchVulnerabilityDatabase"
+
+    @staticmethod
+    def watch_id(task_queue: str) -> str:
+        """One database watch per task queue (per deployment of the service)."""
+        return f"vulnerability-database-watch-{task_queue}"
 
     @staticmethod
     def workflow_id(uid: str) -> str:
@@ -70,3 +79,10 @@ class ScanStatus(Payload):
     reason: str = ""
     message: str = ""
     verdict: ScanVerdict | None = None
+
+
+class DatabaseWatch(Payload):
+    """The database watch's state: how often to look, and the version it last rescanned for."""
+
+    check_seconds: int
+    seen: str = ""

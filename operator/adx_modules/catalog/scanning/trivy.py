@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from adx_modules.catalog.scanning.findings import SEVERITIES, Finding, Severity
+from adx_modules.clients.errors import ClientError
+from adx_modules.clients.oci import Reference, resolve_digest
 from adx_modules.core.executables import executable
 
 TIMEOUT_SECONDS = 300
@@ -146,19 +148,41 @@ def _report(arguments: list[str], options: TrivyOptions) -> list[Finding]:
     return findings_of(report)
 
 
-def ensure_database(options: TrivyOptions) -> str:
-    """Pull the vulnerability database when it is missing or a day old; its version."""
+def _remote_digest(options: TrivyOptions) -> str:
+    """The digest the database's repository serves now (one HEAD request)."""
+    return resolve_digest(Reference.parse(options.db_repository), insecure=options.insecure)
+
+
+def ensure_database(options: TrivyOptions, *, check_remote: bool = False) -> str:
+    """The vulnerability database's version, pulled first when it is missing or a day old, or,
+    with ``check_remote``, when its repository serves another one than was pulled (a registry
+    that does not answer then keeps the one there is)."""
     metadata = options.cache_dir / "db" / "metadata.json"
+    source = options.cache_dir / "db" / "adx-source-digest"
     try:
         downloaded = json.loads(metadata.read_text()).get("DownloadedAt", "")
         fresh = datetime.now(UTC) - datetime.fromisoformat(downloaded) < DATABASE_MAX_AGE
     except (OSError, ValueError, TypeError):
         fresh = False
-    if not fresh:
-        if not options.db_repository:
-            raise ScannerError("no vulnerability database: security.vulnerability_db is empty")
-        arguments = ["image", "--download-db-only", "--db-repository", options.db_repository]
-        _run([*arguments, *(["--insecure"] if options.insecure else [])], options)
+    if not options.db_repository:
+        raise ScannerError("no vulnerability database: security.vulnerability_db is empty")
+    remote = ""
+    if check_remote:
+        try:
+            remote = _remote_digest(options)
+        except ClientError as error:
+            if not database_version(options.cache_dir):
+                raise ScannerError(f"the vulnerability database cannot be had: {error}") from None
+            return database_version(options.cache_dir)
+        if fresh and source.exists() and source.read_text() == remote:
+            return database_version(options.cache_dir)
+        metadata.unlink(missing_ok=True)  # Trivy pulls only what it has not got
+    elif fresh:
+        return database_version(options.cache_dir)
+    arguments = ["image", "--download-db-only", "--db-repository", options.db_repository]
+    _run([*arguments, *(["--insecure"] if options.insecure else [])], options)
+    if remote:
+        source.write_text(remote)
     version = database_version(options.cache_dir)
     if not version:
         raise ScannerError(f"no vulnerability database after pulling {options.db_repository}")

@@ -42,7 +42,7 @@ REPORT_RETRY = RetryPolicy(
 FIRST_PAUSE, LONGEST_PAUSE = timedelta(seconds=30), timedelta(minutes=10)
 
 
-@workflow.defn(name="ScanModule")
+@workflow.defn(name=ScanActivities.SCAN_WORKFLOW)
 class ScanModuleWorkflow:
     """Scan one Module object (by uid) and write its verdict; a rescan keeps the old verdict
     visible until the new one."""
