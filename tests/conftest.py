@@ -29,9 +29,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = Path(item.fspath).relative_to(TESTS).parts[0]
         if tier in ("integration", "e2e"):
             item.add_marker(getattr(pytest.mark, tier))
-    # the scanning end-to-end tests run their own operator (scanning enabled) before the
-    # session's shared one (scanning disabled) starts: one operator watches Modules at a time
-    items.sort(key=lambda item: Path(item.fspath).name != "test_scanning_e2e.py")
+    # One operator watches the cluster's Modules at a time: the scanning end-to-end tests and
+    # the chart's RBAC test run their own (scanning enabled), so they run before the e2e
+    # session's shared one (scanning disabled) starts; cheap tiers first otherwise.
+    order = {"unit": 1, "integration": 2, "e2e": 3}
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        path = Path(item.fspath)
+        return (path.name != "test_scanning_e2e.py", order.get(path.relative_to(TESTS).parts[0], 0))
+
+    items.sort(key=rank)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -17,6 +17,7 @@ import yaml
 
 from adx_modules.api.artifacts import ARTIFACT_TYPE, PACKAGE_LAYER, WASM_LAYER
 from adx_modules.authoring.errors import BAD_INPUT, OK
+from adx_modules.authoring.publish import progress_bar, publish
 from adx_modules.service.cli import author_main
 from support.kube import Kubectl
 from support.stack import StackInfo
@@ -104,6 +105,47 @@ def test_a_wasm_binary_is_pushed_with_the_wasm_media_types(
     assert manifest["config"]["mediaType"] == "application/vnd.wasm.config.v0+json"  # type: ignore[index]
     assert blob == WASM
     Kubectl(stack.kubeconfig).apply(module)
+
+
+def custom_section(payload: bytes) -> bytes:
+    """A WASM custom section named ``x`` holding ``payload`` (size as unsigned LEB128)."""
+    body = b"\x01x" + payload
+    size, length = bytearray(), len(body)
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        size.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return b"\x00" + bytes(size) + body
+
+
+def test_a_push_reports_its_progress_chunk_by_chunk(
+    stack: StackInfo, tmp_path: Path, unique: str
+) -> None:
+    directory = tmp_path / "big"
+    assert cli("init", "big", "--dir", str(directory)) == OK
+    manifest_path = directory / "manifest.json"
+    manifest_path.write_text(
+        json.dumps({**json.loads(manifest_path.read_text()), "runtime": "wasm"})
+    )
+    binary = tmp_path / "big.wasm"
+    payload = unique.encode() + bytes(range(256)) * 12_000  # about 3 MiB, new to the registry
+    binary.write_bytes(WASM + custom_section(payload))
+    seen: list[tuple[int, int]] = []
+    published = publish(
+        binary,
+        stack.env["ADX_REGISTRY_ADDRESS"],
+        insecure=True,
+        manifest=manifest_path,
+        progress=lambda sent, total: seen.append((sent, total)),
+    )
+    total = binary.stat().st_size
+    assert len(seen) >= 3  # 1 MiB chunks
+    assert [sent for sent, _ in seen] == sorted(sent for sent, _ in seen)
+    assert seen[-1] == (total, total)
+    _, blob = fetch(stack.env["ADX_REGISTRY_ADDRESS"], published.reference)
+    assert blob == binary.read_bytes()
+    assert progress_bar(3 * 2**19, 3 * 2**20, width=10) == "[#####.....]  50%  1.5/3.0 MiB"
 
 
 def tampered(package: Path, target: Path) -> Path:

@@ -67,6 +67,7 @@ class Scenario:
     """What the fake activities answer, and every call they received."""
 
     version: str = "1.0.0"
+    score: int | None = 90
     missing: list[str] = field(default_factory=list)
     dependencies: list[PlannedDependency] = field(default_factory=list)
     previous: RevisionInfo | None = None
@@ -90,7 +91,8 @@ class Scenario:
             return Resolution(
                 module_name="analytics-module",
                 module=module(version or scenario.version),
-                security_score=None,
+                security_score=scenario.score,
+                digest="sha256:" + "5" * 64,
                 module_phase="Available",
                 isolation="container",
                 missing_permissions=scenario.missing,
@@ -337,3 +339,35 @@ async def test_a_refusal_of_the_apiserver_is_not_retried(
     last = final(scenario)
     assert last.reason == r.KUBERNETES_REFUSED
     assert "field is immutable" in last.message
+
+
+@pytest.mark.usefixtures("worker")
+@pytest.mark.parametrize(
+    ("score", "reason"), [(None, r.MODULE_NOT_AVAILABLE), (69, r.SECURITY_SCORE_TOO_LOW)]
+)
+async def test_the_security_gate_fails_closed(
+    client: Client, scenario: Scenario, task_queue: str, score: int | None, reason: str
+) -> None:
+    scenario.score = score  # never scanned, or below the minimum of 70
+    await install_fails_with(client, task_queue, reason)
+    assert "provision" not in scenario.names()  # nothing was deployed
+    last = final(scenario)
+    assert last.reason == reason
+    assert ("no security score" if score is None else "below the minimum 70") in last.message
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_passing_module_is_installed_saying_its_score_and_digest(
+    client: Client, scenario: Scenario, task_queue: str
+) -> None:
+    await run(client, task_queue, InstallModuleWorkflow.run, request())
+    scanned = [
+        change
+        for report in scenario.reports
+        for change in report.conditions
+        if change.type == c.SCANNED
+    ]
+    assert scanned
+    assert (scanned[0].status, scanned[0].reason) == ("True", r.SCAN_PASSED)
+    assert "security score 90 (minimum 70)" in scanned[0].message
+    assert "sha256:5555" in scanned[0].message

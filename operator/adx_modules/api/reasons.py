@@ -165,6 +165,13 @@ MODULE_NOT_FOUND: Final = _reason(
 NO_MATCHING_VERSION: Final = _reason(
     "NoMatchingVersion", "permanent", "no Available version matches the constraint", RESOLVED
 )
+MODULE_WITHDRAWN: Final = _reason(
+    "ModuleWithdrawn",
+    "permanent",
+    "the Module an installation runs was deleted; it keeps running, pinned by digest, until "
+    "updated or uninstalled",
+    RESOLVED,
+)
 MODULE_NOT_AVAILABLE: Final = _reason(
     "ModuleNotAvailable", "permanent", "the chosen Module is not Available", RESOLVED
 )

@@ -113,6 +113,24 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def progress_bar(sent: int, total: int, width: int = 30) -> str:
+    """``[#########.....]  64%  1.6/2.5 MiB``: one line, redrawn in place."""
+    fraction = sent / total if total else 1.0
+    filled = int(fraction * width)
+    mib = 2**20
+    return (
+        f"[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  "
+        f"{sent / mib:.1f}/{total / mib:.1f} MiB"
+    )
+
+
+def _bar(sent: int, total: int) -> None:
+    """Draw the bar on a terminal (a log gets the start and end lines only)."""
+    if sys.stderr.isatty():
+        end = "\n" if sent >= total else ""
+        print(f"\r{progress_bar(sent, total)}", end=end, file=sys.stderr, flush=True)
+
+
 def publish(
     path: Path,
     registry: str,
@@ -120,8 +138,10 @@ def publish(
     repository: str | None = None,
     insecure: bool = False,
     manifest: Path | None = None,
+    progress: oci.Progress | None = None,
 ) -> Published:
-    """Push ``path`` as ``registry/repository:version`` and return the pinned Module."""
+    """Push ``path`` as ``registry/repository:version`` and return the pinned Module; the
+    upload's progress is drawn on a terminal (or told to ``progress``)."""
     found, layer_type = _artifact(path, manifest)
     repository = repository or f"adx-modules/{found.module_id}"
     if not REPOSITORY.match(repository):
@@ -150,6 +170,7 @@ def publish(
                 "org.opencontainers.image.authors": found.author,
             },
             insecure=insecure,
+            progress=progress or _bar,
         )
     except ClientError as error:
         raise InputError(f"cannot push: {error}") from None

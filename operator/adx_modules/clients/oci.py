@@ -15,12 +15,14 @@ import hashlib
 import json
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import oras.provider
 import requests
+from typing_extensions import override
 
 from adx_modules.clients.errors import ClientError, InvalidError, NotFoundError, UnavailableError
 
@@ -37,6 +39,33 @@ INDEX_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
 CHUNK = 1 << 16
+UPLOAD_CHUNK = 1 << 20  # a pushed layer goes up in chunks of this size when progress is shown
+
+Progress = Callable[[int, int], None]
+"""Told (bytes sent, bytes in all) after every chunk of a push."""
+
+
+class _CountingRegistry(oras.provider.Registry):  # type: ignore[misc]
+    """The oras client, counting the bytes of each chunk it sends (its only hook)."""
+
+    def __init__(self, *args: Any, on_sent: Callable[[int], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_sent = on_sent
+
+    @override
+    def do_request(
+        self,
+        url: str,
+        method: str = "GET",
+        data: dict[str, Any] | bytes | None = None,
+        headers: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        response: requests.Response = super().do_request(url, method, data, headers, json, stream)
+        if method == "PATCH" and isinstance(data, bytes) and response.status_code < 300:
+            self._on_sent(len(data))
+        return response
 
 
 @dataclass(frozen=True)
@@ -212,13 +241,22 @@ def push(
     artifact_type: str | None = None,
     annotations: Mapping[str, str] | None = None,
     insecure: bool = False,
+    progress: Progress | None = None,
 ) -> str:
-    """Push ``layer`` as ``registry/repository:tag``; the manifest's digest."""
+    """Push ``layer`` as ``registry/repository:tag``; the manifest's digest. With
+    ``progress``, the layer goes up in chunks and each one is reported."""
     reachable(registry, insecure)
-    client = oras.provider.Registry(hostname=registry, insecure=insecure)
+    data = layer.path.read_bytes()
+    sent = [0]
+
+    def on_sent(count: int) -> None:
+        sent[0] += count
+        if progress is not None:
+            progress(min(sent[0], len(data)), len(data))
+
+    client = _CountingRegistry(hostname=registry, insecure=insecure, on_sent=on_sent)
     container = client.get_container(f"{registry}/{repository}:{tag}")
     client.auth.load_configs(container)  # credentials as docker push finds them
-    data = layer.path.read_bytes()
     layer_descriptor = {
         "mediaType": layer.media_type,
         "digest": f"sha256:{hashlib.sha256(data).hexdigest()}",
@@ -248,17 +286,23 @@ def push(
                 (layer.path, layer_descriptor),
                 (config_file, config_descriptor),
             ):
-                answer = client.upload_blob(str(blob), container, descriptor)
+                chunked = progress is not None and blob == layer.path
+                answer = client.upload_blob(
+                    str(blob), container, descriptor, do_chunked=chunked, chunk_size=UPLOAD_CHUNK
+                )
                 if answer.status_code not in (200, 201, 202):
                     raise ClientError(
                         f"{registry}: the blob upload was refused ({answer.text[:300]})"
                     )
+        if progress is not None and sent[0] < len(data):  # the registry had it already
+            progress(len(data), len(data))
         answer = client.upload_manifest(document, container)
     except (requests.RequestException, ValueError) as error:
         raise UnavailableError(f"{registry}: cannot push ({error})") from None
     if answer.status_code != 201:
         raise ClientError(f"{registry}: the manifest was refused ({answer.text[:300]})")
-    sent = json.dumps(document).encode()  # what requests sent (json=document)
+    manifest = json.dumps(document).encode()  # what requests sent (json=document)
     return str(
-        answer.headers.get("Docker-Content-Digest") or f"sha256:{hashlib.sha256(sent).hexdigest()}"
+        answer.headers.get("Docker-Content-Digest")
+        or f"sha256:{hashlib.sha256(manifest).hexdigest()}"
     )

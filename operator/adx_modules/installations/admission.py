@@ -78,37 +78,59 @@ def installation_outcome(
     return Outcome(update.patch(), update.ready_event(status), accepted=True)
 
 
-def scan_warning(
+def catalog_warnings(
     body: Mapping[str, Any], catalog: Catalog, now: datetime | None = None
 ) -> list[dict[str, Any]] | None:
-    """The installation's conditions when the scan of the version it runs changed (a rescan
-    with a new vulnerability database): ``Scanned=False SecurityScoreTooLow`` while it keeps
-    running, ``Scanned=True`` again when a later rescan passes; None when nothing changes."""
+    """The running installation's conditions when what it runs changed in the catalog, or None
+    when nothing changes. It keeps running in every case:
+
+    - its Module was deleted (withdrawn by its publisher): ``Resolved=False ModuleWithdrawn``,
+      until a Module of that version is published again;
+    - a rescan (a new vulnerability database) put the version below the minimum:
+      ``Scanned=False SecurityScoreTooLow``; ``Scanned=True`` again when a later rescan passes.
+    """
     status = body.get("status") or {}
     installed = status.get("installedVersion")
-    if status.get("phase") != "Active":  # settled only: a workflow at work writes conditions
-        return None
-    entry = catalog.entry(str((body.get("spec") or {}).get("module", "")), str(installed))
-    if not installed or entry is None or entry.security_score is None:
-        return None
+    if not installed or status.get("phase") != "Active":  # settled only: a workflow at work
+        return None  # writes its own conditions
+    module_id = str((body.get("spec") or {}).get("module", ""))
     update = StatusUpdate(
         status, int(status.get("observedGeneration") or generation(body)), now or datetime.now(UTC)
     )
-    score = f"{entry.module_id} {entry.version} (Module {entry.name}) scores {entry.security_score}"
-    wanted: tuple[ConditionStatus, str]
-    if entry.phase == "Rejected":
-        wanted = ("False", r.SECURITY_SCORE_TOO_LOW)
-        message = (
-            f"{score} since its last scan, below the minimum: it is refused to new installs; "
-            "this installation keeps running: update it to a version that passes"
+    entry = catalog.entry(module_id, str(installed))
+    wanted: dict[str, tuple[ConditionStatus, str, str]] = {}
+    resolved = update.get_condition(c.RESOLVED) or {}
+    if entry is None:
+        wanted[c.RESOLVED] = (
+            "False",
+            r.MODULE_WITHDRAWN,
+            f"the Module of {module_id} {installed} was deleted; this installation keeps running "
+            "it (pinned by digest); update it to a published version, or uninstall it",
         )
-    elif entry.phase == "Available":
-        wanted, message = ("True", r.SCAN_PASSED), f"{score} since its last scan"
-    else:
+    elif resolved.get("reason") == r.MODULE_WITHDRAWN:
+        wanted[c.RESOLVED] = (
+            "True",
+            r.RESOLVED_REASON,
+            f"{module_id} {installed} (Module {entry.name}) is published again",
+        )
+    if entry is not None and entry.security_score is not None:
+        score = f"{module_id} {installed} (Module {entry.name}) scores {entry.security_score}"
+        if entry.phase == "Rejected":
+            wanted[c.SCANNED] = (
+                "False",
+                r.SECURITY_SCORE_TOO_LOW,
+                f"{score} since its last scan, below the minimum: it is refused to new "
+                "installs; this installation keeps running: update it to a version that passes",
+            )
+        elif entry.phase == "Available":
+            wanted[c.SCANNED] = ("True", r.SCAN_PASSED, f"{score} since its last scan")
+    changed = False
+    for type_, (state, reason, message) in wanted.items():
+        current = update.get_condition(type_) or {}
+        if (current.get("status"), current.get("reason")) != (state, reason):
+            update.condition(type_, state, reason, message)
+            changed = True
+    if not changed:
         return None
-    current = update.get_condition(c.SCANNED) or {}
-    if (current.get("status"), current.get("reason")) == wanted:
-        return None
-    update.condition(c.SCANNED, wanted[0], wanted[1], message)
     conditions: list[dict[str, Any]] = update.patch()["conditions"]
     return conditions

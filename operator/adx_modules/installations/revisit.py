@@ -21,7 +21,7 @@ from adx_modules.catalog.index import module_catalog
 from adx_modules.catalog.model import Catalog
 from adx_modules.clients.errors import ClientError, NotFoundError
 from adx_modules.core.context import OperatorContext
-from adx_modules.installations.admission import scan_warning
+from adx_modules.installations.admission import catalog_warnings
 from adx_modules.installations.handlers import reconcile
 
 LOG = logging.getLogger("adx_modules.operator")
@@ -62,13 +62,13 @@ async def installation_seen(
 
 async def _reconcile(context: OperatorContext, name: str, namespace: str, catalog: Catalog) -> None:
     """An installation is reconciled as its own handler would (it may now proceed), and told
-    when the version it runs was rescanned to another verdict."""
+    when the version it runs was withdrawn or rescanned to another verdict."""
     try:
         body = await context.kube.get_custom(INSTALLATION, name, namespace)
         if body.get("metadata", {}).get("deletionTimestamp"):
             return
         await reconcile(context, body, catalog)
-        warning = scan_warning(
+        warning = catalog_warnings(
             await context.kube.get_custom(INSTALLATION, name, namespace), catalog
         )
         if warning is not None:

@@ -102,7 +102,26 @@ def findings_of(report: dict[str, Any]) -> list[Finding]:
                     fixable=bool(fixed),
                 )
             )
+        for licence in result.get("Licenses") or []:
+            found.append(_licence(licence, target))
     return found
+
+
+def _licence(licence: dict[str, Any], target: str) -> Finding:
+    """A licence Trivy classified: forbidden (CRITICAL), restricted (HIGH) and reciprocal
+    (MEDIUM) ones count; notice, permissive and unknown ones are recorded as INFO."""
+    severity = _severity(licence.get("Severity"))
+    if severity not in ("CRITICAL", "HIGH", "MEDIUM"):
+        severity = "INFO"
+    name, category = licence.get("Name", "?"), licence.get("Category", "unknown")
+    owner = licence.get("PkgName") or licence.get("FilePath") or target
+    return Finding(
+        "license",
+        severity,
+        str(name),
+        f"{owner}: {category} licence {name}; make sure the module may ship it",
+        str(licence.get("FilePath") or target),
+    )
 
 
 def _run(arguments: list[str], options: TrivyOptions) -> str:
@@ -190,21 +209,22 @@ def ensure_database(options: TrivyOptions, *, check_remote: bool = False) -> str
 
 
 def scan_tree(root: Path, options: TrivyOptions) -> list[Finding]:
-    """``trivy fs`` over an unpacked artifact: secrets and misconfigurations."""
-    arguments = ["fs", "--scanners", "secret,misconfig", *OFFLINE, "--skip-check-update", str(root)]
+    """``trivy fs`` over an unpacked artifact: secrets, misconfigurations, licences."""
+    arguments = ["fs", "--scanners", "secret,misconfig,license", *OFFLINE, "--skip-check-update"]
+    arguments.append(str(root))
     return _report(arguments, options)
 
 
 def scan_sbom(sbom: Path, options: TrivyOptions) -> list[Finding]:
     """``trivy sbom``: the vulnerabilities of the dependencies an SBOM lists (needs the
     database: :func:`ensure_database` first)."""
-    return _report(["sbom", "--scanners", "vuln", *OFFLINE, str(sbom)], options)
+    return _report(["sbom", "--scanners", "vuln,license", *OFFLINE, str(sbom)], options)
 
 
 def scan_image(reference: str, options: TrivyOptions, *, insecure: bool) -> list[Finding]:
     """``trivy image`` straight from the registry (no container engine): the vulnerabilities
     of the image's OS and language packages, secrets in its layers, misconfigurations.
     ``reference`` is pinned by digest, so what is judged is what will run."""
-    arguments = ["image", "--image-src", "remote", "--scanners", "vuln,secret,misconfig"]
+    arguments = ["image", "--image-src", "remote", "--scanners", "vuln,secret,misconfig,license"]
     arguments += [*OFFLINE, "--skip-check-update", *(["--insecure"] if insecure else [])]
     return _report([*arguments, reference], options)
