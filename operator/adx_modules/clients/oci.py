@@ -2,17 +2,19 @@
 proved to be the ones named.
 
 Why it exists: what runs must be what was scanned, so an artifact is only ever fetched as
-``registry/repository@sha256:…``: a tag is refused; the manifest's bytes must hash to the digest
-asked for, the layer's bytes to the digest the manifest names, and nothing larger than allowed
-is written. A mismatch leaves no file behind. Transport, retries and registry credentials (the
-Docker config, as ``docker pull`` finds them) are the ``oras`` client's; this adds the proof.
-Calls are blocking: async callers run them in a thread.
+``registry/repository@sha256:…`` (a tag is first resolved, once, to the digest it names); the
+manifest's bytes must hash to the digest asked for, the layer's bytes to the digest the
+manifest names, and nothing larger than allowed is written. A mismatch leaves no file behind.
+Transport, retries and registry credentials (the Docker config, as ``docker pull`` finds it,
+``$DOCKER_CONFIG`` included) are the ``oras`` client's; this adds the proof. Calls are
+blocking: async callers run them in a thread.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -90,6 +92,14 @@ def parse_pinned(reference: str) -> tuple[str, str, str]:
     return match.group("registry"), match.group("repository"), match.group("digest")
 
 
+def load_credentials(client: oras.provider.Registry, container: Any) -> None:
+    """Registry credentials as ``docker`` finds them: ``$DOCKER_CONFIG/config.json`` (how a
+    Secret is mounted in a pod), else ``~/.docker/config.json``."""
+    directory = os.environ.get("DOCKER_CONFIG")
+    configs = [str(Path(directory, "config.json"))] if directory else None
+    client.auth.load_configs(container, configs=configs)
+
+
 @dataclass(frozen=True)
 class Reference:
     """An artifact or image reference, split: ``registry/repository[:tag][@digest]``."""
@@ -131,7 +141,7 @@ def resolve_digest(reference: Reference, *, host: str | None = None, insecure: b
     registry = host or reference.registry
     client = oras.provider.Registry(hostname=registry, insecure=insecure)
     container = client.get_container(f"{registry}/{reference.repository}:{reference.tag}")
-    client.auth.load_configs(container)
+    load_credentials(client, container)
     url = f"{client.prefix}://{registry}/v2/{reference.repository}/manifests/{reference.tag}"
     accept = ", ".join((*MANIFEST_TYPES, *INDEX_TYPES))
     try:
@@ -176,7 +186,7 @@ def fetch_layer(
     registry, repository, digest = parse_pinned(reference)
     client = oras.provider.Registry(hostname=registry, insecure=insecure)
     container = client.get_container(f"{registry}/{repository}@{digest}")
-    client.auth.load_configs(container)
+    load_credentials(client, container)
     base = f"{client.prefix}://{registry}/v2/{repository}"
     raw = _get(client, f"{base}/manifests/{digest}", ", ".join(MANIFEST_TYPES), False).content
     if f"sha256:{hashlib.sha256(raw).hexdigest()}" != digest:
@@ -256,7 +266,7 @@ def push(
 
     client = _CountingRegistry(hostname=registry, insecure=insecure, on_sent=on_sent)
     container = client.get_container(f"{registry}/{repository}:{tag}")
-    client.auth.load_configs(container)  # credentials as docker push finds them
+    load_credentials(client, container)
     layer_descriptor = {
         "mediaType": layer.media_type,
         "digest": f"sha256:{hashlib.sha256(data).hexdigest()}",

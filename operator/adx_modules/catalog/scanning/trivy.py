@@ -136,6 +136,8 @@ def _run(arguments: list[str], options: TrivyOptions) -> str:
         "HOME": str(options.cache_dir),
         "TMPDIR": str(options.cache_dir),
     }
+    if os.environ.get("DOCKER_CONFIG"):  # registry credentials, as `docker login` wrote them
+        environment["DOCKER_CONFIG"] = os.environ["DOCKER_CONFIG"]
     argv = [str(trivy), *arguments, "--cache-dir", str(options.cache_dir), "--quiet"]
     try:
         result = subprocess.run(
