@@ -1,12 +1,12 @@
 """Benchmark: scanning a module artifact, cold and from the cache.
 
 On a fresh local stack (its registry, PostgreSQL and Trivy's database built from the repository's
-advisories), artifacts of each kind and a few sizes are published and scanned by the worker's
-``scan_artifact`` activity, as the scan workflow will run it:
+advisories), artifacts of each kind (package, WASM, container image) and a few sizes are
+published and scanned by the worker's ``scan_artifact`` activity, as the scan workflow runs it:
 
 - *cold*: a digest never seen (each run publishes a variant of the artifact, one byte apart, so
-  nothing is cached): fetch by digest, unpack, YARA-X, Trivy (fs, and sbom for dependencies),
-  manifest analysis, record;
+  nothing is cached): resolve to a digest, fetch by digest, unpack, YARA-X, Trivy (fs, and sbom
+  for dependencies; ``image --image-src remote`` for images), manifest analysis, record;
 - *cache hit*: the same digest again (another Module on the same artifact): the verdict from
   PostgreSQL, no scanner runs. Target: at most 1 s.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -39,6 +40,9 @@ from adx_modules.catalog.scanning.activities import Scanner  # noqa: E402
 from adx_modules.catalog.scanning.contract import ScanRequest  # noqa: E402
 from adx_modules.clients.postgres import Store  # noqa: E402
 from adx_modules.core.settings import load_settings  # noqa: E402
+from adx_modules.devstack.images import layer as image_layer  # noqa: E402
+from adx_modules.devstack.images import push_image  # noqa: E402
+from adx_modules.devstack.images import python_package as dist_info  # noqa: E402
 from adx_modules.devstack.stack import DevStack  # noqa: E402
 
 RUNS = 3
@@ -83,19 +87,52 @@ def size_of(size: int) -> str:
     return f"{size:,} B" if size < 10 * 1024 else f"{size / 1024:,.0f} KiB"
 
 
+def image_spec(reference: str) -> dict[str, Any]:
+    return {
+        "moduleId": "bench-image",
+        "version": "1.0.0",
+        "displayName": "bench",
+        "author": "bench",
+        "runtime": "container",
+        "artifact": {"image": {"reference": reference}},
+        "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+    }
+
+
+def image_files(megabytes: int, variant: int, vulnerable: bool) -> dict[str, bytes]:
+    """An image's files: incompressible data, and an installed PyYAML 5.3 when ``vulnerable``."""
+    files = {"module": f"variant {variant}\n".encode()}
+    if megabytes:
+        files["data.bin"] = random.Random(variant).randbytes(megabytes * 2**20)  # noqa: S311
+    if vulnerable:
+        files.update(dist_info("PyYAML", "5.3"))
+    return files
+
+
 async def measure(
-    scanner: Scanner, registry: str, kind: str, make: Callable[[int], Path], manifest: Path | None
+    scanner: Scanner,
+    registry: str,
+    kind: str,
+    make: Callable[[int], Path | dict[str, bytes]],
+    manifest: Path | None,
 ) -> tuple[int, list[float], list[float], int]:
     """(artifact bytes, cold durations, cache-hit durations, score of the last run)."""
     cold: list[float] = []
     size, score, last = 0, 0, None
     for variant in range(RUNS):
         artifact = make(variant)
-        size = artifact.stat().st_size
-        published = publish(artifact, registry, insecure=True, manifest=manifest)
-        spec: dict[str, Any] = published.module["spec"]
-        name = str(published.module["metadata"]["name"])
-        request = ScanRequest(module=name, uid=f"bench-{name}", spec=spec)
+        if isinstance(artifact, Path):
+            size = artifact.stat().st_size
+            published = publish(artifact, registry, insecure=True, manifest=manifest)
+            spec: dict[str, Any] = published.module["spec"]
+            name = str(published.module["metadata"]["name"])
+        else:  # an image's files
+            compressed, _ = image_layer(artifact)
+            size = len(compressed)
+            name = f"bench-image-{variant}"
+            reference = push_image(registry, "bench/image", name, artifact, insecure=True)
+            spec = image_spec(reference.split("@")[0] + f":{name}")  # by tag: resolved first
+        request = ScanRequest(module=name, uid=f"bench-{name}-{kind}", spec=spec)
         started = time.monotonic()
         verdict = await scanner.scan_artifact(request)
         cold.append(time.monotonic() - started)
@@ -126,7 +163,7 @@ async def run(stack: DevStack, work: Path) -> list[str]:
     document = read_manifest(work / "wasm-module" / "manifest.json")
     wasm_manifest.write_text(json.dumps({**document, "runtime": "wasm"}))
     vulnerable = "requests==2.31.0\nPyYAML==5.3\n"
-    cases: list[tuple[str, str, Callable[[int], Path], Path | None]] = [
+    cases: list[tuple[str, str, Callable[[int], Path | dict[str, bytes]], Path | None]] = [
         (
             "package, the scaffold (4 files)",
             "package",
@@ -147,6 +184,14 @@ async def run(stack: DevStack, work: Path) -> list[str]:
         ),
         ("WASM, 10 functions", "wasm", lambda v: wasm_binary(work, 10, v), wasm_manifest),
         ("WASM, 20,000 functions", "wasm", lambda v: wasm_binary(work, 20_000, v), wasm_manifest),
+        ("image, one file", "image", lambda v: image_files(0, v, vulnerable=False), None),
+        (
+            "image, PyYAML 5.3 installed (a critical CVE)",
+            "image",
+            lambda v: image_files(0, v, vulnerable=True),
+            None,
+        ),
+        ("image, 20 MiB of data", "image", lambda v: image_files(20, v, vulnerable=False), None),
     ]
     rows = []
     async with await Store.connect(env["ADX_DATABASE_URL"]) as store:
@@ -168,19 +213,20 @@ def main() -> None:
             "## Scanning an artifact: cold, and from the cache",
             "",
             f"{machine()}; one fresh local stack; the worker's `scan_artifact` activity called "
-            "directly (fetch by digest from the local registry, unpack, YARA-X, Trivy `fs` and "
-            "`sbom` with the stack's database, manifest analysis, verdict stored in "
-            "PostgreSQL). Cold: a digest never scanned (each run publishes a variant one byte "
-            "apart). Cache hit: the same digest again, as for a second Module on the same "
-            f"artifact: no scanner runs (target at most 1 s). {RUNS} runs each, min / median / "
-            "max.",
+            "directly (resolve to a digest, fetch by digest from the local registry, unpack, "
+            "YARA-X, Trivy `fs` and `sbom` with the stack's database, manifest analysis, "
+            "verdict stored in PostgreSQL; images: `trivy image --image-src remote` by digest, "
+            "each pushed by tag and resolved first). Cold: a digest never scanned (each run "
+            "publishes a variant one byte apart). Cache hit: the same digest again, as for a "
+            "second Module on the same artifact: no scanner runs (target at most 1 s). "
+            f"{RUNS} runs each, min / median / max.",
             "",
             "| artifact | compressed size | cold scan | cache hit | score |",
             "| --- | --- | --- | --- | --- |",
             *rows,
             "",
-            "Installs per minute with the scan gate in the path beside the same run without it "
-            "come with the scan workflow and the gate (issue 10).",
+            "Installs per minute with the scan gate in the path, beside the same run without "
+            "it: the lifecycle section.",
         ]
     )
     write_section("scanning", body)

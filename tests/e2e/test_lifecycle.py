@@ -416,6 +416,8 @@ async def test_a_crash_in_the_middle_of_an_install_loses_and_duplicates_nothing(
     process.start()
     mi = wait_phase(kubectl, "mi/life", "Active", timeout=180)
     assert mi["metadata"]["uid"] == uid
+    # Active is the workflow's last report; it completes (not fails) right after
+    await asyncio.wait_for(handle.result(), timeout=30)
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     kinds = ("deployment", "replicaset", "pods", "configmap", "networkpolicy")
     assert [_count(kubectl, kind) for kind in kinds] == [1, 1, 1, 1, 1]
