@@ -1,10 +1,12 @@
 """The scan workflow against the real Temporal, apiserver, registry, PostgreSQL and Trivy: a
 scanner that cannot run is retried and shown on the Module, which never becomes Available
-meanwhile; once the scanner can run, the same workflow reaches its verdict."""
+meanwhile; once the scanner can run, the same workflow reaches its verdict, and
+``adx-module-service findings`` prints every finding behind it."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.failures import FailureBoundary
 from adx_modules.core.settings import Settings, load_settings
-from adx_modules.devstack.images import push_image
+from adx_modules.devstack.images import push_image, python_package
+from adx_modules.service import findings
 from support.kube import Kubectl
 from support.objects import condition, module_doc
 from support.stack import StackInfo
@@ -59,15 +62,19 @@ def scanned(kubectl: Kubectl, name: str) -> dict[str, Any]:
 
 
 async def test_a_scanner_that_cannot_run_is_retried_and_the_module_waits(
+    *,
     stack: StackInfo,
     clients: tuple[Client, KubeClient, Store],
+    db_schema: str,
     task_queue: str,
     unique: str,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client, kube, store = clients
     registry = stack.env["ADX_REGISTRY_ADDRESS"]
-    image = push_image(registry, f"adx-tests/wait-{unique}", "1.0.0", {"m": b"x\n"}, insecure=True)
+    files = {**python_package("PyYAML", "5.3"), "m": b"x\n"}
+    image = push_image(registry, f"adx-tests/wait-{unique}", "1.0.0", files, insecure=True)
     doc = module_doc(f"wait-{unique}", "1.0.0")
     doc["spec"]["artifact"] = {"image": {"reference": image}}
     kubectl = Kubectl(stack.kubeconfig)
@@ -118,7 +125,21 @@ async def test_a_scanner_that_cannot_run_is_retried_and_the_module_waits(
     assert verdict is not None
     assert verdict.reference == image
     decided = kubectl.json("get", f"module/{name}")
-    assert decided["status"]["phase"] == "Available"
+    assert decided["status"]["phase"] == "Rejected"  # PyYAML 5.3: a critical, fixable CVE (-37)
+    assert decided["status"]["securityScore"] == 61  # and no resource limits (-1)
     assert decided["status"]["digest"] == image.split("@")[1]
-    assert condition(decided, c.SCANNED)["reason"] == r.SCAN_PASSED
+    assert condition(decided, c.SCANNED)["reason"] == r.SECURITY_SCORE_TOO_LOW
+
+    # every finding behind the verdict, from PostgreSQL
+    monkeypatch.setenv("KUBECONFIG", str(stack.kubeconfig))
+    printed = io.StringIO()
+    schema = {"ADX_DATABASE_URL": stack.database_url, "ADX_DATABASE_SCHEMA_NAME": db_schema}
+    assert await findings.show(load_settings(environ=schema), name, out=printed) == 0
+    lines = printed.getvalue().splitlines()
+    assert lines[0].startswith(f"Module {name}: Rejected, security score 61, 2 findings")
+    assert lines[1].startswith("CRITICAL vulnerability/CVE-2020-14343 ")
+    assert "fixed in 5.4" in lines[1]
+    assert (
+        await findings.show(load_settings(environ=schema), "no-such-module") == findings.NOT_FOUND
+    )
     await kube.delete_custom(MODULE, name)

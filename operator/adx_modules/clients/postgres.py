@@ -275,3 +275,16 @@ class Store:
             rules_version,
         )
         return ScanRecord(**dict(row)) if row else None
+
+    async def latest_scan(self, digest: str, db_version: str | None = None) -> ScanRecord | None:
+        """The newest verdict on ``digest`` (with that database version, when given)."""
+        row = await self._pool.fetchrow(
+            """
+            SELECT digest, db_version, rules_version, score, counts, findings FROM scans
+            WHERE digest = $1 AND ($2::text IS NULL OR db_version = $2)
+            ORDER BY scanned_at DESC LIMIT 1
+            """,
+            digest,
+            db_version,
+        )
+        return ScanRecord(**dict(row)) if row else None

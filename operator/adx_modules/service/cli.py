@@ -112,6 +112,8 @@ def _service_parser() -> argparse.ArgumentParser:
     ):
         sub = roles.add_parser(role, help=text)
         sub.add_argument("--check", action="store_true", help="validate settings and exit")
+    findings = roles.add_parser("findings", help="every finding of a Module's last scan")
+    findings.add_argument("module", help="the Module's name, e.g. charts-3-2-0")
     dev = roles.add_parser("dev", help="everything locally on embedded defaults (make run)")
     dev.add_argument("--state-dir", type=Path, default=None, help="default: .cache/devstack")
     dev.add_argument("--fresh", action="store_true", help="start from an empty cluster")
@@ -140,6 +142,10 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         from adx_modules.service.worker import run as run_worker  # noqa: PLC0415
 
         return run_worker(settings)
+    if args.role == "findings":
+        from adx_modules.service.findings import run as run_findings  # noqa: PLC0415
+
+        return run_findings(settings, args.module)
     return _not_built(args.role)
 
 

@@ -31,13 +31,17 @@ class Finding:
         return f"{self.severity} {self.scanner}/{self.rule}{where}: {self.message}"
 
 
+def by_severity(findings: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
+    """Stored findings, the most severe first."""
+    rank: dict[str, int] = {severity: index for index, severity in enumerate(SEVERITIES)}
+    return sorted(findings, key=lambda f: rank.get(str(f.get("severity")), len(rank)))
+
+
 def worst(findings: Sequence[Mapping[str, object]], limit: int = 3) -> list[str]:
     """The ``limit`` most severe stored findings, one line each (what a Module's status names;
     the rest are in PostgreSQL)."""
-    rank: dict[str, int] = {severity: index for index, severity in enumerate(SEVERITIES)}
-    ordered = sorted(findings, key=lambda f: rank.get(str(f.get("severity")), len(rank)))
     lines = []
-    for found in ordered[:limit]:
+    for found in by_severity(findings)[:limit]:
         where = f" ({found['location']})" if found.get("location") else ""
         lines.append(f"{found.get('severity')} {found.get('scanner')}/{found.get('rule')}{where}")
     return lines
