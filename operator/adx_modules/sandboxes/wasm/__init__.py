@@ -1,0 +1,1 @@
+"""The ``wasm`` isolation: WebAssembly modules run by the service's shared host."""
