@@ -110,6 +110,25 @@ def module_status(kubectl: Kubectl, name: str, phase: str) -> dict[str, Any]:
     return found
 
 
+def publish_image(
+    kubectl: Kubectl,
+    registry: str,
+    module_id: str,
+    files: dict[str, bytes],
+    *,
+    by_tag: bool = False,
+    **spec: Any,
+) -> str:
+    """Push an image of ``files`` as ``adx-tests/<module_id>:1.0.0`` and apply a Module 1.0.0 that
+    names it (by digest, or by its tag; ``spec`` adds fields); the pinned reference pushed."""
+    repository = f"{registry}/adx-tests/{module_id}"
+    pinned = push_image(registry, f"adx-tests/{module_id}", "1.0.0", files, insecure=True)
+    doc = module_doc(module_id, "1.0.0", **spec)
+    doc["spec"]["artifact"] = {"image": {"reference": f"{repository}:1.0.0" if by_tag else pinned}}
+    kubectl.apply(doc)
+    return pinned
+
+
 def deployment_image(kubectl: Kubectl, installation: str) -> str:
     deployment = kubectl.json("get", "deployment", f"mod-{installation}")
     return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
@@ -119,12 +138,9 @@ def test_a_clean_image_is_scanned_pinned_and_installed_as_scanned(
     scanning_service: dict[str, ServiceProcess], kubectl: Kubectl, registry: str, unique: str
 ) -> None:
     module_id = f"clean-{unique}"
-    repository = f"adx-tests/{module_id}"
-    scanned = push_image(registry, repository, "1.0.0", {"module": b"clean\n"}, insecure=True)
-    doc = module_doc(module_id, "1.0.0")
-    doc["spec"]["artifact"] = {"image": {"reference": f"{registry}/{repository}:1.0.0"}}
-    doc["spec"]["resources"] = {"limits": {"cpu": "100m", "memory": "64Mi"}}
-    kubectl.apply(doc)
+    limits = {"limits": {"cpu": "100m", "memory": "64Mi"}}
+    files = {"module": b"clean\n"}
+    scanned = publish_image(kubectl, registry, module_id, files, by_tag=True, resources=limits)
     module = module_status(kubectl, f"{module_id}-1-0-0", "Available")
     status = module["status"]
     assert status["scannedReference"] == scanned  # the tag resolved to its digest
@@ -140,7 +156,8 @@ def test_a_clean_image_is_scanned_pinned_and_installed_as_scanned(
     assert deployment_image(kubectl, "first") == scanned
 
     # the tag moves to other bytes after the scan: what installs is still what was scanned
-    moved = push_image(registry, repository, "1.0.0", {"module": b"swapped\n"}, insecure=True)
+    swapped = {"module": b"swapped\n"}
+    moved = push_image(registry, f"adx-tests/{module_id}", "1.0.0", swapped, insecure=True)
     assert moved != scanned
     kubectl.apply(installation_doc("second", module_id))
     wait_condition(kubectl, "moduleinstallation/second", c.READY, timeout=120)
@@ -152,10 +169,7 @@ def test_a_vulnerable_image_is_rejected_and_its_install_is_refused(
 ) -> None:
     module_id = f"vulnerable-{unique}"
     files = {**python_package("PyYAML", "5.3"), "module": b"vulnerable\n"}
-    pinned = push_image(registry, f"adx-tests/{module_id}", "1.0.0", files, insecure=True)
-    doc = module_doc(module_id, "1.0.0")
-    doc["spec"]["artifact"] = {"image": {"reference": pinned}}
-    kubectl.apply(doc)
+    publish_image(kubectl, registry, module_id, files)
     module = module_status(kubectl, f"{module_id}-1-0-0", "Rejected")
     scanned = condition(module, c.SCANNED)
     assert (scanned["status"], scanned["reason"]) == ("False", r.SECURITY_SCORE_TOO_LOW)
@@ -229,10 +243,7 @@ def test_a_new_vulnerability_database_rescans_and_warns_running_installations(
 ) -> None:
     module_id = f"probe-{unique}"
     files = {**python_package("adxprobe", "1.0.0"), "module": b"probe\n"}
-    pinned = push_image(registry, f"adx-tests/{module_id}", "1.0.0", files, insecure=True)
-    doc = module_doc(module_id, "1.0.0")
-    doc["spec"]["artifact"] = {"image": {"reference": pinned}}
-    kubectl.apply(doc)
+    publish_image(kubectl, registry, module_id, files)
     name = f"{module_id}-1-0-0"
     before = module_status(kubectl, name, "Available")["status"]
     kubectl.apply(installation_doc("probe", module_id))

@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from adx_modules.api.meta import GROUP, VERSION
@@ -26,8 +24,8 @@ from adx_modules.api.module import MODULE
 from adx_modules.catalog.admission import module_outcome
 from adx_modules.catalog.index import MEMO_KEY, ModuleCatalog, catalog_from, module_catalog
 from adx_modules.catalog.model import Catalog
-from adx_modules.catalog.scanning.contract import ScanActivities, ScanRequest
-from adx_modules.catalog.scanning.workflow import ScanModuleWorkflow
+from adx_modules.catalog.scanning.contract import ScanRequest
+from adx_modules.catalog.scanning.start import start_scan_workflow
 from adx_modules.clients.errors import ClientError, NotFoundError, UnavailableError
 from adx_modules.core.context import OperatorContext, apply_outcome
 from adx_modules.core.metrics import RECONCILES, WORKFLOWS_STARTED
@@ -76,21 +74,10 @@ async def reconcile_module(
 async def start_scan(context: OperatorContext, body: Mapping[str, Any]) -> None:
     """The Module's scan workflow, started once (joined while it runs; run again, e.g. after
     scanning was disabled, once it has closed)."""
-    metadata = body.get("metadata") or {}
-    uid = str(metadata.get("uid", ""))
-    request = ScanRequest(module=str(metadata.get("name", "")), uid=uid, spec=dict(body["spec"]))
+    request = ScanRequest.of(body)
     try:
-        await context.temporal.start_workflow(
-            ScanModuleWorkflow.run,
-            request,
-            id=ScanActivities.workflow_id(uid),
-            task_queue=context.settings.temporal.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        )
+        await start_scan_workflow(context.temporal, context.settings.temporal.task_queue, request)
         WORKFLOWS_STARTED.labels("ScanModuleWorkflow").inc()
-    except WorkflowAlreadyStartedError:
-        return
     except RPCError as error:
         raise kopf.TemporaryError(
             f"cannot start the scan of Module {request.module}: {error}", delay=RETRY_DELAY

@@ -201,25 +201,35 @@ def fetch_layer(
     size, layer_digest = int(layer.get("size", 0)), str(layer.get("digest", ""))
     if size > max_bytes:
         raise InvalidError(f"{reference}: the layer is {size} bytes, over the {max_bytes} limit")
-    hasher, written = hashlib.sha256(), 0
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _get(client, f"{base}/blobs/{layer_digest}", "*/*", True) as response:
+        saved, written = save_stream(
+            response, target, max_bytes, f"{reference}: the layer is larger than it says"
+        )
+    if saved != layer_digest:
+        target.unlink(missing_ok=True)
+        raise InvalidError(f"{reference}: the layer's bytes do not match its digest")
+    return Fetched(digest, layer_digest, str(layer["mediaType"]), target, written)
+
+
+def save_stream(
+    response: requests.Response, target: Path, max_bytes: int, too_large: str
+) -> tuple[str, int]:
+    """Write a streamed response to ``target``, at most ``max_bytes`` (else InvalidError
+    ``too_large``); its sha256 digest and size. On any failure nothing is left behind."""
+    hasher, written = hashlib.sha256(), 0
     try:
-        with (
-            _get(client, f"{base}/blobs/{layer_digest}", "*/*", True) as response,
-            target.open("wb") as out,
-        ):
+        with target.open("wb") as out:
             for chunk in response.iter_content(chunk_size=CHUNK):
                 written += len(chunk)
                 if written > max_bytes:
-                    raise InvalidError(f"{reference}: the layer is larger than it says")
+                    raise InvalidError(too_large)
                 hasher.update(chunk)
                 out.write(chunk)
-        if f"sha256:{hasher.hexdigest()}" != layer_digest:
-            raise InvalidError(f"{reference}: the layer's bytes do not match its digest")
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    return Fetched(digest, layer_digest, str(layer["mediaType"]), target, written)
+    return f"sha256:{hasher.hexdigest()}", written
 
 
 @dataclass(frozen=True)

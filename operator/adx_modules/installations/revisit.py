@@ -68,9 +68,10 @@ async def _reconcile(context: OperatorContext, name: str, namespace: str, catalo
         if body.get("metadata", {}).get("deletionTimestamp"):
             return
         await reconcile(context, body, catalog)
-        warning = catalog_warnings(
-            await context.kube.get_custom(INSTALLATION, name, namespace), catalog
-        )
+        warning = catalog_warnings(body, catalog)
+        if warning is not None:  # rare: read again, the reconcile may have written since
+            fresh = await context.kube.get_custom(INSTALLATION, name, namespace)
+            warning = catalog_warnings(fresh, catalog)
         if warning is not None:
             await context.kube.patch_status(INSTALLATION, name, {"conditions": warning}, namespace)
     except NotFoundError:

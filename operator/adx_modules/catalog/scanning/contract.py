@@ -7,7 +7,8 @@ same names.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from adx_modules.core.refs import Payload
 
@@ -44,6 +45,17 @@ class ScanRequest(Payload):
     spec: dict[str, object]
     rescan: bool = False
     """A Module that has a verdict already: it stays as it is until the new one."""
+
+    @classmethod
+    def of(cls, module: Mapping[str, Any], *, rescan: bool = False) -> ScanRequest:
+        """The scan of a Module as the apiserver returns it."""
+        metadata = module.get("metadata") or {}
+        return cls(
+            module=str(metadata.get("name", "")),
+            uid=str(metadata.get("uid", "")),
+            spec=dict(module.get("spec") or {}),
+            rescan=rescan,
+        )
 
 
 class ScanVerdict(Payload):

@@ -8,17 +8,15 @@ so a retried activity joins the rescans it already started instead of doubling t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from adx_modules.api import reasons as r
 from adx_modules.api.module import MODULE
 from adx_modules.catalog.scanning.activities import trivy_options
 from adx_modules.catalog.scanning.contract import ScanActivities, ScanRequest
+from adx_modules.catalog.scanning.start import start_scan_workflow
 from adx_modules.catalog.scanning.trivy import ScannerError, ensure_database
 from adx_modules.clients.kube import KubeClient
 from adx_modules.core.errors import StepError
@@ -51,22 +49,8 @@ class Rescans:
             judged = status.get("databaseVersion")
             if not judged or judged == version or metadata.get("deletionTimestamp"):
                 continue
-            uid = str(metadata.get("uid", ""))
-            request = ScanRequest(
-                module=str(metadata.get("name", "")),
-                uid=uid,
-                spec=dict(module.get("spec") or {}),
-                rescan=True,
-            )
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await self._client.start_workflow(
-                    ScanActivities.SCAN_WORKFLOW,
-                    request,
-                    id=ScanActivities.workflow_id(uid),
-                    task_queue=self._settings.temporal.task_queue,
-                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                )
+            request = ScanRequest.of(module, rescan=True)
+            await start_scan_workflow(self._client, self._settings.temporal.task_queue, request)
             started += 1
         activity.logger.info("database %s: %d Modules to rescan", version, started)
         return started

@@ -8,7 +8,6 @@ against the ``sha256`` the Module declares when it declares one. Blocking: run i
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import requests
 from adx_modules.api.module import ConfigMapKeyRef, ModuleSpec
 from adx_modules.catalog.scanning.contract import ArtifactKind
 from adx_modules.clients.errors import InvalidError, NotFoundError, UnavailableError
-from adx_modules.clients.oci import CHUNK, Reference
+from adx_modules.clients.oci import Reference, save_stream
 
 MAX_DOWNLOAD = 512 * 2**20
 
@@ -63,23 +62,16 @@ def checked(data_digest: str, source: Source, where: str) -> str:
 
 def download(url: str, target: Path, max_bytes: int = MAX_DOWNLOAD) -> str:
     """Save ``url`` to ``target`` (at most ``max_bytes``); its sha256 digest."""
-    hasher, written = hashlib.sha256(), 0
     try:
-        with requests.get(url, stream=True, timeout=30) as response, target.open("wb") as out:
+        with requests.get(url, stream=True, timeout=30) as response:
             if response.status_code == 404:
                 raise NotFoundError(f"{url}: not found", status=404)
             if response.status_code != 200:
                 raise UnavailableError(f"{url}: answered {response.status_code}")
-            for chunk in response.iter_content(chunk_size=CHUNK):
-                written += len(chunk)
-                if written > max_bytes:
-                    raise InvalidError(f"{url}: larger than {max_bytes} bytes")
-                hasher.update(chunk)
-                out.write(chunk)
+            digest, _ = save_stream(
+                response, target, max_bytes, f"{url}: larger than {max_bytes} bytes"
+            )
     except requests.RequestException as error:
         target.unlink(missing_ok=True)
         raise UnavailableError(f"{url}: cannot download ({error})") from None
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return f"sha256:{hasher.hexdigest()}"
+    return digest
