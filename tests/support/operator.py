@@ -1,4 +1,5 @@
-"""The service as users run it: ``adx-module-service operator`` and ``worker`` as children."""
+"""The service as users run it: ``adx-module-service operator``, ``worker`` or ``wasm-host`` as
+children."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ class ServiceProcess:
     """One role of the service (``operator`` or ``worker``) against the test stack; its log
     is kept for assertions, and it can be killed (``kill -9``) and started again."""
 
-    def __init__(self, role: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, role: str, env: dict[str, str], log_path: Path, ready_url: str | None = None
+    ) -> None:
         self.role = role
+        self.ready_url = ready_url
         self.health_port = free_port(None)
         self.metrics_port = free_port(None)
         self.log_path = log_path
@@ -57,7 +61,7 @@ class ServiceProcess:
         if self.role == "worker":  # this start's lines only (a restart appends to the log)
             return "worker serving" in self.log()[self._log_offset :]
         try:
-            return httpx.get(self.health_url, timeout=1).status_code == 200
+            return httpx.get(self.ready_url or self.health_url, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 

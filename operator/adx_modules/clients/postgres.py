@@ -76,6 +76,11 @@ class Store:
         )
         return cls(pool, schema)
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The connections, for a feature's own tables (the WASM host's, say)."""
+        return self._pool
+
     async def close(self) -> None:
         await self._pool.close()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -38,6 +38,20 @@ ACTIVITY_SECONDS = Histogram(
     "Duration of the worker's activities, by activity and outcome.",
     ["activity", "outcome"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+
+MODULE_EXECUTION_SECONDS = Histogram(
+    "module_execution_duration_seconds",
+    "Duration of module calls in the WASM host, by installation, function and outcome "
+    "(ok, or the reason the call failed: OutOfFuel, Trap, ...).",
+    ["namespace", "installation", "function", "outcome"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+MODULE_RESOURCE_USAGE = Gauge(
+    "module_resource_usage",
+    "What an installation's last call used in the WASM host: fuel (instructions) and "
+    "memory_bytes (its linear memory at the end).",
+    ["namespace", "installation", "resource"],
 )
 
 

@@ -145,6 +145,49 @@ class RegistrySettings(_Section):
         return next((mirror for name, mirror in pairs if name == registry), None)
 
 
+class WasmSettings(_Section):
+    """The WASM host (``adx-module-service wasm-host``) and how the worker reaches it."""
+
+    admin_url: str = Field(
+        "http://adx-wasm-host.adx-system.svc:8091",
+        pattern=r"^https?://",
+        description="Where the worker registers installations (the host's admin port).",
+    )
+    invoke_url: str = Field(
+        "http://adx-wasm-host.adx-system.svc:8090",
+        pattern=r"^https?://",
+        description="Where the platform invokes modules (recorded in status.endpoints).",
+    )
+    admin_token: str = Field(
+        "",
+        description="Bearer token of the admin API, shared by the worker and the host "
+        "(the chart keeps it in a Secret); the host refuses to start without one.",
+    )
+    listen_host: str = Field(
+        "0.0.0.0",  # noqa: S104 - in a pod; the NetworkPolicy decides who reaches it
+        min_length=1,
+        description="Address the host binds.",
+    )
+    invoke_port: int = Field(8090, ge=1, le=65535, description="The host's invocation port.")
+    admin_port: int = Field(8091, ge=1, le=65535, description="The host's admin and probe port.")
+    cache_dir: str = Field(
+        "", description="Compiled modules, by digest (default: a temporary directory)."
+    )
+    threads: int = Field(4, ge=1, le=256, description="Calls that run at once, across modules.")
+    max_concurrency: int = Field(
+        8, ge=1, le=1024, description="Calls in flight per installation; more answer 429."
+    )
+    storage_quota_bytes: int = Field(
+        1 * 2**20, ge=0, description="adx.storage bytes (keys and values) per installation."
+    )
+    http_requests_per_second: float = Field(
+        10, gt=0, description="adx.http_fetch requests per second per installation (burst 2x)."
+    )
+    sync_seconds: float = Field(
+        5, gt=0, le=3600, description="How often the host re-reads its registrations."
+    )
+
+
 class Settings(_Section):
     """Every setting of the service, one section per concern."""
 
@@ -154,6 +197,7 @@ class Settings(_Section):
     sandbox: SandboxSettings = SandboxSettings()
     security: SecuritySettings = SecuritySettings()
     registry: RegistrySettings = RegistrySettings()
+    wasm: WasmSettings = WasmSettings()
 
 
 def env_name(section: str, field: str) -> str:

@@ -9,6 +9,7 @@ that exist, and describes itself as ``ADX_*`` variables (also written to a shell
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from adx_modules.devstack import samples, vulndb
 from adx_modules.devstack.controlplane import ControlPlane
 from adx_modules.devstack.pki import CertificateAuthority, write_kubeconfig
 from adx_modules.devstack.postgres import PostgresServer
+from adx_modules.devstack.process import free_port
 from adx_modules.devstack.registry import LocalRegistry
 from adx_modules.devstack.temporal import TemporalDevServer
 from adx_modules.devstack.toolchain import build_all, project_root, python_tool
@@ -190,3 +192,21 @@ def default_state_dir() -> Path:
     from adx_modules.devstack.toolchain import cache_dir  # noqa: PLC0415
 
     return Path(os.environ.get("ADX_DEVSTACK_DIR") or cache_dir() / "devstack")
+
+
+def wasm_host_environment(
+    invoke_port: int | None = 8090, admin_port: int | None = 8091
+) -> dict[str, str]:
+    """The settings that make a local WASM host and the worker find each other: loopback
+    ports (the preferred ones when free) and a fresh admin token."""
+    invoke, admin = free_port(invoke_port), free_port(admin_port)
+    while admin == invoke:
+        admin = free_port(None)
+    return {
+        "ADX_WASM_LISTEN_HOST": "127.0.0.1",
+        "ADX_WASM_INVOKE_PORT": str(invoke),
+        "ADX_WASM_ADMIN_PORT": str(admin),
+        "ADX_WASM_INVOKE_URL": f"http://127.0.0.1:{invoke}",
+        "ADX_WASM_ADMIN_URL": f"http://127.0.0.1:{admin}",
+        "ADX_WASM_ADMIN_TOKEN": secrets.token_urlsafe(24),
+    }

@@ -15,7 +15,8 @@ from typing import Any
 from temporalio import activity
 
 from adx_modules.clients.kube import KubeClient
-from adx_modules.core.settings import SandboxSettings
+from adx_modules.clients.postgres import Store
+from adx_modules.core.settings import Settings
 from adx_modules.sandboxes.backend import SandboxRegistry
 from adx_modules.sandboxes.container.backend import ContainerBackend
 from adx_modules.sandboxes.contract import (
@@ -26,11 +27,14 @@ from adx_modules.sandboxes.contract import (
     SandboxActivities,
     SandboxRequest,
 )
+from adx_modules.sandboxes.wasm.backend import WasmBackend
 
 
-def registry(kube: KubeClient, settings: SandboxSettings) -> SandboxRegistry:
+def registry(kube: KubeClient, store: Store, settings: Settings) -> SandboxRegistry:
     """Every backend this version has."""
-    return SandboxRegistry([ContainerBackend(kube, settings)])
+    return SandboxRegistry(
+        [ContainerBackend(kube, settings.sandbox), WasmBackend(store, kube, settings)]
+    )
 
 
 class SandboxSteps:

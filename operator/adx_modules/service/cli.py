@@ -35,17 +35,20 @@ def _not_built(what: str) -> int:
 def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
     """The whole product locally: the stack, then the operator and the worker as children."""
     from adx_modules.devstack.process import free_port  # noqa: PLC0415
-    from adx_modules.devstack.stack import default_state_dir  # noqa: PLC0415
+    from adx_modules.devstack.stack import (  # noqa: PLC0415
+        default_state_dir,
+        wasm_host_environment,
+    )
     from adx_modules.devstack.supervisor import run_foreground  # noqa: PLC0415
 
     state_dir: Path = (args.state_dir or default_state_dir()).resolve()
 
     def start_service(stack: DevStack) -> list[subprocess.Popen[bytes]]:
-        env = {**os.environ, **stack.environment()}
+        env = {**os.environ, **stack.environment(), **wasm_host_environment()}
         env.setdefault("ADX_SERVER_HEALTH_PORT", str(free_port(settings.server.health_port)))
         children = []
         logs = stack.state_dir / "logs"
-        for role in ("operator", "worker"):
+        for role in ("operator", "worker", "wasm-host"):
             probe = subprocess.run(
                 [sys.executable, "-m", "adx_modules", role, "--check"],
                 env=env,
@@ -65,7 +68,7 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
                         stderr=subprocess.STDOUT,
                     )
                 )
-        _print_welcome(stack)
+        _print_welcome(stack, env)
         return children
 
     try:
@@ -75,8 +78,7 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
 
-def _print_welcome(stack: DevStack) -> None:
-    env = stack.environment()
+def _print_welcome(stack: DevStack, env: dict[str, str]) -> None:
     times = stack.times
     print(
         f"""
@@ -89,6 +91,7 @@ ADX Module Operator: local stack ready in {times.total:.0f}s \
 UI {env["ADX_DEVSTACK_TEMPORAL_UI"]}
   PostgreSQL:  {env["ADX_DATABASE_URL"]}
   registry:    {env["ADX_REGISTRY_ADDRESS"]} (OCI, plain HTTP on loopback; curl http://{env["ADX_REGISTRY_ADDRESS"]}/v2/_catalog)
+  WASM host:   {env["ADX_WASM_INVOKE_URL"]}/v1/tenants/NAMESPACE/installations/NAME/invoke/FUNCTION
   logs:        {stack.state_dir / "logs"}
   all of it:   source {stack.env_file}
 
@@ -109,6 +112,7 @@ def _service_parser() -> argparse.ArgumentParser:
         ("operator", "the Kopf watch loop (cheap, one per cluster)"),
         ("worker", "the Temporal worker (all heavy work)"),
         ("api", "the HTTP API and marketplace"),
+        ("wasm-host", "the shared host of every WASM module (isolation wasm)"),
     ):
         sub = roles.add_parser(role, help=text)
         sub.add_argument("--check", action="store_true", help="validate settings and exit")
@@ -142,6 +146,12 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         from adx_modules.service.worker import run as run_worker  # noqa: PLC0415
 
         return run_worker(settings)
+    if args.role == "wasm-host":
+        if args.check:
+            return 0
+        from adx_modules.service.wasm_host import run as run_wasm_host  # noqa: PLC0415
+
+        return run_wasm_host(settings)
     if args.role == "findings":
         from adx_modules.service.findings import run as run_findings  # noqa: PLC0415
 

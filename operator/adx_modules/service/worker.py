@@ -63,7 +63,7 @@ def activities(
     records = RecordActivities(store)
     supersede = SupersedeActivities(client)
     dependencies = DependencyActivities(kube)
-    sandboxes = SandboxSteps(registry(kube, settings.sandbox))
+    sandboxes = SandboxSteps(registry(kube, store, settings))
     scanner = Scanner(store, settings, kube)
     rescans = Rescans(kube, client, settings)
     return [

@@ -13,9 +13,6 @@ reached is retried.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import ipaddress
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -26,8 +23,8 @@ from pydantic import ValidationError
 from temporalio import activity
 
 from adx_modules.api import reasons as r
-from adx_modules.api.artifacts import PACKAGE_LAYER, WASM_LAYERS
 from adx_modules.api.module import MODULE, ModuleSpec
+from adx_modules.catalog.artifacts import ArtifactFetcher, Located, loopback
 from adx_modules.catalog.scanning.contract import (
     ScanActivities,
     ScanRequest,
@@ -42,29 +39,16 @@ from adx_modules.catalog.scanning.scan import (
     scan_package,
     scan_wasm,
 )
-from adx_modules.catalog.scanning.sources import Source, checked, download, source_of
+from adx_modules.catalog.scanning.sources import Source, source_of
 from adx_modules.catalog.scanning.trivy import ScannerError, TrivyOptions, ensure_database
 from adx_modules.catalog.scanning.verdict import scan_outcome
 from adx_modules.clients.errors import InvalidError, NotFoundError
 from adx_modules.clients.kube import KubeClient
-from adx_modules.clients.oci import fetch_layer, resolve_digest
 from adx_modules.clients.postgres import ScanRecord, Store
 from adx_modules.core.errors import StepError
 from adx_modules.core.metrics import SCAN_RESULTS
 from adx_modules.core.settings import Settings
 from adx_modules.core.status import changes
-
-LAYERS = {"package": (PACKAGE_LAYER,), "wasm": WASM_LAYERS}
-
-
-def loopback(registry: str) -> bool:
-    host = registry.rsplit(":", 1)[0].strip("[]") if ":" in registry else registry
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def trivy_options(settings: Settings) -> TrivyOptions:
@@ -78,16 +62,6 @@ def trivy_options(settings: Settings) -> TrivyOptions:
     )
 
 
-class Located:
-    """An artifact pinned: the name installations run, where its bytes are, its digest."""
-
-    def __init__(self, reference: str, fetch_from: str, digest: str, path: Path | None) -> None:
-        self.reference = reference  # as named, pinned by digest (or the URL)
-        self.fetch_from = fetch_from  # the same at the mirror that serves it
-        self.digest = digest
-        self.path = path  # the bytes, when locating them meant downloading them
-
-
 class Scanner:
     """The scan activities, with the store that caches verdicts, the Kubernetes client that
     reads ConfigMaps and writes Module status, and the worker's settings."""
@@ -97,61 +71,15 @@ class Scanner:
         self._kube = kube
         self._settings = settings
         self._trivy = trivy_options(settings)
-
-    def _insecure(self, registry: str) -> bool:
-        if not self._settings.registry.insecure:
-            return False
-        if not loopback(registry):
-            raise StepError(
-                r.ARTIFACT_INVALID,
-                f"{registry}: registry.insecure (plain HTTP) is honoured for a loopback "
-                "registry only; serve this one over TLS",
-            )
-        return True
-
-    async def _locate(self, source: Source, workdir: Path) -> Located:
-        """Pin the artifact: a digest from the registry, or the bytes and their hash."""
-        if source.oci is not None:
-            oci = source.oci
-            host = self._settings.registry.mirror(oci.registry) or oci.registry
-            insecure = self._insecure(host)
-            digest = await asyncio.to_thread(resolve_digest, oci, host=host, insecure=insecure)
-            fetch_from = f"{host}/{oci.repository}@{digest}"
-            return Located(oci.pinned(digest), fetch_from, digest, None)
-        path = workdir / "artifact"
-        if source.url is not None:
-            digest = checked(
-                await asyncio.to_thread(download, source.url, path), source, source.url
-            )
-            return Located(source.url, source.url, digest, path)
-        ref = source.config_map
-        if ref is None or self._kube is None:
-            raise InvalidError("the artifact names no source this worker can fetch")
-        where = f"ConfigMap {ref.namespace}/{ref.name} key {ref.key}"
-        config_map = await self._kube.get_object("ConfigMap", ref.name, ref.namespace)
-        encoded = (config_map.get("binaryData") or {}).get(ref.key)
-        if encoded is None:
-            raise NotFoundError(f"{where}: no such key in binaryData")
-        path.write_bytes(base64.b64decode(encoded))
-        digest = checked(f"sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}", source, where)
-        return Located(where, where, digest, path)
+        self._artifacts = ArtifactFetcher(settings.registry, kube)
 
     def _scan(
         self, source: Source, located: Located, spec: ModuleSpec, workdir: Path
     ) -> ScanReport:
-        host = located.fetch_from.split("/", 1)[0]
         if source.kind == "image":
-            insecure = self._insecure(host)
+            insecure = self._artifacts.insecure(located.fetch_from.split("/", 1)[0])
             return scan_image(located.fetch_from, spec, self._trivy, insecure=insecure)
-        path = located.path
-        if path is None:  # in a registry: fetched by digest, the bytes proved
-            fetched = fetch_layer(
-                located.fetch_from,
-                workdir / "layer",
-                media_types=LAYERS[source.kind],
-                insecure=self._insecure(host),
-            )
-            path = fetched.path
+        path, _ = self._artifacts.content(source, located, workdir)
         if source.kind == "wasm":
             return scan_wasm(path.read_bytes(), spec)
         return scan_package(path, spec, self._trivy)
@@ -172,7 +100,7 @@ class Scanner:
         versions = (database, rules_version())
         workdir = Path(tempfile.mkdtemp(prefix="adx-fetch-"))
         try:
-            located = await self._locate(source, workdir)
+            located = await self._artifacts.locate(source, workdir)
             cached = await self._store.scan(located.digest, *versions)
             fresh = cached is None
             if cached is None:

@@ -5,10 +5,12 @@ Why it exists: every tenant's WASM modules run in one shared host, so no guest m
 or a neighbour down. Each call gets its own Store (nothing survives between calls, no object is
 shared across stores), fuel for its CPU share, an epoch deadline for its wall clock, a memory
 limit, WASI with nothing granted (no files, no environment, no clock beyond WASI's own), and
-only the host functions of the ``adx`` namespace. A trap, a runaway loop, a memory hog or an
-oversized answer ends that call with a :class:`CallFailedError` naming why; the engine goes on.
-Compiled modules are cached by digest in memory and on disk (``serialize``), so a host restart
-does not compile again. Blocking (wasm runs in the calling thread): async callers use a thread.
+only the host functions of the ``adx`` namespace (:mod:`abi`). A trap, a runaway loop, a memory
+hog, an oversized answer or host-call abuse ends that call with a :class:`CallFailedError`
+naming why; the engine goes on. Compiled modules are cached by digest in memory and on disk
+(``serialize``), and pre-linked once (``instantiate_pre``), so a call starts in tens of µs and
+a host restart does not compile again. Blocking (wasm runs in the calling thread, which
+releases the GIL): async callers use a thread.
 """
 
 from __future__ import annotations
@@ -17,16 +19,18 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import wasmtime
 
+from adx_modules.sandboxes.wasm import abi
 from adx_modules.sandboxes.wasm.limits import CallLimits
 
 EPOCH_TICK_MS = 10
 MAX_MODULE_BYTES = 64 * 2**20
-MAX_LOG_BYTES = 64 * 2**10
+ABI_EXPORTS = ("memory", "alloc", "handle")
 
 
 class CallFailedError(Exception):
@@ -40,11 +44,21 @@ class CallFailedError(Exception):
 
 @dataclass
 class CallResult:
-    """The guest's answer, what it logged, and the fuel it burnt."""
+    """The guest's answer, what it logged, the fuel it burnt and the memory it grew to."""
 
     output: bytes
     logs: list[str] = field(default_factory=list)
     fuel_used: int = 0
+    memory_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A module compiled and linked against this engine's host functions: ready to run."""
+
+    digest: str
+    module: wasmtime.Module
+    pre: wasmtime.InstancePre
 
 
 def _engine() -> wasmtime.Engine:
@@ -59,9 +73,12 @@ class WasmEngine:
 
     def __init__(self, cache_dir: Path | None = None) -> None:
         self.engine = _engine()
+        self._linker = wasmtime.Linker(self.engine)
+        self._linker.define_wasi()
+        abi.define(self._linker)
         self._cache_dir = cache_dir or Path(tempfile.gettempdir(), "adx-wasm-cache")
         self._cache_dir.mkdir(parents=True, exist_ok=True)
-        self._modules: dict[str, wasmtime.Module] = {}
+        self._compiled: dict[str, Compiled] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="wasm-epoch", daemon=True)
@@ -76,15 +93,21 @@ class WasmEngine:
     def close(self) -> None:
         self._stop.set()
 
-    def load(self, digest: str, binary: bytes) -> wasmtime.Module:
+    def forget(self, keep: set[str]) -> None:
+        """Drop the compiled modules of digests not in ``keep`` from memory (disk stays)."""
+        with self._lock:
+            for digest in set(self._compiled) - keep:
+                del self._compiled[digest]
+
+    def load(self, digest: str, binary: bytes) -> Compiled:
         """The compiled module of ``binary``, which must hash to ``digest`` (sha256:…):
-        from memory, from the disk cache, or compiled now (then cached). Never instantiated."""
+        from memory, from the disk cache, or compiled now (then cached), and linked."""
         if f"sha256:{hashlib.sha256(binary).hexdigest()}" != digest:
             raise CallFailedError("InvalidModule", f"the binary does not match {digest}")
         with self._lock:
-            module = self._modules.get(digest)
-            if module is not None:
-                return module
+            compiled = self._compiled.get(digest)
+            if compiled is not None:
+                return compiled
             cached = self._cache_dir / f"{digest.removeprefix('sha256:')}.cwasm"
             if cached.exists():
                 module = wasmtime.Module.deserialize_file(self.engine, str(cached))
@@ -93,8 +116,13 @@ class WasmEngine:
                 scratch = cached.with_suffix(f".{os.getpid()}.tmp")
                 scratch.write_bytes(module.serialize())
                 scratch.replace(cached)  # atomic: a reader sees all of it or nothing
-            self._modules[digest] = module
-            return module
+            try:
+                pre = self._linker.instantiate_pre(module)
+            except wasmtime.WasmtimeError as error:
+                raise CallFailedError("LinkFailed", _first_line(error)) from None
+            compiled = Compiled(digest, module, pre)
+            self._compiled[digest] = compiled
+            return compiled
 
     def _compile(self, binary: bytes, digest: str) -> wasmtime.Module:
         if len(binary) > MAX_MODULE_BYTES:
@@ -107,31 +135,74 @@ class WasmEngine:
             first = str(error).strip().splitlines()[0] if str(error).strip() else "invalid"
             raise CallFailedError("InvalidModule", f"{digest}: {first}") from None
 
-    def call(self, module: wasmtime.Module, payload: bytes, limits: CallLimits) -> CallResult:
-        """Run ``handle`` of a fresh instance of ``module`` on ``payload`` (ABI v1)."""
-        if len(payload) > limits.max_input_bytes:
-            raise CallFailedError("BadInput", f"the request is over {limits.max_input_bytes} bytes")
+    def _store(self, limits: CallLimits) -> wasmtime.Store:
         store = wasmtime.Store(self.engine)
         store.set_limits(memory_size=limits.memory_bytes, instances=1, tables=4, memories=1)
         store.set_fuel(limits.fuel)
         store.set_epoch_deadline(max(1, limits.deadline_ms // EPOCH_TICK_MS))
         store.set_wasi(wasmtime.WasiConfig())  # nothing granted: no files, args or environment
-        result = CallResult(b"")
-        linker = self._linker(result)
+        return store
+
+    def probe(self, compiled: Compiled, limits: CallLimits) -> None:
+        """Instantiate once, as a call would, and check the ABI's exports: what a health check
+        asks before traffic moves to a module."""
+        store = self._store(limits)
+        abi.enter(abi.CallContext(None, limits, time.monotonic() + limits.deadline_ms / 1000))
         try:
-            instance = linker.instantiate(store, module)
+            self._exports(compiled, store)
+        finally:
+            abi.enter(None)
+
+    def _exports(
+        self, compiled: Compiled, store: wasmtime.Store, limits: CallLimits | None = None
+    ) -> tuple[wasmtime.Memory, wasmtime.Func, wasmtime.Func]:
+        try:
+            instance = compiled.pre.instantiate(store)
+        except wasmtime.Trap as trap:
+            raise _trapped(trap, limits or CallLimits(fuel=0)) from None
         except wasmtime.WasmtimeError as error:
             raise CallFailedError("LinkFailed", _first_line(error)) from None
-        except wasmtime.Trap as trap:
-            raise _trapped(trap, limits) from None
         exports = instance.exports(store)
-        memory, alloc, handle = (exports.get(name) for name in ("memory", "alloc", "handle"))
+        initialize = exports.get("_initialize")  # a WASI reactor's start (Go's, say)
+        if isinstance(initialize, wasmtime.Func):
+            try:
+                initialize(store)
+            except wasmtime.Trap as trap:
+                raise _trapped(trap, limits or CallLimits(fuel=0)) from None
+        memory, alloc, handle = (exports.get(name) for name in ABI_EXPORTS)
         if not (
             isinstance(memory, wasmtime.Memory)
             and isinstance(alloc, wasmtime.Func)
             and isinstance(handle, wasmtime.Func)
         ):
             raise CallFailedError("MissingExport", "ABI v1 needs the exports memory, alloc, handle")
+        return memory, alloc, handle
+
+    def call(
+        self,
+        compiled: Compiled,
+        payload: bytes,
+        limits: CallLimits,
+        host: abi.HostApi | None = None,
+    ) -> CallResult:
+        """Run ``handle`` of a fresh instance of ``compiled`` on ``payload`` (ABI v1)."""
+        if len(payload) > limits.max_input_bytes:
+            raise CallFailedError("BadInput", f"the request is over {limits.max_input_bytes} bytes")
+        store = self._store(limits)
+        context = abi.CallContext(host, limits, time.monotonic() + limits.deadline_ms / 1000)
+        abi.enter(context)
+        try:
+            output, memory_bytes = self._run(compiled, store, payload, limits)
+        finally:
+            abi.enter(None)
+        if context.abuse is not None:
+            raise CallFailedError("HostCallAbuse", context.abuse)
+        return CallResult(output, context.logs, limits.fuel - store.get_fuel(), memory_bytes)
+
+    def _run(
+        self, compiled: Compiled, store: wasmtime.Store, payload: bytes, limits: CallLimits
+    ) -> tuple[bytes, int]:
+        memory, alloc, handle = self._exports(compiled, store, limits)
         try:
             pointer = alloc(store, len(payload))
             if not isinstance(pointer, int) or not _inside(memory, store, pointer, len(payload)):
@@ -140,6 +211,8 @@ class WasmEngine:
             packed = handle(store, pointer, len(payload))
         except wasmtime.Trap as trap:
             raise _trapped(trap, limits) from None
+        except wasmtime.WasmtimeError as error:
+            raise CallFailedError("Trap", _first_line(error)) from None
         if not isinstance(packed, int):
             raise CallFailedError("BadOutput", "handle must return an i64")
         start, length = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
@@ -149,35 +222,10 @@ class WasmEngine:
             )
         if not _inside(memory, store, start, length):
             raise CallFailedError("BadOutput", "the answer lies outside the guest's memory")
-        result.output = bytes(memory.read(store, start, start + length))
-        result.fuel_used = limits.fuel - store.get_fuel()
-        return result
-
-    def _linker(self, result: CallResult) -> wasmtime.Linker:
-        """WASI preview 1 and the ``adx`` host functions, bound to this call."""
-        linker = wasmtime.Linker(self.engine)
-        linker.define_wasi()
-        logged = [0]
-
-        def log(caller: wasmtime.Caller, pointer: int, length: int) -> None:
-            memory = caller.get("memory")
-            if not isinstance(memory, wasmtime.Memory) or length < 0:
-                return
-            if logged[0] + length > MAX_LOG_BYTES:
-                return  # a chatty guest is cut off, not the host
-            if _inside(memory, caller, pointer, length):
-                text = bytes(memory.read(caller, pointer, pointer + length))
-                result.logs.append(text.decode("utf-8", errors="replace"))
-                logged[0] += length
-
-        i32 = wasmtime.ValType.i32()
-        linker.define_func("adx", "log", wasmtime.FuncType([i32, i32], []), log, access_caller=True)
-        return linker
+        return bytes(memory.read(store, start, start + length)), memory.data_len(store)
 
 
-def _inside(
-    memory: wasmtime.Memory, store: wasmtime.Store | wasmtime.Caller, start: int, length: int
-) -> bool:
+def _inside(memory: wasmtime.Memory, store: wasmtime.Store, start: int, length: int) -> bool:
     return start >= 0 and length >= 0 and start + length <= memory.data_len(store)
 
 

@@ -29,6 +29,7 @@ DEFAULT_CPU_MILLICORES = 100
 DEFAULT_MEMORY_BYTES = 64 * 2**20
 DEADLINE_MS = 1_000  # wall clock per call, whatever the CPU share
 MAX_MESSAGE_BYTES = 1 * 2**20  # request and response bodies
+MAX_HOST_CALLS = 1_000  # adx.* calls per call: more is abuse, and ends the call
 
 
 def cpu_millicores(value: int | str) -> int:
@@ -57,6 +58,7 @@ class CallLimits:
     memory_bytes: int = DEFAULT_MEMORY_BYTES
     max_input_bytes: int = MAX_MESSAGE_BYTES
     max_output_bytes: int = MAX_MESSAGE_BYTES
+    max_host_calls: int = MAX_HOST_CALLS
 
     @classmethod
     def of(cls, resources: ResourceRequirements | None) -> CallLimits:

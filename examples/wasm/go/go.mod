@@ -1,0 +1,3 @@
+module github.com/adxcore/adx-module-guest
+
+go 1.24

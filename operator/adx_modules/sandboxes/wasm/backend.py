@@ -1,0 +1,245 @@
+"""The ``wasm`` sandbox backend: an installation registered with the shared WASM host.
+
+Why it exists: it is how the lifecycle's four sandbox steps reach the host. Provisioning fetches
+the module's binary by digest (the worker holds the registry's credentials and mirrors), keeps
+it in PostgreSQL once per digest, writes the installation's revision (module, functions,
+approved permissions, configuration, limits) and has the host load and compile it beside what
+serves; the health step has the host probe it and make it serve (the atomic swap of an update or
+a rollback); activation turns calls on or off; deprovisioning turns them off, drains the calls
+in flight and removes the registration and the module's storage. Every step is an idempotent
+row write followed by an admin call that makes the host read the row, so a retried activity, a
+restarted host or a second host replica converge on the same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adx_modules.api import reasons as r
+from adx_modules.api.installation import ModuleInstallationSpec
+from adx_modules.api.module import ModuleSpec
+from adx_modules.catalog.artifacts import ArtifactFetcher
+from adx_modules.catalog.configuration import configuration_hash
+from adx_modules.catalog.scanning.sources import source_of
+from adx_modules.clients.errors import InvalidError, NotFoundError, UnavailableError
+from adx_modules.clients.kube import KubeClient
+from adx_modules.clients.postgres import Store
+from adx_modules.core.errors import StepError
+from adx_modules.core.refs import InstallationRef
+from adx_modules.core.settings import Settings
+from adx_modules.sandboxes.backend import Progress
+from adx_modules.sandboxes.contract import (
+    Endpoint,
+    HealthRequest,
+    ProvisionRequest,
+    ProvisionResult,
+    SandboxDescription,
+)
+from adx_modules.sandboxes.wasm.capabilities import effective
+from adx_modules.sandboxes.wasm.engine import MAX_MODULE_BYTES
+from adx_modules.sandboxes.wasm.limits import CallLimits
+from adx_modules.sandboxes.wasm.records import LimitReachedError, RevisionSpec, WasmRecords
+
+WASM_MAGIC = b"\0asm"
+ADMIN = "/admin/v1/installations"
+
+
+def functions(module: ModuleSpec) -> tuple[str, ...]:
+    """What may be invoked: the workflows and API paths the module declares, nothing else."""
+    points = module.extension_points
+    if points is None:
+        return ()
+    names = [*points.workflows, *(api.path.strip("/") for api in points.api)]
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def revision_spec(
+    spec: ModuleInstallationSpec, module: ModuleSpec, revision: int, digest: str
+) -> RevisionSpec:
+    """One revision as the host runs it."""
+    return RevisionSpec(
+        revision=revision,
+        module_id=module.module_id,
+        version=module.version,
+        digest=digest,
+        functions=functions(module),
+        permissions=tuple(effective(module.permissions, spec.approved_permissions)),
+        configuration=dict(spec.configuration or {}),
+        limits=CallLimits.of(spec.resources or module.resources),
+    )
+
+
+class _HostAdmin:
+    """The host's admin API (a bearer token); unreachable means retry later."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self._url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    async def call(
+        self, method: str, ref: InstallationRef, suffix: str = "", **params: Any
+    ) -> tuple[int, dict[str, Any]]:
+        url = f"{self._url}{ADMIN}/{ref.namespace}/{ref.name}{suffix}"
+        try:
+            async with httpx.AsyncClient(timeout=60) as client:
+                response = await client.request(method, url, headers=self._headers, params=params)
+        except httpx.HTTPError as error:
+            raise StepError(
+                r.SERVICE_UNAVAILABLE, f"the WASM host at {self._url} cannot be reached ({error})"
+            ) from None
+        if response.status_code == 401:
+            raise StepError(
+                r.SERVICE_UNAVAILABLE,
+                "the WASM host refused the worker's token: wasm.admin_token must be the same "
+                "for both",
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"message": response.text[:200]}
+        return response.status_code, body if isinstance(body, dict) else {"items": body}
+
+
+class WasmBackend:
+    """WASM isolation: registrations in PostgreSQL, served by the shared WASM host."""
+
+    isolation = "wasm"
+
+    def __init__(self, store: Store, kube: KubeClient | None, settings: Settings) -> None:
+        self._records = WasmRecords(store)
+        self._artifacts = ArtifactFetcher(settings.registry, kube)
+        self._settings = settings
+        self._admin = _HostAdmin(settings.wasm.admin_url, settings.wasm.admin_token)
+
+    def _endpoint(self, ref: InstallationRef) -> Endpoint:
+        base = self._settings.wasm.invoke_url.rstrip("/")
+        url = f"{base}/v1/tenants/{ref.namespace}/installations/{ref.name}/invoke"
+        return Endpoint(name="invoke", url=url)
+
+    async def _binary(self, module: ModuleSpec) -> str:
+        """Fetch the module's .wasm by digest into the host's table; its sha256 digest."""
+        where = f"{module.module_id} {module.version}"
+        workdir = Path(tempfile.mkdtemp(prefix="adx-wasm-"))
+        try:
+            source = source_of(module)
+            if source.kind != "wasm":
+                raise StepError(
+                    r.INVALID_MODULE, f"{where}: isolation wasm runs a wasm artifact only"
+                )
+            located = await self._artifacts.locate(source, workdir)
+            path, digest = await asyncio.to_thread(
+                self._artifacts.content, source, located, workdir
+            )
+            binary = path.read_bytes()
+        except NotFoundError as error:
+            raise StepError(r.ARTIFACT_NOT_FOUND, f"{where}: {error}") from None
+        except InvalidError as error:
+            raise StepError(r.ARTIFACT_INVALID, f"{where}: {error}") from None
+        except UnavailableError as error:
+            raise StepError(r.SERVICE_UNAVAILABLE, f"{where}: {error}") from None
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if not binary.startswith(WASM_MAGIC) or len(binary) > MAX_MODULE_BYTES:
+            raise StepError(
+                r.INVALID_MODULE,
+                f"{where}: the artifact is not a WebAssembly module of at most "
+                f"{MAX_MODULE_BYTES} bytes",
+            )
+        digest = f"sha256:{hashlib.sha256(binary).hexdigest()}"
+        await self._records.store_binary(digest, binary)
+        return digest
+
+    async def provision(self, request: ProvisionRequest) -> ProvisionResult:
+        ref, module = request.ref, request.module
+        digest = await self._binary(module)
+        spec = revision_spec(request.spec, module, request.revision, digest)
+        try:
+            await self._records.register(
+                ref.namespace, ref.name, ref.uid, spec, self._settings.sandbox.max_sandboxes
+            )
+        except LimitReachedError as error:
+            raise StepError(
+                r.SANDBOX_LIMIT_REACHED,
+                f"{error}, and sandbox.max_sandboxes is {self._settings.sandbox.max_sandboxes}: "
+                "uninstall a module or raise the setting",
+            ) from None
+        status, body = await self._admin.call("PUT", ref)
+        if status == 422:
+            raise StepError(r.INVALID_MODULE, f"{body.get('reason')}: {body.get('message')}")
+        if status != 200:
+            raise StepError(r.SERVICE_UNAVAILABLE, f"the WASM host answered {status}: {body}")
+        return ProvisionResult(
+            objects=[("WasmModule", f"{module.module_id}@{digest.removeprefix('sha256:')[:12]}")],
+            configuration_hash=configuration_hash(request.spec.configuration),
+            endpoints=[self._endpoint(ref)],
+        )
+
+    async def wait_healthy(self, request: HealthRequest, progress: Progress) -> str:
+        """Until the host has probed the provisioned revision and made it serve."""
+        ref = request.ref
+        deadline = time.monotonic() + request.timeout_seconds
+        problem = "not asked yet"
+        while time.monotonic() < deadline:
+            found = await self._records.registrations(ref.namespace, ref.name)
+            if not found:
+                raise StepError(r.HEALTH_CHECK_FAILED, "the installation is not registered")
+            desired = found[0].desired
+            try:
+                status, body = await self._admin.call(
+                    "POST", ref, "/ready", revision=desired.revision
+                )
+            except StepError as unreachable:
+                status, body = 0, {"message": unreachable.message}
+            if status == 200:
+                return (
+                    f"revision {desired.revision} ({desired.module_id} {desired.version}) "
+                    "passed its probe in the WASM host and serves"
+                )
+            if status == 422:
+                raise StepError(
+                    r.HEALTH_CHECK_FAILED,
+                    f"the module failed its probe: {body.get('reason')}: {body.get('message')}",
+                )
+            problem = str(body.get("message") or status)
+            progress(f"waiting for the WASM host: {problem}")
+            await asyncio.sleep(0.5)
+        raise StepError(
+            r.HEALTH_CHECK_FAILED,
+            f"not serving after {request.timeout_seconds}s: {problem}",
+        )
+
+    async def activate(self, ref: InstallationRef, active: bool) -> None:
+        if await self._records.set_active(ref.namespace, ref.name, active):
+            status, body = await self._admin.call("PUT", ref)
+            if status not in (200, 422):  # 422: it cannot load, which health has said already
+                raise StepError(r.SERVICE_UNAVAILABLE, f"the WASM host answered {status}: {body}")
+
+    async def deprovision(self, ref: InstallationRef, progress: Progress) -> list[str]:
+        """Calls off, the calls in flight drained, then the registration and storage gone."""
+        if not await self._records.set_active(ref.namespace, ref.name, False):
+            return []
+        progress("draining the calls in flight")
+        await self._admin.call("PUT", ref)
+        await self._admin.call("DELETE", ref)
+        await self._records.remove(ref.namespace, ref.name)
+        await self._admin.call("PUT", ref)  # the host reads the row is gone, and forgets it
+        return [f"WasmModule/{ref.name}"]
+
+    async def describe(self, ref: InstallationRef) -> SandboxDescription:
+        found = await self._records.registrations(ref.namespace, ref.name)
+        if not found:
+            return SandboxDescription(isolation=self.isolation, objects=[])
+        desired = found[0].desired
+        return SandboxDescription(
+            isolation=self.isolation,
+            objects=[f"WasmModule/{desired.module_id}@{desired.digest}"],
+            endpoints=[self._endpoint(ref)],
+        )

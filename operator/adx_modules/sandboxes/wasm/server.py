@@ -1,0 +1,161 @@
+"""The WASM host's two HTTP ports: *invoke* for the platform, *admin* for the worker.
+
+Why it exists: the host's work (:mod:`host`) is reached over HTTP. The invoke port answers
+``POST /v1/tenants/{namespace}/installations/{name}/invoke/{function}`` with the module's JSON,
+or a JSON error ``{"reason", "message"}``: 400 not JSON, 404 no such installation or function,
+413 too large, 429 the installation's cap, 503 not active, 502/504 the call failed (a trap, or
+out of fuel or time). The admin port is for the worker's sandbox activities alone (a bearer
+token, and in a cluster a NetworkPolicy): load a registration, make a revision serve, drain;
+it also serves the probes, ``/healthz`` and ``/readyz``, without a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from adx_modules.clients.postgres import Store
+from adx_modules.core.errors import SettingsError
+from adx_modules.core.settings import Settings
+from adx_modules.sandboxes.wasm.engine import WasmEngine
+from adx_modules.sandboxes.wasm.host import HostError, WasmHost
+from adx_modules.sandboxes.wasm.records import WasmRecords
+
+log = logging.getLogger("adx_modules.wasm")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+INVOKE = "/v1/tenants/{namespace}/installations/{name}/invoke/{function}"
+ADMIN = "/admin/v1/installations"
+
+
+def _json(status: int, body: Any) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+def invoke_app(host: WasmHost, max_body: int) -> web.Application:
+    async def invoke(request: web.Request) -> web.Response:
+        info = request.match_info
+        if request.content_length is not None and request.content_length > max_body:
+            return _json(413, {"reason": "RequestTooLarge", "message": f"over {max_body} bytes"})
+        body = await request.read()
+        answer = await host.invoke(info["namespace"], info["name"], info["function"], body)
+        return web.Response(status=answer.status, body=answer.body, content_type="application/json")
+
+    app = web.Application(client_max_size=max_body + 1)
+    app.router.add_post(INVOKE, invoke)
+    return app
+
+
+def admin_app(host: WasmHost, token: str) -> web.Application:
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in ("/healthz", "/readyz"):
+            return await handler(request)
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return _json(
+                401, {"reason": "Unauthorized", "message": "a valid bearer token is needed"}
+            )
+        try:
+            return await handler(request)
+        except HostError as error:
+            return _json(error.status, {"reason": error.reason, "message": error.message})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return _json(200, {"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        return _json(200 if host.synced else 503, {"synced": host.synced})
+
+    def _ref(request: web.Request) -> tuple[str, str]:
+        return request.match_info["namespace"], request.match_info["name"]
+
+    async def listing(_: web.Request) -> web.Response:
+        return _json(200, host.describe())
+
+    async def describe(request: web.Request) -> web.Response:
+        return _json(200, host.describe(*_ref(request)))
+
+    async def load(request: web.Request) -> web.Response:
+        return _json(200, await host.load(*_ref(request)))
+
+    async def ready(request: web.Request) -> web.Response:
+        try:
+            revision = int(request.query["revision"])
+        except (KeyError, ValueError):
+            return _json(400, {"reason": "BadRequest", "message": "?revision=<n> is needed"})
+        return _json(200, await host.ready(*_ref(request), revision))
+
+    async def drain(request: web.Request) -> web.Response:
+        return _json(200, await host.drain(*_ref(request)))
+
+    app = web.Application(middlewares=[authenticated])
+    one = ADMIN + "/{namespace}/{name}"
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get(ADMIN, listing)
+    app.router.add_get(one, describe)
+    app.router.add_put(one, load)
+    app.router.add_post(one + "/ready", ready)
+    app.router.add_delete(one, drain)
+    return app
+
+
+async def _keep_synced(host: WasmHost, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await host.sync()
+        except Exception:
+            log.exception("sync with the database failed")
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the host until ``stop`` is set."""
+    wasm = settings.wasm
+    if not wasm.admin_token:
+        raise SettingsError(
+            "wasm.admin_token (ADX_WASM_ADMIN_TOKEN) is empty: the admin API needs a token"
+        )
+    async with await Store.connect(
+        settings.database.url,
+        schema=settings.database.schema_name,
+        pool_size=settings.database.pool_size,
+    ) as store:
+        await store.migrate()
+        engine = WasmEngine(Path(wasm.cache_dir) if wasm.cache_dir else None)
+        host = WasmHost(engine, WasmRecords(store), wasm, asyncio.get_running_loop())
+        runners = [
+            web.AppRunner(invoke_app(host, 2 * 2**20), access_log=None),
+            web.AppRunner(admin_app(host, wasm.admin_token), access_log=None),
+        ]
+        try:
+            await host.sync()
+            for runner, port in zip(runners, (wasm.invoke_port, wasm.admin_port), strict=True):
+                await runner.setup()
+                await web.TCPSite(runner, wasm.listen_host, port).start()
+            syncing = asyncio.create_task(_keep_synced(host, wasm.sync_seconds))
+            log.info(
+                "wasm host serving: invoke on %s:%d, admin on %s:%d, %d installations",
+                wasm.listen_host,
+                wasm.invoke_port,
+                wasm.listen_host,
+                wasm.admin_port,
+                len(host.describe()),
+            )
+            await stop.wait()
+            syncing.cancel()
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+            host.close()
+            engine.close()

@@ -1,0 +1,470 @@
+"""The WASM host as users run it (``adx-module-service wasm-host``, a real process, real
+wasmtime, real PostgreSQL), driven by the worker's own ``wasm`` sandbox backend: modules fetched
+by digest and checked, installed, invoked over HTTP, denied what they were not granted, kept
+apart from a hostile neighbour, swapped under load without a failed call, drained on removal,
+and found again by a host restarted with ``kill -9``."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.server
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from adx_modules.api import reasons as r
+from adx_modules.api.installation import ModuleInstallationSpec
+from adx_modules.api.module import ModuleSpec
+from adx_modules.clients.postgres import Store
+from adx_modules.core.errors import StepError
+from adx_modules.core.refs import InstallationRef
+from adx_modules.core.settings import Settings
+from adx_modules.devstack.stack import wasm_host_environment
+from adx_modules.sandboxes.contract import HealthRequest, ProvisionRequest
+from adx_modules.sandboxes.wasm.backend import WasmBackend
+from adx_modules.sandboxes.wasm.records import WasmRecords
+from support import guests
+from support.operator import ServiceProcess
+from support.stack import StackInfo
+
+NAMESPACE = "tenant-a"
+
+
+class Files:
+    """A local HTTP server: the modules' URLs, and what the greeter fetches."""
+
+    def __init__(self, root: Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.root = root
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Iterator[Files]:
+    root = tmp_path / "files"
+    root.mkdir()
+    (root / "hello.json").write_text('{"hello": "world"}')
+    served = Files(root)
+    yield served
+    served.server.shutdown()
+
+
+@pytest.fixture
+def host(stack: StackInfo, db_schema: str, tmp_path: Path) -> Iterator[ServiceProcess]:
+    wasm = wasm_host_environment(None, None)
+    env = {
+        **stack.env,
+        **wasm,
+        "ADX_DATABASE_SCHEMA_NAME": db_schema,
+        "ADX_WASM_MAX_CONCURRENCY": "2",
+        "ADX_WASM_SYNC_SECONDS": "1",
+        "ADX_WASM_CACHE_DIR": str(tmp_path / "compiled"),
+    }
+    process = ServiceProcess(
+        "wasm-host", env, tmp_path / "host.log", ready_url=f"{wasm['ADX_WASM_ADMIN_URL']}/readyz"
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def store(stack: StackInfo, db_schema: str, host: ServiceProcess) -> AsyncIterator[Store]:
+    async with await Store.connect(stack.database_url, schema=db_schema) as connected:
+        yield connected
+
+
+def settings_of(host: ServiceProcess, max_sandboxes: int = 100) -> Settings:
+    env = host.env
+    return Settings.model_validate(
+        {
+            "sandbox": {"max_sandboxes": max_sandboxes},
+            "wasm": {
+                "admin_url": env["ADX_WASM_ADMIN_URL"],
+                "invoke_url": env["ADX_WASM_INVOKE_URL"],
+                "admin_token": env["ADX_WASM_ADMIN_TOKEN"],
+            },
+        }
+    )
+
+
+@pytest.fixture
+def backend(store: Store, host: ServiceProcess) -> WasmBackend:
+    return WasmBackend(store, None, settings_of(host))
+
+
+UIDS: dict[str, str] = {}
+
+
+def ref(name: str) -> InstallationRef:
+    uid = UIDS.setdefault(name, str(uuid.uuid4()))
+    return InstallationRef(namespace=NAMESPACE, name=name, uid=uid, generation=1)
+
+
+def module_spec(files: Files, name: str, text: str, version: str, **spec: Any) -> ModuleSpec:
+    data = guests.binary(text)
+    (files.root / f"{name}-{version}.wasm").write_bytes(data)
+    return ModuleSpec.model_validate(
+        {
+            "moduleId": name,
+            "version": version,
+            "displayName": name,
+            "description": "a test guest",
+            "author": "Tests <tests@adxcore.com>",
+            "license": "Apache-2.0",
+            "runtime": "wasm",
+            "artifact": {
+                "wasm": {
+                    "url": f"{files.url}/{name}-{version}.wasm",
+                    "sha256": guests.digest(data).removeprefix("sha256:"),
+                }
+            },
+            "extensionPoints": {"workflows": spec.pop("functions", ["greet"])},
+            **spec,
+        }
+    )
+
+
+async def install(
+    backend: WasmBackend,
+    files: Files,
+    name: str,
+    text: str,
+    *,
+    version: str = "1.0.0",
+    revision: int = 1,
+    approved: list[str] | None = None,
+    configuration: dict[str, Any] | None = None,
+    **spec: Any,
+) -> str:
+    """Provision, wait until serving, activate: what the install workflow does; the endpoint."""
+    module = module_spec(files, name, text, version, **spec)
+    installation = ModuleInstallationSpec.model_validate(
+        {
+            "module": name,
+            "approvedPermissions": approved or list(module.permissions),
+            "configuration": configuration or {},
+        }
+    )
+    result = await backend.provision(
+        ProvisionRequest(
+            ref=ref(name), spec=installation, module=module, isolation="wasm", revision=revision
+        )
+    )
+    await backend.wait_healthy(
+        HealthRequest(ref=ref(name), timeout_seconds=30, isolation="wasm"), lambda _: None
+    )
+    await backend.activate(ref(name), True)
+    return result.endpoints[0].url
+
+
+async def invoke(
+    client: httpx.AsyncClient, endpoint: str, function: str = "greet", body: Any = None
+) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body or {}).encode()
+    return await client.post(f"{endpoint}/{function}", content=content, timeout=30)
+
+
+async def test_the_greeter_uses_its_configuration_storage_and_an_allowed_fetch(
+    backend: WasmBackend, files: Files, host: ServiceProcess
+) -> None:
+    endpoint = await install(
+        backend,
+        files,
+        "greeter",
+        guests.greeter(),
+        permissions=["storage:write:last", f"network:access:127.0.0.1:{files.port}"],
+        configuration={"greeting": "hello", "request": {"url": f"{files.url}/hello.json"}},
+    )
+    assert endpoint == (
+        f"{host.env['ADX_WASM_INVOKE_URL']}/v1/tenants/{NAMESPACE}/installations/greeter/invoke"
+    )
+    async with httpx.AsyncClient() as client:
+        first = (await invoke(client, endpoint, body={"n": 1})).json()
+        second = (await invoke(client, endpoint, body={"n": 2})).json()
+    assert first["greeting"] == "hello"
+    assert first["previous"] is None
+    assert first["fetched"]["status"] == 200
+    assert json.loads(first["fetched"]["body"]) == {"hello": "world"}
+    # storage outlives the call (each call gets a fresh instance)
+    assert second["previous"] == {"function": "greet", "input": {"n": 1}}
+
+
+async def test_a_call_without_the_permission_is_denied_to_the_guest_and_audited(
+    backend: WasmBackend, files: Files, store: Store
+) -> None:
+    # the module fetches a host it holds no network:access permission for
+    endpoint = await install(
+        backend,
+        files,
+        "greeter",
+        guests.greeter(),
+        permissions=["storage:write:last"],
+        configuration={"request": {"url": f"{files.url}/hello.json"}},
+    )
+    denied = await install(backend, files, "hoarder", guests.DENIED, functions=["keep"])
+    async with httpx.AsyncClient() as client:
+        fetch = await invoke(client, endpoint)
+        keep = await invoke(client, denied, "keep", {"secret": 1})
+    needed = f"network:access:127.0.0.1:{files.port}"
+    assert fetch.status_code == 200
+    assert fetch.json() == f"http_fetch: needs the permission {needed}, which is not approved"
+    assert keep.json() == (
+        "storage_put: needs the permission storage:write:secret, which is not approved"
+    )
+    records = WasmRecords(store)
+    assert [(d["call"], d["needed"]) for d in await records.denials(NAMESPACE, "greeter")] == [
+        ("http_fetch", needed)
+    ]
+    assert [d["call"] for d in await records.denials(NAMESPACE, "hoarder")] == ["storage_put"]
+
+
+async def test_events_are_published_with_the_permission(
+    backend: WasmBackend, files: Files, store: Store
+) -> None:
+    endpoint = await install(
+        backend,
+        files,
+        "emitter",
+        guests.EMITTER,
+        functions=["order"],
+        permissions=["event:publish:orders"],
+    )
+    async with httpx.AsyncClient() as client:
+        answer = await invoke(client, endpoint, "order", {"id": 7})
+    assert answer.json() is True
+    rows = await store.pool.fetch("SELECT namespace, name, topic, payload FROM module_events")
+    assert [(row["topic"], row["payload"]) for row in rows] == [
+        ("orders", {"function": "order", "input": {"id": 7}})
+    ]
+
+
+async def test_bad_requests_get_a_clear_status(
+    backend: WasmBackend, files: Files, host: ServiceProcess
+) -> None:
+    endpoint = await install(backend, files, "echo", guests.ECHO, functions=["echo"])
+    base = endpoint.rsplit("/installations/", 1)[0]
+    admin = host.env["ADX_WASM_ADMIN_URL"]
+    async with httpx.AsyncClient() as client:
+        unknown = await client.post(f"{base}/installations/nobody/invoke/echo", content=b"{}")
+        undeclared = await invoke(client, endpoint, "alloc")  # an export, not a declared one
+        not_json = await invoke(client, endpoint, "echo", b"{nope")
+        too_big = await invoke(client, endpoint, "echo", b'"' + b"x" * (2 * 2**20) + b'"')
+        no_token = await client.get(f"{admin}/admin/v1/installations")
+        echoed = await invoke(client, endpoint, "echo", {"a": 1})
+        await backend.activate(ref("echo"), False)
+        inactive = await invoke(client, endpoint, "echo", {"a": 1})
+    assert (unknown.status_code, unknown.json()["reason"]) == (404, "NotFound")
+    assert (undeclared.status_code, undeclared.json()["reason"]) == (404, "FunctionNotDeclared")
+    assert "declared: echo" in undeclared.json()["message"]
+    assert (not_json.status_code, not_json.json()["reason"]) == (400, "BadRequest")
+    assert too_big.status_code == 413
+    assert no_token.status_code == 401
+    assert echoed.json() == {"function": "echo", "input": {"a": 1}}
+    assert (inactive.status_code, inactive.json()["reason"]) == (503, "NotActive")
+
+
+async def test_the_concurrency_cap_answers_429(backend: WasmBackend, files: Files) -> None:
+    endpoint = await install(backend, files, "slow", guests.SLOW, functions=["work"])
+    async with httpx.AsyncClient() as client:
+        answers = await asyncio.gather(*(invoke(client, endpoint, "work") for _ in range(8)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert set(statuses) == {200, 429}, statuses  # the cap is 2 in flight
+    refused = next(answer for answer in answers if answer.status_code == 429)
+    assert refused.json()["reason"] == "TooManyCalls"
+
+
+async def test_modules_that_cannot_run_are_refused_before_they_serve(
+    backend: WasmBackend, files: Files
+) -> None:
+    with pytest.raises(StepError) as link:
+        await install(backend, files, "spawner", guests.UNDECLARED_IMPORT, functions=["x"])
+    assert link.value.reason.name == r.INVALID_MODULE
+    assert "LinkFailed" in link.value.message
+    with pytest.raises(StepError) as probe:
+        await install(backend, files, "exportless", guests.NO_HANDLE, functions=["x"])
+    assert probe.value.reason.name == r.HEALTH_CHECK_FAILED
+    assert "MissingExport" in probe.value.message
+
+
+async def load(client: httpx.AsyncClient, endpoint: str, stop: asyncio.Event) -> list[int]:
+    """Calls one after another until ``stop``; the status of each."""
+    statuses = []
+    while not stop.is_set():
+        statuses.append((await invoke(client, endpoint, "echo", {"n": len(statuses)})).status_code)
+    return statuses
+
+
+@pytest.mark.parametrize("kind", sorted(guests.HOSTILE))
+async def test_a_hostile_guest_ends_its_own_call_while_a_neighbour_serves_on(
+    backend: WasmBackend, files: Files, host: ServiceProcess, kind: str
+) -> None:
+    neighbour = await install(backend, files, "echo", guests.ECHO, functions=["echo"])
+    hostile = await install(
+        backend,
+        files,
+        "hostile",
+        guests.HOSTILE[kind],
+        functions=["run"],
+        resources={"limits": {"cpu": "100m", "memory": "2Mi"}},
+    )
+    stop = asyncio.Event()
+    async with httpx.AsyncClient() as client:
+        busy = [asyncio.create_task(load(client, neighbour, stop)) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        ends = [await invoke(client, hostile, "run") for _ in range(3)]
+        stop.set()
+        neighbour_statuses = [status for task in busy for status in await task]
+        health = await client.get(
+            f"{host.env['ADX_WASM_ADMIN_URL']}/admin/v1/installations/{NAMESPACE}/hostile",
+            headers={"Authorization": f"Bearer {host.env['ADX_WASM_ADMIN_TOKEN']}"},
+        )
+    status, reasons = guests.HOSTILE_ENDS[kind]
+    for end in ends:
+        assert end.status_code == status, end.text
+        assert end.json()["reason"] in reasons, end.text
+    assert len(neighbour_statuses) >= 10
+    assert set(neighbour_statuses) == {200}
+    counted = health.json()["health"]
+    assert counted["calls"] == 3
+    assert sum(counted["failures"].values()) == 3
+    assert counted["lastError"].split(":")[0] in reasons
+
+
+def version_guest(answer: str) -> str:
+    """Answers ``answer`` (a JSON text)."""
+    return guests.guest(
+        f"(call $pack (i32.const 32) (i32.const {len(answer)}))",
+        data=f"(data (i32.const 32) {json.dumps(answer)})",
+    )
+
+
+async def test_an_update_and_a_rollback_under_load_fail_no_call(
+    backend: WasmBackend, files: Files
+) -> None:
+    endpoint = await install(backend, files, "echo", version_guest('"v1"'), functions=["echo"])
+    stop = asyncio.Event()
+    async with httpx.AsyncClient() as client:
+
+        async def answers() -> list[tuple[int, str]]:
+            seen = []
+            while not stop.is_set():
+                answer = await invoke(client, endpoint, "echo")
+                seen.append((answer.status_code, answer.text))
+            return seen
+
+        busy = [asyncio.create_task(answers()) for _ in range(2)]
+        await asyncio.sleep(0.3)
+        await install(  # the update: revision 2 loads beside 1, is probed, then serves
+            backend,
+            files,
+            "echo",
+            version_guest('"v2"'),
+            version="2.0.0",
+            revision=2,
+            functions=["echo"],
+        )
+        await asyncio.sleep(0.3)
+        after_update = (await invoke(client, endpoint, "echo")).json()
+        await install(  # the rollback: revision 1 again
+            backend, files, "echo", version_guest('"v1"'), revision=1, functions=["echo"]
+        )
+        await asyncio.sleep(0.3)
+        stop.set()
+        seen = [item for task in busy for item in await task]
+        after_rollback = (await invoke(client, endpoint, "echo")).json()
+    assert {status for status, _ in seen} == {200}, [s for s in seen if s[0] != 200][:3]
+    assert {text for _, text in seen} == {'"v1"', '"v2"'}
+    assert (after_update, after_rollback) == ("v2", "v1")
+    assert len(seen) >= 20
+
+
+async def test_a_host_killed_and_restarted_serves_what_it_served(
+    backend: WasmBackend, files: Files, host: ServiceProcess
+) -> None:
+    endpoint = await install(
+        backend,
+        files,
+        "greeter",
+        guests.greeter(),
+        permissions=["storage:write:last"],
+        configuration={"greeting": "again"},
+    )
+    async with httpx.AsyncClient() as client:
+        assert (await invoke(client, endpoint, body={"before": True})).status_code == 200
+        host.kill()
+        host.start()
+        after = await invoke(client, endpoint, body={"after": True})
+    assert after.status_code == 200, after.text
+    assert after.json()["greeting"] == "again"
+    assert after.json()["previous"] == {"function": "greet", "input": {"before": True}}
+    assert "cannot load" not in host.log()
+
+
+async def test_deprovision_drains_and_leaves_nothing_behind(
+    backend: WasmBackend, files: Files, store: Store
+) -> None:
+    endpoint = await install(
+        backend, files, "greeter", guests.greeter(), permissions=["storage:write:last"]
+    )
+    async with httpx.AsyncClient() as client:
+        assert (await invoke(client, endpoint)).status_code == 200
+        removed = await backend.deprovision(ref("greeter"), lambda _: None)
+        again = await backend.deprovision(ref("greeter"), lambda _: None)
+        gone = await invoke(client, endpoint)
+    assert removed == ["WasmModule/greeter"]
+    assert again == []  # idempotent
+    assert gone.status_code == 404
+    for table in ("wasm_installations", "wasm_revisions", "wasm_storage", "wasm_modules"):
+        query = f"SELECT count(*) FROM {table}"  # noqa: S608 - fixed names
+        assert await store.pool.fetchval(query) == 0, table
+
+
+async def test_sandbox_max_sandboxes_refuses_a_new_installation(
+    store: Store, files: Files, host: ServiceProcess
+) -> None:
+    limited = WasmBackend(store, None, settings_of(host, max_sandboxes=1))
+    await install(limited, files, "echo", guests.ECHO, functions=["echo"])
+    await install(limited, files, "echo", guests.ECHO, functions=["echo"])  # itself: fine
+    with pytest.raises(StepError) as refused:
+        await install(limited, files, "other", guests.ECHO, functions=["echo"])
+    assert refused.value.reason.name == r.SANDBOX_LIMIT_REACHED
+    assert "sandbox.max_sandboxes is 1" in refused.value.message
+
+
+async def test_module_metrics_are_exported(
+    backend: WasmBackend, files: Files, host: ServiceProcess
+) -> None:
+    endpoint = await install(backend, files, "echo", guests.ECHO, functions=["echo"])
+    async with httpx.AsyncClient() as client:
+        await invoke(client, endpoint, "echo")
+        text = (await client.get(f"http://127.0.0.1:{host.metrics_port}/metrics")).text
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    ours = {"namespace": NAMESPACE, "installation": "echo"}
+    calls = (
+        "module_execution_duration_seconds_count",
+        {**ours, "function": "echo", "outcome": "ok"},
+    )
+    fuel = ("module_resource_usage", {**ours, "resource": "fuel"})
+    assert samples[calls[0], tuple(sorted(calls[1].items()))] == 1
+    assert samples[fuel[0], tuple(sorted(fuel[1].items()))] > 0

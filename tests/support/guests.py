@@ -1,0 +1,110 @@
+"""WASM guests for the host's tests and benchmark: ABI v1 around small bodies (docs/wasm.md),
+and the WAT example of ``examples/wasm``."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import wasmtime
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "wasm"
+
+PRELUDE = """
+  (import "adx" "log" (func $log (param i32 i32)))
+  (import "adx" "storage_put" (func $storage_put (param i32 i32 i32 i32) (result i32)))
+  (import "adx" "event_emit" (func $event_emit (param i32 i32 i32 i32) (result i32)))
+  (import "adx" "last_error" (func $last_error (param i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (global $next (mut i32) (i32.const 65536))
+  (func (export "alloc") (param $len i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get $len)))
+    (if (i32.gt_u (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+      (then (drop (memory.grow (i32.add (i32.const 1) (i32.div_u
+        (i32.sub (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+        (i32.const 65536)))))))
+    (local.get $ptr))
+  (func $pack (param $ptr i32) (param $len i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $ptr)) (i64.const 32))
+            (i64.extend_i32_u (local.get $len))))
+  ;; "<why the last host call failed>", as a JSON string
+  (func $error (result i64)
+    (local $n i32)
+    (i32.store8 (i32.const 16384) (i32.const 34))
+    (local.set $n (call $last_error (i32.const 16385) (i32.const 4000)))
+    (i32.store8 (i32.add (i32.const 16385) (local.get $n)) (i32.const 34))
+    (call $pack (i32.const 16384) (i32.add (local.get $n) (i32.const 2))))
+  (data (i32.const 0) "true")
+"""
+
+
+def guest(body: str, data: str = "", imports: str = "") -> str:
+    """A module whose ``handle(ptr, len)`` does ``body``."""
+    return (
+        f"(module {imports} {PRELUDE} {data}\n"
+        f'  (func (export "handle") (param $ptr i32) (param $len i32) (result i64) {body}))'
+    )
+
+
+TRUE = "(call $pack (i32.const 0) (i32.const 4))"
+ECHO = guest("(call $pack (local.get $ptr) (local.get $len))")
+# stores under "secret" without a permission for it: answers the host's refusal
+DENIED = guest(
+    "(if (i32.lt_s (call $storage_put (i32.const 32) (i32.const 6) (local.get $ptr) "
+    "(local.get $len)) (i32.const 0)) (then (return (call $error)))) " + TRUE,
+    data='(data (i32.const 32) "secret")',
+)
+# publishes the request on "orders"
+EMITTER = guest(
+    "(if (i32.lt_s (call $event_emit (i32.const 32) (i32.const 6) (local.get $ptr) "
+    "(local.get $len)) (i32.const 0)) (then (return (call $error)))) " + TRUE,
+    data='(data (i32.const 32) "orders")',
+)
+# burns about ``n`` loop rounds, then answers true
+SLOW = guest(
+    "(local $i i32) (local.set $i (i32.const 3000000)) "
+    "(loop (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if 0 (local.get $i))) " + TRUE
+)
+HOSTILE = {
+    "runaway loop": guest("(loop (br 0)) (i64.const 0)"),
+    "memory hog": guest(
+        "(loop (br_if 0 (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) unreachable"
+    ),
+    "trap": guest("unreachable"),
+    "oversized answer": guest("(i64.const 0x00000000FFFFFFFF)"),
+    "host-call abuse": guest(
+        "(local $i i32) (local.set $i (i32.const 5000)) "
+        "(loop (call $log (i32.const 0) (i32.const 0)) "
+        "(local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if 0 (local.get $i))) " + TRUE
+    ),
+    "answer not JSON": guest("(call $pack (i32.const 0) (i32.const 3))"),
+}
+# what each ends with: (HTTP status, reason)
+HOSTILE_ENDS = {
+    "runaway loop": (504, {"OutOfFuel", "DeadlineExceeded"}),
+    "memory hog": (502, {"Trap"}),
+    "trap": (502, {"Trap"}),
+    "oversized answer": (502, {"BadOutput"}),
+    "host-call abuse": (502, {"HostCallAbuse"}),
+    "answer not JSON": (502, {"BadOutput"}),
+}
+UNDECLARED_IMPORT = guest(TRUE, imports='(import "env" "spawn" (func (param i32)))')
+NO_HANDLE = '(module (memory (export "memory") 1))'
+
+
+def greeter(variant: str = "") -> str:
+    """examples/wasm/wat/greeter.wat (a variant adds an unused function: another digest)."""
+    text = (EXAMPLES / "wat" / "greeter.wat").read_text()
+    if variant:
+        text = text.rstrip().removesuffix(")") + f'\n  (func (export "{variant}")))\n'
+    return text
+
+
+def binary(text: str) -> bytes:
+    return bytes(wasmtime.wat2wasm(text))
+
+
+def digest(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
