@@ -4,7 +4,8 @@ They share one task queue and one database schema of the session's own; every te
 in its own namespace. The lifecycle tests publish Modules whose images exist nowhere, so this
 session's operator runs with scanning disabled (an operator's explicit choice, shown on every
 Module as ``Scanned=False ScanningDisabled``); ``test_scanning.py`` swaps in a pair with
-scanning enabled, on artifacts pushed to the local registry.
+scanning enabled, on artifacts pushed to the local registry. The WASM host runs for the tests
+that install WASM modules, on loopback ports of its own, with the worker's token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from adx_modules.devstack.stack import wasm_host_environment
 from support.operator import ServiceProcess
 from support.stack import StackInfo
 
@@ -26,6 +28,7 @@ def service_env(stack: StackInfo) -> dict[str, str]:
         "ADX_TEMPORAL_TASK_QUEUE": f"e2e-{suffix}",
         "ADX_DATABASE_SCHEMA_NAME": f"e2e_{suffix}",
         "ADX_SECURITY_SCANNING_ENABLED": "false",
+        **wasm_host_environment(None, None),
     }
 
 
@@ -47,6 +50,21 @@ def operator(
 ) -> Iterator[ServiceProcess]:
     process = ServiceProcess(
         "operator", service_env, tmp_path_factory.mktemp("operator") / "operator.log"
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def wasm_host(
+    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(
+        "wasm-host",
+        service_env,
+        tmp_path_factory.mktemp("wasm-host") / "wasm-host.log",
+        ready_url=f"{service_env['ADX_WASM_ADMIN_URL']}/readyz",
     )
     process.start()
     yield process

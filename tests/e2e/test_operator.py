@@ -14,7 +14,7 @@ from support.objects import condition, installation_doc, module_doc, wait_condit
 from support.operator import ServiceProcess
 
 SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
-pytestmark = pytest.mark.usefixtures("operator", "worker")
+pytestmark = pytest.mark.usefixtures("operator", "worker", "wasm_host")
 
 
 def test_samples_reach_their_expected_conditions(kubectl: Kubectl) -> None:
@@ -37,10 +37,13 @@ def test_samples_reach_their_expected_conditions(kubectl: Kubectl) -> None:
     assert "file:read:/tmp/imports" in condition(waiting, "PermissionsApproved")["message"]
     assert condition(waiting, "Stalled")["reason"] == "Blocked"
 
-    # isolation levels other than container come with a later version: refused, explained
-    wasm = wait_condition(kubectl, "mi/text-transform", "Stalled")
-    assert condition(wasm, "Ready")["reason"] == "IsolationUnavailable"
-    assert "isolation: wasm is not available in this version" in wasm["status"]["message"]
+    # the WASM sample runs in the WASM host, at the endpoint its status shows
+    kubectl("wait", "--for=condition=Ready", "--timeout=120s", "mi/text-transform")
+    wasm = kubectl.json("get", "mi", "text-transform")
+    assert (wasm["status"]["phase"], wasm["status"]["isolation"]) == ("Active", "wasm")
+    endpoint = wasm["status"]["endpoints"][0]["url"]
+    answer = httpx.post(f"{endpoint}/text-transform", json={"text": "hello"}, timeout=30)
+    assert answer.json() == {"FUNCTION": "TEXT-TRANSFORM", "INPUT": {"TEXT": "HELLO"}}
 
     # approving the permissions moves it on: the update handler re-evaluates
     kubectl(

@@ -16,6 +16,7 @@ import wasmtime
 from adx_modules.api.types import ResourceRequirements
 from adx_modules.sandboxes.wasm.engine import CallFailedError, Compiled, WasmEngine
 from adx_modules.sandboxes.wasm.limits import CallLimits
+from support import guests
 
 LIMITS = CallLimits(fuel=50_000_000, deadline_ms=200, memory_bytes=2 * 2**20)
 
@@ -161,3 +162,16 @@ def test_limits_come_from_the_installations_resources() -> None:
     assert limits.memory_bytes == 32 * 2**20
     assert limits.fuel == 200_000_000  # 0.2 core for one second's deadline
     assert CallLimits.of(None).memory_bytes == 64 * 2**20
+
+
+def test_a_go_runtime_that_exits_while_starting_ends_its_call_with_a_reason(
+    engine: WasmEngine, tmp_path: Path
+) -> None:
+    # Go's runtime calls proc_exit when it cannot start (here: too little memory to grow into)
+    binary = guests.go_greeter(tmp_path)
+    compiled = engine.load(digest_of(binary), binary)
+    tight = CallLimits(fuel=50_000_000, deadline_ms=1_000, memory_bytes=44 * 65536)
+    with pytest.raises(CallFailedError) as exited:
+        engine.call(compiled, b'{"function": "greet", "input": null}', tight)
+    assert exited.value.reason == "Trap"
+    assert "exited with status" in exited.value.message

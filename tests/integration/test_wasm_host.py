@@ -73,6 +73,8 @@ def host(stack: StackInfo, db_schema: str, tmp_path: Path) -> Iterator[ServicePr
         **wasm,
         "ADX_DATABASE_SCHEMA_NAME": db_schema,
         "ADX_WASM_MAX_CONCURRENCY": "2",
+        "ADX_WASM_STORAGE_QUOTA_BYTES": "1024",
+        "ADX_WASM_HTTP_REQUESTS_PER_SECOND": "5",
         "ADX_WASM_SYNC_SECONDS": "1",
         "ADX_WASM_CACHE_DIR": str(tmp_path / "compiled"),
     }
@@ -233,6 +235,43 @@ async def test_a_call_without_the_permission_is_denied_to_the_guest_and_audited(
         ("http_fetch", needed)
     ]
     assert [d["call"] for d in await records.denials(NAMESPACE, "hoarder")] == ["storage_put"]
+
+
+async def test_storage_holds_to_its_quota(backend: WasmBackend, files: Files) -> None:
+    endpoint = await install(
+        backend,
+        files,
+        "writer",
+        guests.WRITER,
+        functions=["keep"],
+        permissions=["storage:write:blob"],
+    )
+    async with httpx.AsyncClient() as client:
+        small = await invoke(client, endpoint, "keep", {"text": "x" * 100})
+        large = await invoke(client, endpoint, "keep", {"text": "x" * 2000})
+        again = await invoke(client, endpoint, "keep", {"text": "y" * 900})  # replaces: fits
+    assert small.json() is True
+    assert large.status_code == 200  # the guest was told, and answered with the reason
+    assert large.json().startswith("storage_put: storage quota exceeded")
+    assert again.json() is True
+
+
+async def test_http_fetches_are_rate_limited(backend: WasmBackend, files: Files) -> None:
+    endpoint = await install(
+        backend,
+        files,
+        "greeter",
+        guests.greeter(),
+        permissions=["storage:write:last", f"network:access:127.0.0.1:{files.port}"],
+        configuration={"request": {"url": f"{files.url}/hello.json"}},
+    )
+    async with httpx.AsyncClient() as client:
+        answers = [(await invoke(client, endpoint)).json() for _ in range(20)]
+    fetched = [a for a in answers if isinstance(a, dict) and a["fetched"]["status"] == 200]
+    limited = [a for a in answers if isinstance(a, str)]
+    assert len(fetched) >= 10  # the burst: twice the rate of 5 a second
+    assert limited
+    assert set(limited) == {"http_fetch: too many HTTP requests: the rate limit holds"}
 
 
 async def test_events_are_published_with_the_permission(

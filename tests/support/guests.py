@@ -4,6 +4,9 @@ and the WAT example of ``examples/wasm``."""
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import wasmtime
@@ -55,6 +58,12 @@ DENIED = guest(
     "(if (i32.lt_s (call $storage_put (i32.const 32) (i32.const 6) (local.get $ptr) "
     "(local.get $len)) (i32.const 0)) (then (return (call $error)))) " + TRUE,
     data='(data (i32.const 32) "secret")',
+)
+# stores the request under "blob"
+WRITER = guest(
+    "(if (i32.lt_s (call $storage_put (i32.const 32) (i32.const 4) (local.get $ptr) "
+    "(local.get $len)) (i32.const 0)) (then (return (call $error)))) " + TRUE,
+    data='(data (i32.const 32) "blob")',
 )
 # publishes the request on "orders"
 EMITTER = guest(
@@ -108,3 +117,19 @@ def binary(text: str) -> bytes:
 
 def digest(data: bytes) -> str:
     return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def go_greeter(directory: Path) -> bytes:
+    """examples/wasm/go's greeter, built with the stock Go toolchain (a WASI reactor)."""
+    go = shutil.which("go")
+    if go is None:
+        raise RuntimeError("go is not on PATH (the README's prerequisites list Go 1.26)")
+    target = directory / "greeter.wasm"
+    subprocess.run(
+        [go, "build", "-buildmode=c-shared", "-o", str(target), "./greeter"],
+        cwd=EXAMPLES / "go",
+        env={**os.environ, "GOOS": "wasip1", "GOARCH": "wasm"},
+        check=True,
+        capture_output=True,
+    )
+    return target.read_bytes()

@@ -32,7 +32,10 @@ REPOSITORY = "modules"
 
 # ABI v1 (docs/wasm.md): memory, alloc(len) -> ptr, handle(ptr, len) -> (ptr << 32) | len.
 # This guest answers with its input, unchanged: valid JSON in, the same JSON out.
-ECHO_WAT = """
+UPPER_WAT = """
+;; text-transform: answers the request with every string in it upper-cased (ASCII letters),
+;; e.g. {"function": "text-transform", "input": {"text": "hi"}} ->
+;;      {"FUNCTION": "TEXT-TRANSFORM", "INPUT": {"TEXT": "HI"}}
 (module
   (memory (export "memory") 1)
   (global $next (mut i32) (i32.const 1024))
@@ -40,8 +43,31 @@ ECHO_WAT = """
     (local $ptr i32)
     (local.set $ptr (global.get $next))
     (global.set $next (i32.add (global.get $next) (local.get $len)))
+    (if (i32.gt_u (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+      (then (drop (memory.grow (i32.add (i32.const 1) (i32.div_u
+        (i32.sub (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+        (i32.const 65536)))))))
     (local.get $ptr))
   (func (export "handle") (param $ptr i32) (param $len i32) (result i64)
+    (local $i i32) (local $c i32) (local $quoted i32) (local $escaped i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+        (local.set $c (i32.load8_u (i32.add (local.get $ptr) (local.get $i))))
+        (if (local.get $escaped)
+          (then (local.set $escaped (i32.const 0)))
+          (else
+            (if (i32.eq (local.get $c) (i32.const 92))  ;; backslash
+              (then (local.set $escaped (local.get $quoted))))
+            (if (i32.eq (local.get $c) (i32.const 34))  ;; quote
+              (then (local.set $quoted (i32.eqz (local.get $quoted)))))
+            (if (i32.and (local.get $quoted)
+                  (i32.and (i32.ge_u (local.get $c) (i32.const 97))
+                           (i32.le_u (local.get $c) (i32.const 122))))
+              (then (i32.store8 (i32.add (local.get $ptr) (local.get $i))
+                                (i32.sub (local.get $c) (i32.const 32)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
     (i64.or
       (i64.shl (i64.extend_i32_u (local.get $ptr)) (i64.const 32))
       (i64.extend_i32_u (local.get $len)))))
@@ -83,7 +109,7 @@ def _publish_one(spec: dict[str, Any], address: str, scratch: Path) -> None:
     if kind == "wasm":
         directory.mkdir(parents=True)
         binary = directory / "module.wasm"
-        binary.write_bytes(wasmtime.wat2wasm(ECHO_WAT))
+        binary.write_bytes(wasmtime.wat2wasm(UPPER_WAT))
         manifest = _manifest(spec, directory)
         publish_artifact(binary, address, repository=repository, insecure=True, manifest=manifest)
         return

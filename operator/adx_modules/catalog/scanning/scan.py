@@ -22,7 +22,7 @@ from adx_modules.catalog.scanning.findings import Finding
 from adx_modules.catalog.scanning.score import counts, score
 from adx_modules.catalog.scanning.unpack import UnsafeArchiveError, unpack
 
-RULES_REVISION = "2"  # bump when a scanner's own logic changes what it finds (2: licences)
+RULES_REVISION = "3"  # bump when a scanner's own logic changes what it finds (3: ABI v1 names)
 
 
 def rules_version() -> str:

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import wasmtime
 
+from adx_modules.api.wasm_abi import GUEST_EXPORTS, HOST, HOST_FUNCTIONS, WASI
 from adx_modules.catalog.scanning.findings import Finding
 
 SCANNER = "wasm"
 MAGIC = b"\0asm"
 MAX_BYTES = 64 * 2**20
-WASI = "wasi_snapshot_preview1"
-HOST = "adx"  # the service's own host functions (guest ABI v1, docs/wasm.md)
 
 # WASI preview 1 calls that reach outside the module, and the permission resource each needs
 WASI_CAPABILITIES: dict[str, str] = {
@@ -43,16 +42,10 @@ WASI_CAPABILITIES: dict[str, str] = {
         "file",
     ),
 }
-# the adx host functions that need a permission
+# the adx host functions that need a permission, by the resource they need
 HOST_CAPABILITIES: dict[str, str] = {
-    "storage_get": "storage",
-    "storage_put": "storage",
-    "storage_delete": "storage",
-    "http_fetch": "network",
-    "emit_event": "event",
+    name: resource for name, resource in HOST_FUNCTIONS.items() if resource is not None
 }
-HOST_FUNCTIONS = {"log", "config_get", *HOST_CAPABILITIES}
-GUEST_EXPORTS = ("memory", "alloc", "handle")  # guest ABI v1
 
 
 class MalformedWasmError(ValueError):

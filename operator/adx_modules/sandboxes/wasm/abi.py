@@ -23,10 +23,10 @@ from typing import Protocol
 
 import wasmtime
 
+from adx_modules.api.wasm_abi import HOST, HOST_FUNCTIONS
 from adx_modules.sandboxes.wasm.capabilities import DeniedError
 from adx_modules.sandboxes.wasm.limits import CallLimits
 
-NAMESPACE = "adx"
 MAX_LOG_BYTES = 64 * 2**10
 MAX_ARGUMENT_BYTES = 1 * 2**20
 
@@ -285,12 +285,14 @@ def define(linker: wasmtime.Linker) -> None:
         "event_emit": (4, _event_emit),
         "last_error": (2, _last_error),
     }
+    if set(functions) != set(HOST_FUNCTIONS):  # the contract and the host agree, or no host
+        raise RuntimeError(f"adx functions {sorted(functions)} != ABI v1 {sorted(HOST_FUNCTIONS)}")
     for name, (arity, body) in functions.items():
         results = [] if name == "log" else [i32]
         guarded = _guarded(name, body)
         function = _no_result(guarded) if name == "log" else guarded
         linker.define_func(
-            NAMESPACE,
+            HOST,
             name,
             wasmtime.FuncType([i32] * arity, results),
             function,

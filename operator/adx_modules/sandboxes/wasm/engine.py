@@ -25,12 +25,12 @@ from pathlib import Path
 
 import wasmtime
 
+from adx_modules.api.wasm_abi import GUEST_EXPORTS
 from adx_modules.sandboxes.wasm import abi
 from adx_modules.sandboxes.wasm.limits import CallLimits
 
 EPOCH_TICK_MS = 10
 MAX_MODULE_BYTES = 64 * 2**20
-ABI_EXPORTS = ("memory", "alloc", "handle")
 
 
 class CallFailedError(Exception):
@@ -169,7 +169,9 @@ class WasmEngine:
                 initialize(store)
             except wasmtime.Trap as trap:
                 raise _trapped(trap, limits or CallLimits(fuel=0)) from None
-        memory, alloc, handle = (exports.get(name) for name in ABI_EXPORTS)
+            except wasmtime.WasmtimeError as error:  # proc_exit while starting: an ExitTrap
+                raise _exited(error) from None
+        memory, alloc, handle = (exports.get(name) for name in GUEST_EXPORTS)
         if not (
             isinstance(memory, wasmtime.Memory)
             and isinstance(alloc, wasmtime.Func)
@@ -212,7 +214,7 @@ class WasmEngine:
         except wasmtime.Trap as trap:
             raise _trapped(trap, limits) from None
         except wasmtime.WasmtimeError as error:
-            raise CallFailedError("Trap", _first_line(error)) from None
+            raise _exited(error) from None
         if not isinstance(packed, int):
             raise CallFailedError("BadOutput", "handle must return an i64")
         start, length = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
@@ -230,8 +232,23 @@ def _inside(memory: wasmtime.Memory, store: wasmtime.Store, start: int, length: 
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """The cause of ``error``: its first line, or the line after "Caused by:" when wasmtime
+    put a backtrace first (modules with names, Go's, say)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if "Caused by:" in lines[:-1]:
+        return lines[lines.index("Caused by:") + 1]
+    return lines[0]
+
+
+def _exited(error: wasmtime.WasmtimeError) -> CallFailedError:
+    """A guest that called WASI's proc_exit (Go's runtime does on a fatal error), or another
+    error of wasmtime's while it ran."""
+    code = getattr(error, "code", None)
+    if isinstance(error, wasmtime.ExitTrap) or code is not None:
+        return CallFailedError("Trap", f"the module exited with status {code}")
+    return CallFailedError("Trap", _first_line(error))
 
 
 def _trapped(trap: wasmtime.Trap, limits: CallLimits) -> CallFailedError:

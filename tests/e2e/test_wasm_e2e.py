@@ -1,0 +1,244 @@
+"""A WASM module's whole life through the operator, the worker and the WASM host, as users run
+them: published to the registry, installed with ``kubectl apply``, invoked at the endpoint its
+status shows, updated and rolled back while calls keep coming (not one fails), and uninstalled
+with nothing left in the host or its tables."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from adx_modules.authoring.publish import publish
+from support import guests
+from support.kube import Kubectl
+from support.objects import API_VERSION, condition, installation_doc, wait_condition, wait_phase
+from support.stack import StackInfo
+
+pytestmark = pytest.mark.usefixtures("operator", "worker", "wasm_host")
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Iterator[str]:
+    """What the module is allowed to fetch: a local HTTP server."""
+    root = tmp_path / "upstream"
+    root.mkdir()
+    (root / "quote.json").write_text('{"quote": "hello from upstream"}')
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def publish_wasm(
+    kubectl: Kubectl,
+    registry: str,
+    tmp_path: Path,
+    *,
+    module_id: str,
+    version: str,
+    binary: bytes,
+    permissions: list[str],
+) -> None:
+    """Push the module to the registry (``adx-module-cli publish``) and apply its Module."""
+    directory = tmp_path / f"{module_id}-{version}"
+    directory.mkdir()
+    manifest: dict[str, Any] = {
+        "moduleId": module_id,
+        "version": version,
+        "displayName": "Greeter",
+        "description": "Greets, remembers the last request, fetches a quote.",
+        "author": "Tests <tests@adxcore.com>",
+        "license": "Apache-2.0",
+        "runtime": "wasm",
+        "permissions": permissions,
+        "extensionPoints": {"workflows": ["greet"]},
+        "resources": {"limits": {"cpu": "200m", "memory": "32Mi"}},
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    (directory / "module.wasm").write_bytes(binary)
+    published = publish(
+        directory / "module.wasm", registry, insecure=True, manifest=directory / "manifest.json"
+    )
+    name = f"{module_id}-{version.replace('.', '-')}"
+    kubectl.apply(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Module",
+            "metadata": {"name": name},
+            "spec": {**manifest, "artifact": {"wasm": {"oci": published.reference}}},
+        }
+    )
+    wait_condition(kubectl, f"module/{name}", "Ready")
+
+
+async def host_rows(env: dict[str, str], namespace: str) -> int:
+    connection = await asyncpg.connect(
+        env["ADX_DATABASE_URL"], server_settings={"search_path": env["ADX_DATABASE_SCHEMA_NAME"]}
+    )
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM wasm_installations WHERE namespace = $1", namespace
+        )
+        return count
+    finally:
+        await connection.close()
+
+
+async def test_install_invoke_update_and_rollback_under_load_then_uninstall(  # noqa: PLR0917
+    kubectl: Kubectl,
+    namespace: str,
+    stack: StackInfo,
+    service_env: dict[str, str],
+    upstream: str,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    registry = stack.env["ADX_REGISTRY_ADDRESS"]
+    module_id = f"greeter-{unique}"
+    permissions = ["storage:write:last", f"network:access:{upstream}"]
+    for version, text in (
+        ("1.0.0", guests.greeter()),
+        ("2.0.0", guests.greeter("v2")),
+        ("3.0.0", guests.NO_HANDLE),  # links, but has no handle: fails its probe
+    ):
+        publish_wasm(
+            kubectl,
+            registry,
+            tmp_path,
+            module_id=module_id,
+            version=version,
+            binary=guests.binary(text),
+            permissions=permissions,
+        )
+    kubectl.apply(
+        installation_doc(
+            "greeter",
+            module_id,
+            version="1.0.0",
+            approvedPermissions=permissions,
+            configuration={"greeting": "one", "request": {"url": f"http://{upstream}/quote.json"}},
+            update={"healthTimeoutSeconds": 20},
+        )
+    )
+    mi = wait_phase(kubectl, "mi/greeter", "Active", timeout=120)
+    assert mi["status"]["isolation"] == "wasm"
+    endpoint = mi["status"]["endpoints"][0]["url"]
+    assert endpoint == (
+        f"{service_env['ADX_WASM_INVOKE_URL']}/v1/tenants/{namespace}/installations/greeter/invoke"
+    )
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        first = (await client.post(f"{endpoint}/greet", json={"n": 0})).json()
+        assert first["greeting"] == "one"
+        assert json.loads(first["fetched"]["body"]) == {"quote": "hello from upstream"}
+
+        stop = asyncio.Event()
+        seen: list[tuple[int, str | None]] = []
+
+        async def keep_calling() -> None:
+            """About 4 calls a second each: under the module's HTTP rate limit (10/s), so
+            every answer greets, and a failure can only be the host's."""
+            while not stop.is_set():
+                answer = await client.post(f"{endpoint}/greet", json={"n": len(seen)})
+                body = answer.json()
+                greeting = body.get("greeting") if isinstance(body, dict) else None
+                seen.append((answer.status_code, greeting or answer.text))
+                await asyncio.sleep(0.25)
+
+        callers = [asyncio.create_task(keep_calling()) for _ in range(2)]
+        # the update: another binary and another greeting
+        kubectl(
+            "patch",
+            "mi",
+            "greeter",
+            "--type=merge",
+            "-p",
+            '{"spec":{"version":"2.0.0","configuration":{"greeting":"two","request":'
+            f'{{"url":"http://{upstream}/quote.json"}}}}}}}}',
+        )
+
+        def updated() -> dict[str, Any] | None:
+            obj: dict[str, Any] = kubectl.json("get", "mi", "greeter")
+            status = obj.get("status", {})
+            done = status.get("installedVersion") == "2.0.0" and status.get("phase") == "Active"
+            return obj if done else None
+
+        await asyncio.to_thread(kubectl.wait_for, updated, 120)
+        # a broken version: its probe fails, the update rolls back, revision 2 serves on
+        kubectl("patch", "mi", "greeter", "--type=merge", "-p", '{"spec":{"version":"3.0.0"}}')
+
+        def rolled_back() -> dict[str, Any] | None:
+            obj: dict[str, Any] = kubectl.json("get", "mi", "greeter")
+            return obj if condition(obj, "Remediated").get("status") == "True" else None
+
+        mi = await asyncio.to_thread(kubectl.wait_for, rolled_back, 120)
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*callers)
+
+    assert condition(mi, "Remediated")["reason"] == "RollbackSucceeded"
+    assert condition(mi, "Stalled")["reason"] == "HealthCheckFailed"
+    assert "MissingExport" in mi["status"]["message"]
+    assert (mi["status"]["installedVersion"], mi["status"]["phase"]) == ("2.0.0", "Active")
+    failed = [item for item in seen if item[0] != 200]
+    assert not failed, failed[:3]
+    assert len(seen) >= 20
+    greetings = [greeting for _, greeting in seen]
+    assert set(greetings) == {"one", "two"}
+    assert greetings[-1] == "two"
+
+    kubectl("delete", "mi", "greeter", "--timeout=90s")
+    async with httpx.AsyncClient(timeout=30) as client:
+        gone = await client.post(f"{endpoint}/greet", json={})
+    assert gone.status_code == 404
+    assert await host_rows(service_env, namespace) == 0
+
+
+async def test_a_module_built_with_the_stock_go_toolchain_installs_and_serves(
+    kubectl: Kubectl, stack: StackInfo, upstream: str, unique: str, tmp_path: Path
+) -> None:
+    module_id = f"go-greeter-{unique}"
+    permissions = ["storage:write:last", f"network:access:{upstream}"]
+    publish_wasm(
+        kubectl,
+        stack.env["ADX_REGISTRY_ADDRESS"],
+        tmp_path,
+        module_id=module_id,
+        version="1.0.0",
+        binary=await asyncio.to_thread(guests.go_greeter, tmp_path),
+        permissions=permissions,
+    )
+    kubectl.apply(
+        installation_doc(
+            "go-greeter",
+            module_id,
+            approvedPermissions=permissions,
+            configuration={"greeting": "hej", "request": {"url": f"http://{upstream}/quote.json"}},
+        )
+    )
+    mi = wait_phase(kubectl, "mi/go-greeter", "Active", timeout=120)
+    endpoint = mi["status"]["endpoints"][0]["url"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        first = (await client.post(f"{endpoint}/greet", json={"n": 1})).json()
+        second = (await client.post(f"{endpoint}/greet", json={"n": 2})).json()
+    assert (first["runtime"], first["greeting"], first["previous"]) == ("go", "hej", None)
+    assert json.loads(first["fetched"]["body"]) == {"quote": "hello from upstream"}
+    assert second["previous"] == {"n": 1}
+    kubectl("delete", "mi", "go-greeter", "--timeout=90s")
