@@ -29,6 +29,7 @@ def service_env(stack: StackInfo) -> dict[str, str]:
         "ADX_DATABASE_SCHEMA_NAME": f"e2e_{suffix}",
         "ADX_SECURITY_SCANNING_ENABLED": "false",
         **wasm_host_environment(None, None),
+        "ADX_WASM_HEALTH_REPORT_SECONDS": "1",
     }
 
 

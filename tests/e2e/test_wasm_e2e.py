@@ -182,6 +182,7 @@ async def test_install_invoke_update_and_rollback_under_load_then_uninstall(  # 
 
         await asyncio.to_thread(kubectl.wait_for, updated, 120)
         # a broken version: its probe fails, the update rolls back, revision 2 serves on
+        broken_at = len(seen)
         kubectl("patch", "mi", "greeter", "--type=merge", "-p", '{"spec":{"version":"3.0.0"}}')
 
         def rolled_back() -> dict[str, Any] | None:
@@ -189,6 +190,7 @@ async def test_install_invoke_update_and_rollback_under_load_then_uninstall(  # 
             return obj if condition(obj, "Remediated").get("status") == "True" else None
 
         mi = await asyncio.to_thread(kubectl.wait_for, rolled_back, 120)
+        rolled_back_at = len(seen)
         await asyncio.sleep(0.5)
         stop.set()
         await asyncio.gather(*callers)
@@ -199,7 +201,7 @@ async def test_install_invoke_update_and_rollback_under_load_then_uninstall(  # 
     assert (mi["status"]["installedVersion"], mi["status"]["phase"]) == ("2.0.0", "Active")
     failed = [item for item in seen if item[0] != 200]
     assert not failed, failed[:3]
-    assert len(seen) >= 20
+    assert rolled_back_at > broken_at  # calls came while the broken version was tried
     greetings = [greeting for _, greeting in seen]
     assert set(greetings) == {"one", "two"}
     assert greetings[-1] == "two"
@@ -242,3 +244,31 @@ async def test_a_module_built_with_the_stock_go_toolchain_installs_and_serves(
     assert json.loads(first["fetched"]["body"]) == {"quote": "hello from upstream"}
     assert second["previous"] == {"n": 1}
     kubectl("delete", "mi", "go-greeter", "--timeout=90s")
+
+
+async def test_a_module_whose_calls_fail_is_reported_unhealthy_on_its_installation(
+    kubectl: Kubectl, stack: StackInfo, unique: str, tmp_path: Path
+) -> None:
+    module_id = f"trapper-{unique}"
+    publish_wasm(
+        kubectl,
+        stack.env["ADX_REGISTRY_ADDRESS"],
+        tmp_path,
+        module_id=module_id,
+        version="1.0.0",
+        binary=guests.binary(guests.HOSTILE["trap"]),  # starts fine, traps on every call
+        permissions=[],
+    )
+    kubectl.apply(installation_doc("trapper", module_id))
+    mi = wait_phase(kubectl, "mi/trapper", "Active", timeout=120)
+    assert condition(mi, "Healthy")["status"] == "True"
+    endpoint = mi["status"]["endpoints"][0]["url"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        answers = [await client.post(f"{endpoint}/greet", json={}) for _ in range(6)]
+    assert {(a.status_code, a.json()["reason"]) for a in answers} == {(502, "Trap")}
+    unhealthy = wait_condition(kubectl, "mi/trapper", "Healthy", "False", timeout=30)
+    healthy = condition(unhealthy, "Healthy")
+    assert healthy["reason"] == "ModuleFailing"
+    assert healthy["message"].startswith("6 of its last 6 calls failed in the WASM host")
+    assert "unreachable" in healthy["message"]
+    assert unhealthy["status"]["phase"] == "Active"  # it keeps serving: a tenant's call to make

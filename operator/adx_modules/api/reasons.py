@@ -190,6 +190,15 @@ SECURITY_SCORE_TOO_LOW: Final = _reason(
 HEALTH_CHECK_FAILED: Final = _reason(
     "HealthCheckFailed", "permanent", "the sandbox did not become healthy in time", HEALTHY
 )
+MODULE_FAILING: Final = _reason(
+    "ModuleFailing",
+    "transient",
+    "most of the module's recent calls failed in the WASM host (it keeps serving)",
+    HEALTHY,
+)
+MODULE_SERVING: Final = _reason(
+    "ModuleServing", "progress", "the module's recent calls in the WASM host succeed again"
+)
 DEPENDENCY_CONFLICT: Final = _reason(
     "DependencyConflict", "permanent", "no set of versions fits every constraint", RESOLVED
 )

@@ -186,6 +186,13 @@ class WasmSettings(_Section):
     sync_seconds: float = Field(
         5, gt=0, le=3600, description="How often the host re-reads its registrations."
     )
+    health_report_seconds: float = Field(
+        15,
+        gt=0,
+        le=3600,
+        description="How often the host judges each installation's latest calls and, when "
+        "that changes, sets its Healthy condition.",
+    )
 
 
 class Settings(_Section):

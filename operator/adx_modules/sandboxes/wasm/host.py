@@ -191,6 +191,10 @@ class WasmHost:
             await asyncio.sleep(0.01)
         return {"drained": hosted.in_flight == 0, "present": True}
 
+    def hosted(self) -> list[Hosted]:
+        """Every installation this host serves."""
+        return list(self._hosted.values())
+
     def describe(self, namespace: str | None = None, name: str | None = None) -> Any:
         if namespace is not None and name is not None:
             return self._find(namespace, name).describe()

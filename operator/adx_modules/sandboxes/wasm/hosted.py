@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adx_modules.sandboxes.wasm.engine import Compiled
+from adx_modules.sandboxes.wasm.health import Judgement, verdict
 from adx_modules.sandboxes.wasm.hostapi import TokenBucket
 from adx_modules.sandboxes.wasm.records import Registration, RevisionSpec
 
 LATENCY_WINDOW = 1024  # the latest calls the percentiles are taken over
+HEALTH_WINDOW = 100  # the latest calls health is judged on
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Health:
     last_error: str = ""
     last_error_at: float = 0.0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    outcomes: deque[bool] = field(default_factory=lambda: deque(maxlen=HEALTH_WINDOW))
     fuel_used: int = 0
     last_fuel: int = 0
     memory_bytes: int = 0
@@ -45,6 +48,7 @@ class Health:
     def succeeded(self, seconds: float, fuel: int, memory: int) -> None:
         self.calls += 1
         self.latencies.append(seconds)
+        self.outcomes.append(True)
         self.fuel_used += fuel
         self.last_fuel = fuel
         self.memory_bytes = max(self.memory_bytes, memory)
@@ -52,18 +56,25 @@ class Health:
     def failed(self, seconds: float, reason: str, message: str) -> None:
         self.calls += 1
         self.latencies.append(seconds)
+        self.outcomes.append(False)
         self.failures[reason] += 1
         self.last_error = f"{reason}: {message}"
         self.last_error_at = time.time()
 
-    def summary(self) -> dict[str, Any]:
+    def percentile_ms(self, share: float) -> float | None:
         ordered = sorted(self.latencies)
+        if not ordered:
+            return None
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 3)
 
-        def percentile(share: float) -> float | None:
-            if not ordered:
-                return None
-            return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 3)
+    def condition(self) -> Judgement | None:
+        """The ``Healthy`` condition these counters make (None: too few calls to say)."""
+        return verdict(
+            self.outcomes, self.last_error, self.percentile_ms(0.5), self.percentile_ms(0.99)
+        )
 
+    def summary(self) -> dict[str, Any]:
+        percentile = self.percentile_ms
         return {
             "calls": self.calls,
             "failures": dict(self.failures),

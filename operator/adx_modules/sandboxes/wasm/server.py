@@ -21,12 +21,14 @@ from typing import Any
 
 from aiohttp import web
 
+from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
 from adx_modules.sandboxes.wasm.engine import WasmEngine
 from adx_modules.sandboxes.wasm.host import HostError, WasmHost
 from adx_modules.sandboxes.wasm.records import WasmRecords
+from adx_modules.sandboxes.wasm.reporting import HealthReporter
 
 log = logging.getLogger("adx_modules.wasm")
 
@@ -126,11 +128,14 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         raise SettingsError(
             "wasm.admin_token (ADX_WASM_ADMIN_TOKEN) is empty: the admin API needs a token"
         )
-    async with await Store.connect(
-        settings.database.url,
-        schema=settings.database.schema_name,
-        pool_size=settings.database.pool_size,
-    ) as store:
+    async with (
+        await KubeClient.connect() as kube,
+        await Store.connect(
+            settings.database.url,
+            schema=settings.database.schema_name,
+            pool_size=settings.database.pool_size,
+        ) as store,
+    ):
         await store.migrate()
         engine = WasmEngine(Path(wasm.cache_dir) if wasm.cache_dir else None)
         host = WasmHost(engine, WasmRecords(store), wasm, asyncio.get_running_loop())
@@ -144,6 +149,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 await runner.setup()
                 await web.TCPSite(runner, wasm.listen_host, port).start()
             syncing = asyncio.create_task(_keep_synced(host, wasm.sync_seconds))
+            reporting = asyncio.create_task(
+                HealthReporter(host, kube).run(wasm.health_report_seconds)
+            )
             log.info(
                 "wasm host serving: invoke on %s:%d, admin on %s:%d, %d installations",
                 wasm.listen_host,
@@ -154,6 +162,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             )
             await stop.wait()
             syncing.cancel()
+            reporting.cancel()
         finally:
             for runner in runners:
                 await runner.cleanup()
