@@ -35,7 +35,8 @@ crds: install ## regenerate crds/*.yaml and docs/api.md from the pydantic models
 
 manifests: toolchain ## render the Helm chart into manifests/base/install.yaml (kustomize base)
 	.cache/bin/helm template adx-module-operator helm/adx-module-operator --namespace adx-system \
-		--set database.existingSecret=adx-module-operator-database > manifests/base/install.yaml
+		--set database.existingSecret=adx-module-operator-database \
+		--set wasmHost.adminTokenSecret=adx-module-operator-wasm-admin-token > manifests/base/install.yaml
 
 lint: install ## ruff, ruff format, mypy --strict and the import-layering contracts
 	$(BIN)/ruff check operator tests
@@ -55,6 +56,7 @@ bench: toolchain ## run the benchmarks and write docs/benchmarks.md (about 20 mi
 	$(BIN)/python tests/bench/bench_lifecycle.py
 	$(BIN)/python tests/bench/bench_operator_scale.py
 	$(BIN)/python tests/bench/bench_scanning.py
+	$(BIN)/python tests/bench/bench_wasm.py
 
 bench-cold: install ## measure the toolchain build from empty Go caches (about 15 min)
 	$(BIN)/python tests/bench/bench_toolchain_cold.py

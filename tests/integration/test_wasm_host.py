@@ -7,52 +7,31 @@ and found again by a host restarted with ``kill -9``."""
 from __future__ import annotations
 
 import asyncio
-import functools
-import http.server
 import json
-import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adx_modules.api import reasons as r
-from adx_modules.api.installation import ModuleInstallationSpec
-from adx_modules.api.module import ModuleSpec
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
-from adx_modules.core.refs import InstallationRef
-from adx_modules.core.settings import Settings
-from adx_modules.devstack.stack import wasm_host_environment
-from adx_modules.sandboxes.contract import HealthRequest, ProvisionRequest
 from adx_modules.sandboxes.wasm.backend import WasmBackend
 from adx_modules.sandboxes.wasm.records import WasmRecords
 from support import guests
 from support.operator import ServiceProcess
 from support.stack import StackInfo
-
-NAMESPACE = "tenant-a"
-
-
-class Files:
-    """A local HTTP server: the modules' URLs, and what the greeter fetches."""
-
-    def __init__(self, root: Path) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(root))
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.root = root
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *_: Any) -> None:
-        pass
+from support.wasm import (
+    NAMESPACE,
+    Files,
+    host_process,
+    install,
+    invoke,
+    ref,
+    settings_of,
+)
 
 
 @pytest.fixture
@@ -67,19 +46,14 @@ def files(tmp_path: Path) -> Iterator[Files]:
 
 @pytest.fixture
 def host(stack: StackInfo, db_schema: str, tmp_path: Path) -> Iterator[ServiceProcess]:
-    wasm = wasm_host_environment(None, None)
-    env = {
-        **stack.env,
-        **wasm,
-        "ADX_DATABASE_SCHEMA_NAME": db_schema,
-        "ADX_WASM_MAX_CONCURRENCY": "2",
-        "ADX_WASM_STORAGE_QUOTA_BYTES": "1024",
-        "ADX_WASM_HTTP_REQUESTS_PER_SECOND": "5",
-        "ADX_WASM_SYNC_SECONDS": "1",
-        "ADX_WASM_CACHE_DIR": str(tmp_path / "compiled"),
-    }
-    process = ServiceProcess(
-        "wasm-host", env, tmp_path / "host.log", ready_url=f"{wasm['ADX_WASM_ADMIN_URL']}/readyz"
+    process = host_process(
+        stack.env,
+        db_schema,
+        tmp_path,
+        max_concurrency="2",
+        storage_quota_bytes="1024",
+        http_requests_per_second="5",
+        sync_seconds="1",
     )
     process.start()
     yield process
@@ -92,95 +66,9 @@ async def store(stack: StackInfo, db_schema: str, host: ServiceProcess) -> Async
         yield connected
 
 
-def settings_of(host: ServiceProcess, max_sandboxes: int = 100) -> Settings:
-    env = host.env
-    return Settings.model_validate(
-        {
-            "sandbox": {"max_sandboxes": max_sandboxes},
-            "wasm": {
-                "admin_url": env["ADX_WASM_ADMIN_URL"],
-                "invoke_url": env["ADX_WASM_INVOKE_URL"],
-                "admin_token": env["ADX_WASM_ADMIN_TOKEN"],
-            },
-        }
-    )
-
-
 @pytest.fixture
 def backend(store: Store, host: ServiceProcess) -> WasmBackend:
     return WasmBackend(store, None, settings_of(host))
-
-
-UIDS: dict[str, str] = {}
-
-
-def ref(name: str) -> InstallationRef:
-    uid = UIDS.setdefault(name, str(uuid.uuid4()))
-    return InstallationRef(namespace=NAMESPACE, name=name, uid=uid, generation=1)
-
-
-def module_spec(files: Files, name: str, text: str, version: str, **spec: Any) -> ModuleSpec:
-    data = guests.binary(text)
-    (files.root / f"{name}-{version}.wasm").write_bytes(data)
-    return ModuleSpec.model_validate(
-        {
-            "moduleId": name,
-            "version": version,
-            "displayName": name,
-            "description": "a test guest",
-            "author": "Tests <tests@adxcore.com>",
-            "license": "Apache-2.0",
-            "runtime": "wasm",
-            "artifact": {
-                "wasm": {
-                    "url": f"{files.url}/{name}-{version}.wasm",
-                    "sha256": guests.digest(data).removeprefix("sha256:"),
-                }
-            },
-            "extensionPoints": {"workflows": spec.pop("functions", ["greet"])},
-            **spec,
-        }
-    )
-
-
-async def install(
-    backend: WasmBackend,
-    files: Files,
-    name: str,
-    text: str,
-    *,
-    version: str = "1.0.0",
-    revision: int = 1,
-    approved: list[str] | None = None,
-    configuration: dict[str, Any] | None = None,
-    **spec: Any,
-) -> str:
-    """Provision, wait until serving, activate: what the install workflow does; the endpoint."""
-    module = module_spec(files, name, text, version, **spec)
-    installation = ModuleInstallationSpec.model_validate(
-        {
-            "module": name,
-            "approvedPermissions": approved or list(module.permissions),
-            "configuration": configuration or {},
-        }
-    )
-    result = await backend.provision(
-        ProvisionRequest(
-            ref=ref(name), spec=installation, module=module, isolation="wasm", revision=revision
-        )
-    )
-    await backend.wait_healthy(
-        HealthRequest(ref=ref(name), timeout_seconds=30, isolation="wasm"), lambda _: None
-    )
-    await backend.activate(ref(name), True)
-    return result.endpoints[0].url
-
-
-async def invoke(
-    client: httpx.AsyncClient, endpoint: str, function: str = "greet", body: Any = None
-) -> httpx.Response:
-    content = body if isinstance(body, bytes) else json.dumps(body or {}).encode()
-    return await client.post(f"{endpoint}/{function}", content=content, timeout=30)
 
 
 async def test_the_greeter_uses_its_configuration_storage_and_an_allowed_fetch(

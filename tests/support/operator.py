@@ -65,6 +65,12 @@ class ServiceProcess:
         except httpx.HTTPError:
             return False
 
+    @property
+    def pid(self) -> int:
+        if self._popen is None:
+            raise RuntimeError(f"{self.role} is not started")
+        return self._popen.pid
+
     def kill(self) -> None:
         """``kill -9``: no shutdown, no cleanup, as a crash."""
         if self._popen and self._popen.poll() is None:

@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 
@@ -135,50 +136,30 @@ class WasmEngine:
             first = str(error).strip().splitlines()[0] if str(error).strip() else "invalid"
             raise CallFailedError("InvalidModule", f"{digest}: {first}") from None
 
-    def _store(self, limits: CallLimits) -> wasmtime.Store:
+    def probe(self, compiled: Compiled, limits: CallLimits) -> None:
+        """Instantiate once, as a call would, and check the ABI's exports: what a health check
+        asks before traffic moves to a module."""
+        abi.enter(abi.CallContext(None, limits, time.monotonic() + limits.deadline_ms / 1000))
+        try:
+            store, instance = self.instantiate(compiled, limits)
+            _abi_exports(instance, store, limits)
+        finally:
+            abi.enter(None)
+
+    def instantiate(self, compiled: Compiled, limits: CallLimits) -> tuple[wasmtime.Store, Any]:
+        """A fresh Store with ``limits`` and an instance of ``compiled`` in it: what every call
+        starts with (the benchmark's "instantiate")."""
         store = wasmtime.Store(self.engine)
         store.set_limits(memory_size=limits.memory_bytes, instances=1, tables=4, memories=1)
         store.set_fuel(limits.fuel)
         store.set_epoch_deadline(max(1, limits.deadline_ms // EPOCH_TICK_MS))
         store.set_wasi(wasmtime.WasiConfig())  # nothing granted: no files, args or environment
-        return store
-
-    def probe(self, compiled: Compiled, limits: CallLimits) -> None:
-        """Instantiate once, as a call would, and check the ABI's exports: what a health check
-        asks before traffic moves to a module."""
-        store = self._store(limits)
-        abi.enter(abi.CallContext(None, limits, time.monotonic() + limits.deadline_ms / 1000))
         try:
-            self._exports(compiled, store)
-        finally:
-            abi.enter(None)
-
-    def _exports(
-        self, compiled: Compiled, store: wasmtime.Store, limits: CallLimits | None = None
-    ) -> tuple[wasmtime.Memory, wasmtime.Func, wasmtime.Func]:
-        try:
-            instance = compiled.pre.instantiate(store)
+            return store, compiled.pre.instantiate(store)
         except wasmtime.Trap as trap:
-            raise _trapped(trap, limits or CallLimits(fuel=0)) from None
+            raise _trapped(trap, limits) from None
         except wasmtime.WasmtimeError as error:
             raise CallFailedError("LinkFailed", _first_line(error)) from None
-        exports = instance.exports(store)
-        initialize = exports.get("_initialize")  # a WASI reactor's start (Go's, say)
-        if isinstance(initialize, wasmtime.Func):
-            try:
-                initialize(store)
-            except wasmtime.Trap as trap:
-                raise _trapped(trap, limits or CallLimits(fuel=0)) from None
-            except wasmtime.WasmtimeError as error:  # proc_exit while starting: an ExitTrap
-                raise _exited(error) from None
-        memory, alloc, handle = (exports.get(name) for name in GUEST_EXPORTS)
-        if not (
-            isinstance(memory, wasmtime.Memory)
-            and isinstance(alloc, wasmtime.Func)
-            and isinstance(handle, wasmtime.Func)
-        ):
-            raise CallFailedError("MissingExport", "ABI v1 needs the exports memory, alloc, handle")
-        return memory, alloc, handle
 
     def call(
         self,
@@ -190,41 +171,64 @@ class WasmEngine:
         """Run ``handle`` of a fresh instance of ``compiled`` on ``payload`` (ABI v1)."""
         if len(payload) > limits.max_input_bytes:
             raise CallFailedError("BadInput", f"the request is over {limits.max_input_bytes} bytes")
-        store = self._store(limits)
         context = abi.CallContext(host, limits, time.monotonic() + limits.deadline_ms / 1000)
         abi.enter(context)
         try:
-            output, memory_bytes = self._run(compiled, store, payload, limits)
+            store, instance = self.instantiate(compiled, limits)
+            output, memory_bytes = _run(instance, store, payload, limits)
         finally:
             abi.enter(None)
         if context.abuse is not None:
             raise CallFailedError("HostCallAbuse", context.abuse)
         return CallResult(output, context.logs, limits.fuel - store.get_fuel(), memory_bytes)
 
-    def _run(
-        self, compiled: Compiled, store: wasmtime.Store, payload: bytes, limits: CallLimits
-    ) -> tuple[bytes, int]:
-        memory, alloc, handle = self._exports(compiled, store, limits)
+
+def _abi_exports(
+    instance: Any, store: wasmtime.Store, limits: CallLimits
+) -> tuple[wasmtime.Memory, wasmtime.Func, wasmtime.Func]:
+    """Start a WASI reactor (``_initialize``), then the exports of ABI v1."""
+    exports = instance.exports(store)
+    initialize = exports.get("_initialize")  # a WASI reactor's start (Go's, say)
+    if isinstance(initialize, wasmtime.Func):
         try:
-            pointer = alloc(store, len(payload))
-            if not isinstance(pointer, int) or not _inside(memory, store, pointer, len(payload)):
-                raise CallFailedError("BadOutput", "alloc returned a pointer outside its memory")
-            memory.write(store, payload, pointer)
-            packed = handle(store, pointer, len(payload))
+            initialize(store)
         except wasmtime.Trap as trap:
             raise _trapped(trap, limits) from None
-        except wasmtime.WasmtimeError as error:
+        except wasmtime.WasmtimeError as error:  # proc_exit while starting: an ExitTrap
             raise _exited(error) from None
-        if not isinstance(packed, int):
-            raise CallFailedError("BadOutput", "handle must return an i64")
-        start, length = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
-        if length > limits.max_output_bytes:
-            raise CallFailedError(
-                "BadOutput", f"the answer is over {limits.max_output_bytes} bytes"
-            )
-        if not _inside(memory, store, start, length):
-            raise CallFailedError("BadOutput", "the answer lies outside the guest's memory")
-        return bytes(memory.read(store, start, start + length)), memory.data_len(store)
+    memory, alloc, handle = (exports.get(name) for name in GUEST_EXPORTS)
+    if not (
+        isinstance(memory, wasmtime.Memory)
+        and isinstance(alloc, wasmtime.Func)
+        and isinstance(handle, wasmtime.Func)
+    ):
+        raise CallFailedError("MissingExport", "ABI v1 needs the exports memory, alloc, handle")
+    return memory, alloc, handle
+
+
+def _run(
+    instance: Any, store: wasmtime.Store, payload: bytes, limits: CallLimits
+) -> tuple[bytes, int]:
+    """``alloc``, the request written, ``handle``, the answer read: one call of ABI v1."""
+    memory, alloc, handle = _abi_exports(instance, store, limits)
+    try:
+        pointer = alloc(store, len(payload))
+        if not isinstance(pointer, int) or not _inside(memory, store, pointer, len(payload)):
+            raise CallFailedError("BadOutput", "alloc returned a pointer outside its memory")
+        memory.write(store, payload, pointer)
+        packed = handle(store, pointer, len(payload))
+    except wasmtime.Trap as trap:
+        raise _trapped(trap, limits) from None
+    except wasmtime.WasmtimeError as error:
+        raise _exited(error) from None
+    if not isinstance(packed, int):
+        raise CallFailedError("BadOutput", "handle must return an i64")
+    start, length = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
+    if length > limits.max_output_bytes:
+        raise CallFailedError("BadOutput", f"the answer is over {limits.max_output_bytes} bytes")
+    if not _inside(memory, store, start, length):
+        raise CallFailedError("BadOutput", "the answer lies outside the guest's memory")
+    return bytes(memory.read(store, start, start + length)), memory.data_len(store)
 
 
 def _inside(memory: wasmtime.Memory, store: wasmtime.Store, start: int, length: int) -> bool:
