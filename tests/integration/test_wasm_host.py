@@ -207,6 +207,23 @@ async def test_bad_requests_get_a_clear_status(
     assert (inactive.status_code, inactive.json()["reason"]) == (503, "NotActive")
 
 
+async def test_garbage_arguments_to_every_host_function_are_refused_and_the_call_goes_on(
+    backend: WasmBackend, files: Files, host: ServiceProcess
+) -> None:
+    endpoint = await install(
+        backend,
+        files,
+        "garbage",
+        guests.GARBAGE,
+        functions=["x"],
+        permissions=["storage:write:*", "event:publish:*", "network:access:*"],
+    )
+    async with httpx.AsyncClient() as client:
+        answers = [await invoke(client, endpoint, "x") for _ in range(3)]
+    assert [(a.status_code, a.json()) for a in answers] == [(200, True)] * 3
+    assert "Traceback" not in host.log()
+
+
 async def test_the_concurrency_cap_answers_429(backend: WasmBackend, files: Files) -> None:
     endpoint = await install(backend, files, "slow", guests.SLOW, functions=["work"])
     async with httpx.AsyncClient() as client:

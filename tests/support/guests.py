@@ -99,6 +99,27 @@ HOSTILE_ENDS = {
     "host-call abuse": (502, {"HostCallAbuse"}),
     "answer not JSON": (502, {"BadOutput"}),
 }
+# every host function with pointers outside its memory: each answers -4 (bad input), or the
+# guest traps (unreachable) and the test sees it
+_BAD = [
+    "(call $config_get (i32.const 0x7fffff00) (i32.const 10) (i32.const 0) (i32.const 10))",
+    "(call $storage_get (i32.const -1) (i32.const 5) (i32.const 0) (i32.const 10))",
+    "(call $storage_put (i32.const 0) (i32.const 4) (i32.const 0x7ffffff0) (i32.const 100))",
+    "(call $http_fetch (i32.const 131000) (i32.const 1000) (i32.const 0) (i32.const 10))",
+    "(call $event_emit (i32.const 0) (i32.const 3) (i32.const -8) (i32.const 4))",
+    "(call $last_error (i32.const -1) (i32.const 100000))",
+]
+GARBAGE = guest(
+    "(call $log (i32.const -5) (i32.const 10)) "
+    + " ".join(f"(if (i32.ne {call} (i32.const -4)) (then unreachable))" for call in _BAD)
+    + " "
+    + TRUE,
+    imports=(
+        '(import "adx" "config_get" (func $config_get (param i32 i32 i32 i32) (result i32)))'
+        '(import "adx" "storage_get" (func $storage_get (param i32 i32 i32 i32) (result i32)))'
+        '(import "adx" "http_fetch" (func $http_fetch (param i32 i32 i32 i32) (result i32)))'
+    ),
+)
 UNDECLARED_IMPORT = guest(TRUE, imports='(import "env" "spawn" (func (param i32)))')
 NO_HANDLE = '(module (memory (export "memory") 1))'
 
