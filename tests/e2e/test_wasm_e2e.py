@@ -22,6 +22,7 @@ from adx_modules.authoring.publish import publish
 from support import guests
 from support.kube import Kubectl
 from support.objects import API_VERSION, condition, installation_doc, wait_condition, wait_phase
+from support.operator import ServiceProcess
 from support.stack import StackInfo
 
 pytestmark = pytest.mark.usefixtures("operator", "worker", "wasm_host")
@@ -272,3 +273,62 @@ async def test_a_module_whose_calls_fail_is_reported_unhealthy_on_its_installati
     assert healthy["message"].startswith("6 of its last 6 calls failed in the WASM host")
     assert "unreachable" in healthy["message"]
     assert unhealthy["status"]["phase"] == "Active"  # it keeps serving: a tenant's call to make
+
+
+async def test_an_install_while_the_host_is_down_and_the_worker_is_killed_loses_nothing(
+    *,
+    kubectl: Kubectl,
+    stack: StackInfo,
+    unique: str,
+    tmp_path: Path,
+    worker: ServiceProcess,
+    wasm_host: ServiceProcess,
+    service_env: dict[str, str],
+) -> None:
+    module_id = f"echo-{unique}"
+    publish_wasm(
+        kubectl,
+        stack.env["ADX_REGISTRY_ADDRESS"],
+        tmp_path,
+        module_id=module_id,
+        version="1.0.0",
+        binary=guests.binary(guests.ECHO),
+        permissions=[],
+    )
+    wasm_host.kill()
+    logged = len(worker.log())
+    try:
+        kubectl.apply(installation_doc("echo", module_id))
+        uid = kubectl.wait_for(lambda: kubectl.json("get", "mi", "echo")["metadata"].get("uid"))
+
+        def provision_retried() -> bool:
+            failed = worker.log()[logged:].count("StepError: the WASM host at")
+            return failed >= 2
+
+        # the moment of the kills: provision wrote its rows, could not reach the host, and
+        # is being retried (the worker's log has each failed attempt)
+        kubectl.wait_for(provision_retried, timeout=60)
+        assert "cannot be reached" in worker.log()[logged:]
+        worker.kill()
+    finally:
+        wasm_host.start()
+    worker.start()
+    mi = wait_phase(kubectl, "mi/echo", "Active", timeout=120)
+    assert mi["metadata"]["uid"] == uid
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.post(f"{mi['status']['endpoints'][0]['url']}/greet", json={"a": 1})
+    assert answer.json() == {"function": "greet", "input": {"a": 1}}
+    connection = await asyncpg.connect(
+        service_env["ADX_DATABASE_URL"],
+        server_settings={"search_path": service_env["ADX_DATABASE_SCHEMA_NAME"]},
+    )
+    try:
+        rows = await connection.fetch(
+            "SELECT i.uid::text AS uid, r.revision FROM wasm_installations i JOIN wasm_revisions r "
+            "USING (namespace, name) WHERE i.namespace = $1",
+            kubectl.namespace,
+        )
+    finally:
+        await connection.close()
+    assert [(row["uid"], row["revision"]) for row in rows] == [(uid, 1)]
+    kubectl("delete", "mi", "echo", "--timeout=90s")
