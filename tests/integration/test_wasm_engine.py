@@ -149,11 +149,18 @@ def test_compiled_once_per_digest_and_kept_across_restarts(tmp_path: Path) -> No
     module = first.load(digest_of(binary), binary)
     assert first.load(digest_of(binary), binary) is module  # in memory
     first.close()
-    cached = list((tmp_path / "cache").glob("*.cwasm"))
+    cached = list((tmp_path / "cache").glob("*/*.cwasm"))
     assert [path.stem for path in cached] == [digest_of(binary).removeprefix("sha256:")]
     again = WasmEngine(tmp_path / "cache")  # a restarted host: deserialized, not compiled
+    again._compile = None  # type: ignore[assignment,method-assign]
     assert again.call(again.load(digest_of(binary), binary), b"{}", LIMITS).output == b"{}"
     again.close()
+    # a compiled file another engine cannot read (another wasmtime, a torn disk) is redone
+    cached[0].write_bytes(b"not a compiled module")
+    third = WasmEngine(tmp_path / "cache")
+    assert third.call(third.load(digest_of(binary), binary), b"{}", LIMITS).output == b"{}"
+    assert cached[0].read_bytes() != b"not a compiled module"
+    third.close()
 
 
 def test_limits_come_from_the_installations_resources() -> None:
