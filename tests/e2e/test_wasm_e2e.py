@@ -144,6 +144,15 @@ async def test_install_invoke_update_and_rollback_under_load_then_uninstall(  # 
     assert endpoint == (
         f"{service_env['ADX_WASM_INVOKE_URL']}/v1/tenants/{namespace}/installations/greeter/invoke"
     )
+    # and a name in the tenant's namespace for its pods: a Service owned by the installation
+    assert mi["status"]["endpoints"][1] == {
+        "name": "service",
+        "url": f"http://mod-greeter.{namespace}.svc:{service_env['ADX_WASM_INVOKE_PORT']}"
+        f"/v1/tenants/{namespace}/installations/greeter/invoke",
+    }
+    service = kubectl.json("get", "service", "mod-greeter")
+    assert service["spec"]["type"] == "ExternalName"
+    assert service["metadata"]["ownerReferences"][0]["uid"] == mi["metadata"]["uid"]
 
     async with httpx.AsyncClient(timeout=30) as client:
         first = (await client.post(f"{endpoint}/greet", json={"n": 0})).json()
@@ -212,6 +221,7 @@ async def test_install_invoke_update_and_rollback_under_load_then_uninstall(  # 
         gone = await client.post(f"{endpoint}/greet", json={})
     assert gone.status_code == 404
     assert await host_rows(service_env, namespace) == 0
+    assert kubectl("get", "service", "mod-greeter", check=False).returncode != 0
 
 
 async def test_a_module_built_with_the_stock_go_toolchain_installs_and_serves(

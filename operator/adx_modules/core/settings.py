@@ -158,6 +158,12 @@ class WasmSettings(_Section):
         pattern=r"^https?://",
         description="Where the platform invokes modules (recorded in status.endpoints).",
     )
+    service_host: str = Field(
+        "adx-wasm-host.adx-system.svc.cluster.local",
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="DNS name of the host's Service: each WASM installation gets a Service "
+        "mod-<name> in its namespace that points there (an ExternalName).",
+    )
     admin_token: str = Field(
         "",
         description="Bearer token of the admin API, shared by the worker and the host "

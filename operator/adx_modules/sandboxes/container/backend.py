@@ -1,11 +1,8 @@
 """The container backend: the module's pod and its companions, applied, watched and removed.
 
 Why it exists: this is where container isolation touches the cluster. It applies what
-:mod:`manifests` builds, but only onto objects this installation owns: an object of the same
-name that exists without this installation's owner reference (a tenant's own Deployment, say)
-is never adopted, changed or deleted; the install stops at once and names it (as Helm refuses
-to adopt what it did not create). Deletes carry a uid precondition, so an object recreated
-under the same name in the meantime is left alone.
+:mod:`manifests` builds, but only onto objects this installation owns (:mod:`owned`: a
+tenant's own Deployment of the same name is never adopted, changed or deleted).
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ from adx_modules.clients.kube import KubeClient
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.settings import SandboxSettings
+from adx_modules.sandboxes import owned
 from adx_modules.sandboxes.backend import Progress
 from adx_modules.sandboxes.container import manifests
 from adx_modules.sandboxes.container.health import health_problem
@@ -49,19 +47,7 @@ class ContainerBackend:
         self._settings = settings
 
     async def _existing(self, ref: InstallationRef, kind: str, name: str) -> dict[str, Any]:
-        """The object if it exists ({} if not); StepError(ObjectConflict) if it is not ours."""
-        try:
-            body = await self._kube.get_object(kind, name, ref.namespace)
-        except NotFoundError:
-            return {}
-        if not manifests.owned_by(body, ref):
-            raise StepError(
-                r.OBJECT_CONFLICT,
-                f"{kind} {name} already exists in namespace {ref.namespace} and does not belong "
-                f"to ModuleInstallation {ref.name}; it was left untouched. Rename the "
-                "installation or remove that object",
-            )
-        return body
+        return await owned.existing(self._kube, ref, kind, name)
 
     async def provision(self, request: ProvisionRequest) -> ProvisionResult:
         """Check that every object is free or ours, then server-side apply them in order."""
@@ -160,14 +146,7 @@ class ContainerBackend:
         gone. What is not its own is neither deleted nor waited for."""
         deleted: list[tuple[str, str]] = []
         for kind, name in reversed(manifests.owned_names(ref)):
-            try:
-                body = await self._kube.get_object(kind, name, ref.namespace)
-            except NotFoundError:
-                continue
-            if not manifests.owned_by(body, ref):
-                continue
-            uid = str(body["metadata"]["uid"])
-            if await self._kube.delete_object(kind, name, ref.namespace, uid=uid):
+            if await owned.delete(self._kube, ref, kind, name):
                 deleted.append((kind, name))
         waiting = list(deleted)
         while waiting:

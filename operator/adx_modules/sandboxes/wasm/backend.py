@@ -35,7 +35,9 @@ from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.settings import Settings
+from adx_modules.sandboxes import owned
 from adx_modules.sandboxes.backend import Progress
+from adx_modules.sandboxes.container import manifests
 from adx_modules.sandboxes.contract import (
     Endpoint,
     HealthRequest,
@@ -115,14 +117,42 @@ class WasmBackend:
 
     def __init__(self, store: Store, kube: KubeClient | None, settings: Settings) -> None:
         self._records = WasmRecords(store)
+        self._kube = kube  # None: no cluster (the host's own tests): no Service is made
         self._artifacts = ArtifactFetcher(settings.registry, kube)
         self._settings = settings
         self._admin = _HostAdmin(settings.wasm.admin_url, settings.wasm.admin_token)
 
-    def _endpoint(self, ref: InstallationRef) -> Endpoint:
-        base = self._settings.wasm.invoke_url.rstrip("/")
-        url = f"{base}/v1/tenants/{ref.namespace}/installations/{ref.name}/invoke"
-        return Endpoint(name="invoke", url=url)
+    def _endpoints(self, ref: InstallationRef) -> list[Endpoint]:
+        """The host's own URL, and (with a cluster) the installation's Service in its
+        namespace."""
+        path = f"/v1/tenants/{ref.namespace}/installations/{ref.name}/invoke"
+        found = [Endpoint(name="invoke", url=self._settings.wasm.invoke_url.rstrip("/") + path)]
+        if self._kube is not None:
+            service = f"{manifests.object_name(ref)}.{ref.namespace}.svc"
+            port = self._settings.wasm.invoke_port
+            found.append(Endpoint(name="service", url=f"http://{service}:{port}{path}"))
+        return found
+
+    def _service(self, ref: InstallationRef, module: ModuleSpec) -> dict[str, Any]:
+        """``mod-<name>``: an ExternalName Service for the host, owned by the installation, so
+        the tenant's pods reach their module by a name of their own namespace."""
+        return {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": manifests.object_name(ref),
+                "namespace": ref.namespace,
+                "labels": manifests.labels(ref, module),
+                "ownerReferences": [manifests.owner_reference(ref)],
+            },
+            "spec": {
+                "type": "ExternalName",
+                "externalName": self._settings.wasm.service_host,
+                "ports": [
+                    {"name": "invoke", "port": self._settings.wasm.invoke_port, "protocol": "TCP"}
+                ],
+            },
+        }
 
     async def _binary(self, module: ModuleSpec) -> str:
         """Fetch the module's .wasm by digest into the host's table; its sha256 digest."""
@@ -159,6 +189,9 @@ class WasmBackend:
 
     async def provision(self, request: ProvisionRequest) -> ProvisionResult:
         ref, module = request.ref, request.module
+        service = manifests.object_name(ref)
+        if self._kube is not None:  # a clash is found before anything is written
+            await owned.existing(self._kube, ref, "Service", service)
         digest = await self._binary(module)
         spec = revision_spec(request.spec, module, request.revision, digest)
         try:
@@ -176,10 +209,14 @@ class WasmBackend:
             raise StepError(r.INVALID_MODULE, f"{body.get('reason')}: {body.get('message')}")
         if status != 200:
             raise StepError(r.SERVICE_UNAVAILABLE, f"the WASM host answered {status}: {body}")
+        objects = [("WasmModule", f"{module.module_id}@{digest.removeprefix('sha256:')[:12]}")]
+        if self._kube is not None:
+            await self._kube.apply(self._service(ref, module))
+            objects.append(("Service", service))
         return ProvisionResult(
-            objects=[("WasmModule", f"{module.module_id}@{digest.removeprefix('sha256:')[:12]}")],
+            objects=objects,
             configuration_hash=configuration_hash(request.spec.configuration),
-            endpoints=[self._endpoint(ref)],
+            endpoints=self._endpoints(ref),
         )
 
     async def wait_healthy(self, request: HealthRequest, progress: Progress) -> str:
@@ -223,15 +260,20 @@ class WasmBackend:
                 raise StepError(r.SERVICE_UNAVAILABLE, f"the WASM host answered {status}: {body}")
 
     async def deprovision(self, ref: InstallationRef, progress: Progress) -> list[str]:
-        """Calls off, the calls in flight drained, then the registration and storage gone."""
+        """Its Service gone, calls off, the calls in flight drained, then the registration
+        and its storage gone."""
+        removed = []
+        service = manifests.object_name(ref)
+        if self._kube is not None and await owned.delete(self._kube, ref, "Service", service):
+            removed.append(f"Service/{service}")
         if not await self._records.set_active(ref.namespace, ref.name, False):
-            return []
+            return removed
         progress("draining the calls in flight")
         await self._admin.call("PUT", ref)
         await self._admin.call("DELETE", ref)
         await self._records.remove(ref.namespace, ref.name)
         await self._admin.call("PUT", ref)  # the host reads the row is gone, and forgets it
-        return [f"WasmModule/{ref.name}"]
+        return [*removed, f"WasmModule/{ref.name}"]
 
     async def describe(self, ref: InstallationRef) -> SandboxDescription:
         found = await self._records.registrations(ref.namespace, ref.name)
@@ -241,5 +283,5 @@ class WasmBackend:
         return SandboxDescription(
             isolation=self.isolation,
             objects=[f"WasmModule/{desired.module_id}@{desired.digest}"],
-            endpoints=[self._endpoint(ref)],
+            endpoints=self._endpoints(ref),
         )
