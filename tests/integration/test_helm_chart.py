@@ -1,13 +1,15 @@
 """The Helm chart and the plain manifests, with the real helm, kubectl, apiserver and Trivy.
 
-Proves the chart installs (pods Running on kwok nodes), refuses bad values by name, passes
-Trivy's configuration checks, and that its RBAC is enough (the operator and the worker, running
-under the chart's ServiceAccount tokens, install and uninstall a module) and no more (requests
-outside it are forbidden).
+Proves the chart installs (pods Running on kwok nodes, the WASM host's admin token kept across
+an upgrade), refuses bad values by name, passes Trivy's configuration checks, and that its RBAC is
+enough (the operator and the worker, running under the chart's ServiceAccount tokens beside the
+WASM host under its own, install and uninstall a module; the host may read installations and
+write their status) and no more (requests outside it are forbidden).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import uuid
@@ -19,6 +21,7 @@ import pytest
 import yaml
 
 from adx_modules.devstack.images import push_image
+from adx_modules.devstack.stack import wasm_host_environment
 from adx_modules.devstack.toolchain import cache_dir, python_tool
 from support.kube import Kubectl
 from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
@@ -185,17 +188,32 @@ def release(stack: StackInfo, namespace: str) -> Iterator[str]:
 
 
 def test_helm_install_runs_the_operator_and_the_worker_on_kwok_nodes(
-    kubectl: Kubectl, release: str
+    stack: StackInfo, kubectl: Kubectl, namespace: str, release: str
 ) -> None:
     pods = kubectl.json("get", "pods", "-l", f"app.kubernetes.io/instance={release}")["items"]
     components = sorted(p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods)
-    assert components == ["operator", "worker"]
+    assert components == ["operator", "wasm-host", "worker"]
     for pod in pods:
         assert pod["status"]["phase"] == "Running"
         assert pod["spec"]["nodeName"].startswith("kwok-node-")
         security = pod["spec"]["containers"][0]["securityContext"]
         assert security["readOnlyRootFilesystem"] is True
         assert security["capabilities"] == {"drop": ["ALL"]}
+    # the admin token: generated once, the same for the worker and the host, kept on upgrade
+    secret = f"{release}-adx-module-operator-wasm-admin-token"
+    token = kubectl.json("get", "secret", secret)["data"]["token"]
+    assert len(base64.b64decode(token)) == 32
+    for pod in pods:
+        env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+        reads_token = "ADX_WASM_ADMIN_TOKEN" in env
+        assert reads_token == (
+            pod["metadata"]["labels"]["app.kubernetes.io/component"] != "operator"
+        )
+        if reads_token:
+            ref = env["ADX_WASM_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": secret, "key": "token"}
+    helm(stack, "upgrade", release, str(CHART), "--namespace", namespace, "-f", str(LOCAL_VALUES))
+    assert kubectl.json("get", "secret", secret)["data"]["token"] == token
 
 
 def _token_kubeconfig(stack: StackInfo, kubectl: Kubectl, account: str, path: Path) -> Path:
@@ -221,16 +239,23 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
         role: _token_kubeconfig(
             stack, kubectl, f"{release}-adx-module-operator-{role}", tmp_path / f"{role}.kubeconfig"
         )
-        for role in ("operator", "worker")
+        for role in ("operator", "worker", "wasm-host")
     }
     env = {
         **stack.env,
+        **wasm_host_environment(None, None),
         "ADX_TEMPORAL_TASK_QUEUE": f"rbac-{unique}",
         "ADX_DATABASE_SCHEMA_NAME": f"rbac_{unique}",
         "ADX_SECURITY_SCAN_CACHE_DIR": str(tmp_path / "trivy"),
+        "ADX_WASM_CACHE_DIR": str(tmp_path / "wasm-cache"),
     }
     processes = [
-        ServiceProcess(role, {**env, "KUBECONFIG": str(path)}, tmp_path / f"{role}.log")
+        ServiceProcess(
+            role,
+            {**env, "KUBECONFIG": str(path)},
+            tmp_path / f"{role}.log",
+            ready_url=f"{env['ADX_WASM_ADMIN_URL']}/readyz" if role == "wasm-host" else None,
+        )
         for role, path in identities.items()
     ]
     tenant = f"t-rbac-{unique}"
@@ -288,6 +313,19 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
 
     as_operator = Kubectl(identities["operator"], tenant)
     as_worker = Kubectl(identities["worker"], tenant)
+    as_host = Kubectl(identities["wasm-host"], tenant)
+    # the host's whole grant: read installations, write their status (each one's health)
+    for verb, resource, *subresource in (
+        ("get", "moduleinstallations"),
+        ("list", "moduleinstallations"),
+        ("watch", "moduleinstallations"),
+        ("get", "moduleinstallations", "--subresource=status"),
+        ("patch", "moduleinstallations", "--subresource=status"),
+    ):
+        answer = as_host(
+            "auth", "can-i", verb, resource, *subresource, "--all-namespaces", check=False
+        ).stdout.strip()
+        assert answer == "yes", f"the wasm host may not {verb} {resource} {subresource}"
     for who, verb, resource in (
         (as_operator, "create", "deployments"),
         (as_operator, "get", "secrets"),
@@ -295,6 +333,15 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
         (as_worker, "delete", "nodes"),
         (as_worker, "create", "roles"),
         (as_worker, "delete", "modules"),
+        (as_host, "get", "secrets"),
+        (as_host, "get", "modules"),
+        (as_host, "patch", "moduleinstallations"),
+        (as_host, "create", "moduleinstallations"),
+        (as_host, "delete", "moduleinstallations"),
+        (as_host, "update", "moduleinstallations"),
+        (as_host, "create", "events"),
+        (as_host, "list", "pods"),
+        (as_host, "create", "deployments"),
     ):
         answer = who(
             "auth", "can-i", verb, resource, "--all-namespaces", check=False
@@ -314,6 +361,8 @@ def test_the_kustomize_base_is_the_rendered_chart(stack: StackInfo) -> None:
         "adx-system",
         "--set",
         "database.existingSecret=adx-module-operator-database",
+        "--set",
+        "wasmHost.adminTokenSecret=adx-module-operator-wasm-admin-token",
     ).stdout
     committed = (ROOT / "manifests" / "base" / "install.yaml").read_text()
     assert committed == rendered, "manifests/base/install.yaml is stale: run 'make manifests'"
@@ -326,8 +375,11 @@ def test_kubectl_apply_k_installs_the_base_with_its_dev_overlay(stack: StackInfo
         in_system = Kubectl(stack.kubeconfig, "adx-system")
         in_system("rollout", "status", "deployment/adx-module-operator-operator", "--timeout=120s")
         in_system("rollout", "status", "deployment/adx-module-operator-worker", "--timeout=120s")
+        in_system("rollout", "status", "deployment/adx-module-operator-wasm-host", "--timeout=120s")
         secret = in_system.json("get", "secret", "adx-module-operator-database")
         assert "url" in secret["data"]
+        token = in_system.json("get", "secret", "adx-module-operator-wasm-admin-token")
+        assert "token" in token["data"]
     finally:
         # not `delete -k`: that would delete the CRDs, and with them every module of the session
         admin("delete", "namespace", "adx-system", "--wait=false", check=False)

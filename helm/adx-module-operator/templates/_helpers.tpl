@@ -1,4 +1,4 @@
-{{/* The chart's names and labels, and the settings both roles share. */}}
+{{/* The chart's names and labels, and the settings the roles share. */}}
 
 {{- define "adx.name" -}}
 adx-module-operator
@@ -35,6 +35,46 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.database.existingSecret | default (printf "%s-database" (include "adx.fullname" .)) -}}
 {{- end -}}
 
+{{/* The process roles the chart runs, one Deployment each: the WASM host when wasmHost.enabled. */}}
+{{- define "adx.components" -}}
+{{- $components := list "operator" "worker" -}}
+{{- if .Values.wasmHost.enabled -}}
+{{- $components = append $components "wasm-host" -}}
+{{- end -}}
+{{- toJson $components -}}
+{{- end -}}
+
+{{/* A role's values: .Values.operator, .Values.worker or .Values.wasmHost. */}}
+{{- define "adx.role" -}}
+{{- toJson (get (dict "operator" .root.Values.operator "worker" .root.Values.worker "wasm-host" .root.Values.wasmHost) .component) -}}
+{{- end -}}
+
+{{- define "adx.wasmHost" -}}
+{{- printf "%s-wasm-host" (include "adx.fullname" .) -}}
+{{- end -}}
+
+{{- define "adx.wasmAdminTokenSecret" -}}
+{{- .Values.wasmHost.adminTokenSecret | default (printf "%s-wasm-admin-token" (include "adx.fullname" .)) -}}
+{{- end -}}
+
+{{/* How the worker reaches the WASM host (its Service), and the admin token the two share. */}}
+{{- define "adx.wasmEnv" -}}
+{{- if eq (int .Values.wasmHost.invokePort) (int .Values.wasmHost.adminPort) -}}
+{{- fail "wasmHost.invokePort and wasmHost.adminPort must differ" -}}
+{{- end -}}
+- name: ADX_WASM_ADMIN_URL
+  value: {{ printf "http://%s.%s.svc:%d" (include "adx.wasmHost" .) .Release.Namespace (int .Values.wasmHost.adminPort) | quote }}
+- name: ADX_WASM_INVOKE_URL
+  value: {{ printf "http://%s.%s.svc:%d" (include "adx.wasmHost" .) .Release.Namespace (int .Values.wasmHost.invokePort) | quote }}
+- name: ADX_WASM_SERVICE_HOST
+  value: {{ printf "%s.%s.svc.cluster.local" (include "adx.wasmHost" .) .Release.Namespace | quote }}
+- name: ADX_WASM_ADMIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "adx.wasmAdminTokenSecret" . }}
+      key: {{ .Values.wasmHost.adminTokenSecretKey }}
+{{- end -}}
+
 {{/* ADX_* settings from the values (core/settings.py reads them at start-up and names a bad one). */}}
 {{- define "adx.env" -}}
 - name: ADX_TEMPORAL_ADDRESS
@@ -65,7 +105,7 @@ app.kubernetes.io/component: {{ .component }}
 - name: ADX_SANDBOX_MAX_SANDBOXES
   value: {{ .Values.sandbox.maxSandboxes | quote }}
 - name: ADX_SANDBOX_ENABLE_WASM
-  value: {{ .Values.sandbox.enableWasm | quote }}
+  value: {{ and .Values.sandbox.enableWasm .Values.wasmHost.enabled | quote }}
 - name: ADX_SANDBOX_ENABLE_CONTAINERS
   value: {{ .Values.sandbox.enableContainers | quote }}
 - name: ADX_SANDBOX_PLATFORM_NAMESPACE_LABEL
