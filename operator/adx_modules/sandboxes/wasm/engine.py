@@ -26,7 +26,7 @@ from typing import Any
 
 import wasmtime
 
-from adx_modules.api.wasm_abi import GUEST_EXPORTS
+from adx_modules.api.wasm_abi import GUEST_EXPORTS, WASI
 from adx_modules.sandboxes.wasm import abi
 from adx_modules.sandboxes.wasm.limits import CallLimits
 
@@ -62,6 +62,8 @@ class Compiled:
     digest: str
     module: wasmtime.Module
     pre: wasmtime.InstancePre
+    wasi: bool
+    """Whether it imports WASI at all (a Store without WASI is quicker to make)."""
 
 
 def _engine() -> wasmtime.Engine:
@@ -129,7 +131,8 @@ class WasmEngine:
                 pre = self._linker.instantiate_pre(module)
             except wasmtime.WasmtimeError as error:
                 raise CallFailedError("LinkFailed", _first_line(error)) from None
-            compiled = Compiled(digest, module, pre)
+            wasi = any(item.module == WASI for item in module.imports)
+            compiled = Compiled(digest, module, pre, wasi)
             self._compiled[digest] = compiled
             return compiled
 
@@ -170,7 +173,8 @@ class WasmEngine:
         store.set_limits(memory_size=limits.memory_bytes, instances=1, tables=4, memories=1)
         store.set_fuel(limits.fuel)
         store.set_epoch_deadline(max(1, limits.deadline_ms // EPOCH_TICK_MS))
-        store.set_wasi(wasmtime.WasiConfig())  # nothing granted: no files, args or environment
+        if compiled.wasi:
+            store.set_wasi(wasmtime.WasiConfig())  # nothing granted: no files, args or environment
         try:
             return store, compiled.pre.instantiate(store)
         except wasmtime.Trap as trap:
