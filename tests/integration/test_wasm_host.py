@@ -10,6 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from adx_modules.api import reasons as r
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
 from adx_modules.sandboxes.wasm.backend import WasmBackend
+from adx_modules.sandboxes.wasm.events import POLL_SECONDS
 from adx_modules.sandboxes.wasm.records import WasmRecords
 from support import guests
 from support.operator import ServiceProcess
@@ -180,6 +182,117 @@ async def test_events_are_published_with_the_permission(
     assert [(row["topic"], row["payload"]) for row in rows] == [
         ("orders", {"function": "order", "input": {"id": 7}})
     ]
+
+
+async def last_event(client: httpx.AsyncClient, endpoint: str, n: int) -> Any:
+    """The subscriber's last event once it is the emitter's ``n``-th call (or after 15 s)."""
+    seen = None
+    for _ in range(150):
+        seen = (await invoke(client, endpoint, "read")).json()
+        if isinstance(seen, dict) and seen["payload"]["input"] == {"n": n}:
+            break
+        await asyncio.sleep(0.1)
+    return seen
+
+
+async def test_events_reach_the_subscribers_of_their_tenant_in_order_and_no_one_else(
+    backend: WasmBackend, files: Files, store: Store, host: ServiceProcess
+) -> None:
+    subscribe = ["storage:write:last-event", "event:subscribe:orders"]
+    emitter = await install(
+        backend,
+        files,
+        "emitter",
+        guests.EMITTER,
+        functions=["order"],
+        permissions=["event:publish:orders"],
+    )
+    subscriber = await install(
+        backend, files, "subscriber", guests.SUBSCRIBER, functions=["read"], permissions=subscribe
+    )
+    unsubscribed = await install(  # the same module without the permission to subscribe
+        backend,
+        files,
+        "unsubscribed",
+        guests.SUBSCRIBER,
+        functions=["read"],
+        permissions=["storage:write:last-event"],
+    )
+    elsewhere = await install(  # another tenant's subscriber
+        backend,
+        files,
+        "subscriber",
+        guests.SUBSCRIBER,
+        functions=["read"],
+        permissions=subscribe,
+        namespace="tenant-b",
+    )
+    async with httpx.AsyncClient() as client:
+        for n in range(3):
+            assert (await invoke(client, emitter, "order", {"n": n})).json() is True
+        got = await last_event(client, subscriber, 2)
+        assert isinstance(got, dict), got
+        assert (got["topic"], got["source"]) == ("orders", "emitter")
+        assert got["payload"] == {"function": "order", "input": {"n": 2}}  # the last, in order
+        await asyncio.sleep(POLL_SECONDS + 0.5)  # a whole round of the dispatcher, at least
+        assert (await invoke(client, unsubscribed, "read")).json() is None
+        assert (await invoke(client, elsewhere, "read")).json() is None
+        ids = [row["id"] for row in await store.pool.fetch("SELECT id FROM module_events")]
+        assert got["id"] == max(ids)
+        cursors = {
+            (row["namespace"], row["name"]): row["delivered_id"]
+            for row in await store.pool.fetch("SELECT * FROM event_cursors")
+        }
+        # the subscriber's cursor is past every event (kept across a restart, below); the
+        # others' never moved: nothing was delivered to them
+        assert cursors[NAMESPACE, "subscriber"] == max(ids)
+        assert cursors[NAMESPACE, "unsubscribed"] < min(ids)
+        assert cursors["tenant-b", "subscriber"] == 0
+        # a host killed and restarted delivers what comes next, and nothing again
+        host.kill()
+        host.start()
+        assert (await invoke(client, emitter, "order", {"n": 3})).json() is True
+        after = await last_event(client, subscriber, 3)
+        assert after["payload"]["input"] == {"n": 3}
+        assert after["id"] == got["id"] + 1
+
+
+async def test_an_event_a_handler_keeps_failing_on_is_skipped_and_said(
+    backend: WasmBackend, files: Files, store: Store, host: ServiceProcess
+) -> None:
+    emitter = await install(
+        backend,
+        files,
+        "emitter",
+        guests.EMITTER,
+        functions=["order"],
+        permissions=["event:publish:orders"],
+    )
+    await install(
+        backend,
+        files,
+        "poisoned",
+        guests.POISONED,
+        functions=["x"],
+        permissions=["event:subscribe:orders"],
+    )
+    async with httpx.AsyncClient() as client:
+        assert (await invoke(client, emitter, "order", {"n": 1})).json() is True
+        event = await store.pool.fetchval("SELECT max(id) FROM module_events")
+        cursor = "SELECT delivered_id FROM event_cursors WHERE name = 'poisoned'"
+        for _ in range(300):  # five attempts, a round (2 s) apart
+            if await store.pool.fetchval(cursor) == event:
+                break
+            await asyncio.sleep(0.1)
+        health = (
+            await client.get(
+                f"{host.env['ADX_WASM_ADMIN_URL']}/admin/v1/installations/{NAMESPACE}/poisoned",
+                headers={"Authorization": f"Bearer {host.env['ADX_WASM_ADMIN_TOKEN']}"},
+            )
+        ).json()["health"]
+    assert await store.pool.fetchval(cursor) == event  # skipped: the subscriber goes on
+    assert health["failures"] == {"Trap": 5}
+    assert health["lastError"].startswith(f"event {event} skipped after 5 failed deliveries")
 
 
 async def test_bad_requests_get_a_clear_status(

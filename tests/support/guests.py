@@ -43,10 +43,10 @@ PRELUDE = """
 """
 
 
-def guest(body: str, data: str = "", imports: str = "") -> str:
-    """A module whose ``handle(ptr, len)`` does ``body``."""
+def guest(body: str, data: str = "", imports: str = "", functions: str = "") -> str:
+    """A module whose ``handle(ptr, len)`` does ``body`` (and has ``functions`` besides)."""
     return (
-        f"(module {imports} {PRELUDE} {data}\n"
+        f"(module {imports} {PRELUDE} {data} {functions}\n"
         f'  (func (export "handle") (param $ptr i32) (param $len i32) (result i64) {body}))'
     )
 
@@ -70,6 +70,28 @@ EMITTER = guest(
     "(if (i32.lt_s (call $event_emit (i32.const 32) (i32.const 6) (local.get $ptr) "
     "(local.get $len)) (i32.const 0)) (then (return (call $error)))) " + TRUE,
     data='(data (i32.const 32) "orders")',
+)
+# keeps the last event it was given (on_event) under "last-event"; handle answers it (or null)
+SUBSCRIBER = guest(
+    "(local $n i32) "
+    "(local.set $n (call $storage_get (i32.const 32) (i32.const 10) (i32.const 20000) "
+    "(i32.const 40000))) "
+    "(if (i32.eq (local.get $n) (i32.const -2)) (then (return (call $pack (i32.const 48) "
+    "(i32.const 4))))) "
+    "(if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (call $error)))) "
+    "(call $pack (i32.const 20000) (local.get $n))",
+    data='(data (i32.const 32) "last-event") (data (i32.const 48) "null")',
+    imports='(import "adx" "storage_get" (func $storage_get (param i32 i32 i32 i32) (result i32)))',
+    functions=(
+        '(func (export "on_event") (param $ptr i32) (param $len i32) (result i64) '
+        "(if (i32.lt_s (call $storage_put (i32.const 32) (i32.const 10) (local.get $ptr) "
+        "(local.get $len)) (i32.const 0)) (then (return (call $error)))) "
+        "(call $pack (i32.const 0) (i32.const 4)))"
+    ),
+)
+# subscribes, and traps on every event it is given
+POISONED = guest(
+    TRUE, functions='(func (export "on_event") (param i32 i32) (result i64) unreachable)'
 )
 # burns about ``n`` loop rounds, then answers true
 SLOW = guest(

@@ -79,10 +79,10 @@ def settings_of(host: ServiceProcess, max_sandboxes: int = 100) -> Settings:
 UIDS: dict[str, str] = {}
 
 
-def ref(name: str) -> InstallationRef:
-    """The installation ``name`` of the tenant (one uid per name for the whole run)."""
-    uid = UIDS.setdefault(name, str(uuid.uuid4()))
-    return InstallationRef(namespace=NAMESPACE, name=name, uid=uid, generation=1)
+def ref(name: str, namespace: str = NAMESPACE) -> InstallationRef:
+    """The installation ``name`` of a tenant (one uid per name for the whole run)."""
+    uid = UIDS.setdefault(f"{namespace}/{name}", str(uuid.uuid4()))
+    return InstallationRef(namespace=namespace, name=name, uid=uid, generation=1)
 
 
 def module_spec(files: Files, name: str, text: str, version: str, **spec: Any) -> ModuleSpec:
@@ -121,6 +121,7 @@ async def install(
     revision: int = 1,
     approved: list[str] | None = None,
     configuration: dict[str, Any] | None = None,
+    namespace: str = NAMESPACE,
     **spec: Any,
 ) -> str:
     """Provision, wait until serving, activate: what the install workflow does; the endpoint."""
@@ -134,13 +135,18 @@ async def install(
     )
     result = await backend.provision(
         ProvisionRequest(
-            ref=ref(name), spec=installation, module=module, isolation="wasm", revision=revision
+            ref=ref(name, namespace),
+            spec=installation,
+            module=module,
+            isolation="wasm",
+            revision=revision,
         )
     )
     await backend.wait_healthy(
-        HealthRequest(ref=ref(name), timeout_seconds=30, isolation="wasm"), lambda _: None
+        HealthRequest(ref=ref(name, namespace), timeout_seconds=30, isolation="wasm"),
+        lambda _: None,
     )
-    await backend.activate(ref(name), True)
+    await backend.activate(ref(name, namespace), True)
     return result.endpoints[0].url
 
 

@@ -75,3 +75,25 @@ func TestHostErrors(t *testing.T) {
 		t.Errorf("Error(): %s", got)
 	}
 }
+
+func TestDispatchEvent(t *testing.T) {
+	var got Event
+	OnEvent(func(event Event) error {
+		if event.Topic == "bad" {
+			return errors.New("not this one")
+		}
+		got = event
+		return nil
+	})
+	ok := DispatchEvent([]byte(`{"id": 7, "topic": "orders", "payload": {"n": 1}, "source": "shop"}`))
+	if string(ok) != "true" || got.ID != 7 || got.Source != "shop" || string(got.Payload) != `{"n": 1}` {
+		t.Fatalf("answer %s, event %+v", ok, got)
+	}
+	var refused map[string]string
+	if err := json.Unmarshal(DispatchEvent([]byte(`{"id": 8, "topic": "bad"}`)), &refused); err != nil {
+		t.Fatal(err)
+	}
+	if refused["error"] != "not this one" {
+		t.Fatalf("refused: %v", refused)
+	}
+}

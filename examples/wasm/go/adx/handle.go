@@ -149,3 +149,45 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Code }
+
+// Event is one event of the module's tenant, delivered to the OnEvent handler: Topic and Payload
+// as published, the installation that published it (Source), and an ID that grows with every
+// event, the same when an event is delivered again (delivery is at least once).
+type Event struct {
+	ID      int64           `json:"id"`
+	Topic   string          `json:"topic"`
+	Payload json.RawMessage `json:"payload"`
+	Source  string          `json:"source"`
+}
+
+// EventFunc handles one event; an error (or a panic) makes the host deliver it again later.
+type EventFunc func(event Event) error
+
+var eventHandler EventFunc
+
+// OnEvent makes fn the handler of the events the module subscribes to (permissions
+// event:subscribe:<topic>). Call it from an init function.
+func OnEvent(fn EventFunc) {
+	eventHandler = fn
+}
+
+// DispatchEvent is what the on_event export does: decode the event and call the OnEvent
+// handler; true when it handled it, {"error": "..."} (delivered again) otherwise.
+func DispatchEvent(payload []byte) (out []byte) {
+	defer func() {
+		if recovered := recover(); recovered != nil {
+			out = errorAnswer("panic: " + panicText(recovered))
+		}
+	}()
+	var event Event
+	if err := json.Unmarshal(payload, &event); err != nil {
+		return errorAnswer("the event is not JSON: " + err.Error())
+	}
+	if eventHandler == nil {
+		return errorAnswer("this module handles no events (adx.OnEvent)")
+	}
+	if err := eventHandler(event); err != nil {
+		return errorAnswer(err.Error())
+	}
+	return []byte("true")
+}

@@ -71,6 +71,17 @@ func handle(pointer int32, length int32) int64 {
 	return int64(uint64(uint32(address(answer)))<<32 | uint64(uint32(len(answer))))
 }
 
+//go:wasmexport on_event
+func onEvent(pointer int32, length int32) int64 {
+	buffer, ok := kept[pointer]
+	if !ok || length < 0 || int(length) > len(buffer) {
+		answer = errorAnswer("on_event: the event is not in a buffer from alloc")
+	} else {
+		answer = DispatchEvent(buffer[:length])
+	}
+	return int64(uint64(uint32(address(answer)))<<32 | uint64(uint32(len(answer))))
+}
+
 // address is the linear-memory address of b's first byte (0 for an empty slice).
 func address(b []byte) int32 {
 	return int32(uintptr(unsafe.Pointer(unsafe.SliceData(b))))

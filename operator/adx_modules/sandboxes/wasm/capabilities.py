@@ -10,6 +10,7 @@ for grants nothing). One pure place decides, so the rule is tested alone and the
 | ``storage_put``, ``storage_delete`` | ``storage:write:<key pattern>`` |
 | ``http_fetch`` | ``network:access:<host>`` or ``network:access:<host>:<port>`` |
 | ``event_emit`` | ``event:publish:<topic pattern>`` |
+| events delivered to ``on_event`` | ``event:subscribe:<topic pattern>`` |
 | ``config_get``, ``log`` | nothing: a module's own configuration and log |
 
 Patterns use ``*`` as a wildcard (``storage:read:cache/*``, ``network:access:*.example.com``).
@@ -63,6 +64,15 @@ class Capabilities:
         actions = ("write",) if write else ("read", "write")
         if not any(_matches(t, key) for t in self._targets("storage", *actions)):
             raise DeniedError(call, f"storage:{'write' if write else 'read'}:{key}")
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """The topic patterns of its ``event:subscribe:`` permissions."""
+        return self._targets("event", "subscribe")
+
+    def subscribes(self, topic: str) -> bool:
+        """Whether ``event:subscribe:`` permissions let events of ``topic`` in."""
+        return any(_matches(t, topic) for t in self._targets("event", "subscribe"))
 
     def event(self, topic: str) -> None:
         if not any(_matches(t, topic) for t in self._targets("event", "publish")):

@@ -64,6 +64,8 @@ class Compiled:
     pre: wasmtime.InstancePre
     wasi: bool
     """Whether it imports WASI at all (a Store without WASI is quicker to make)."""
+    exports: frozenset[str]
+    """What it exports (``on_event``: it handles events)."""
 
 
 def _engine() -> wasmtime.Engine:
@@ -132,7 +134,8 @@ class WasmEngine:
             except wasmtime.WasmtimeError as error:
                 raise CallFailedError("LinkFailed", _first_line(error)) from None
             wasi = any(item.module == WASI for item in module.imports)
-            compiled = Compiled(digest, module, pre, wasi)
+            exports = frozenset(item.name for item in module.exports)
+            compiled = Compiled(digest, module, pre, wasi, exports)
             self._compiled[digest] = compiled
             return compiled
 
@@ -188,15 +191,17 @@ class WasmEngine:
         payload: bytes,
         limits: CallLimits,
         host: abi.HostApi | None = None,
+        export: str = "handle",
     ) -> CallResult:
-        """Run ``handle`` of a fresh instance of ``compiled`` on ``payload`` (ABI v1)."""
+        """Run ``handle`` (or ``on_event``) of a fresh instance of ``compiled`` on ``payload``
+        (ABI v1)."""
         if len(payload) > limits.max_input_bytes:
             raise CallFailedError("BadInput", f"the request is over {limits.max_input_bytes} bytes")
         context = abi.CallContext(host, limits, time.monotonic() + limits.deadline_ms / 1000)
         abi.enter(context)
         try:
             store, instance = self.instantiate(compiled, limits)
-            output, memory_bytes = _run(instance, store, payload, limits)
+            output, memory_bytes = _run(instance, store, payload, limits, export)
         finally:
             abi.enter(None)
         if context.abuse is not None:
@@ -205,9 +210,10 @@ class WasmEngine:
 
 
 def _abi_exports(
-    instance: Any, store: wasmtime.Store, limits: CallLimits
+    instance: Any, store: wasmtime.Store, limits: CallLimits, export: str = "handle"
 ) -> tuple[wasmtime.Memory, wasmtime.Func, wasmtime.Func]:
-    """Start a WASI reactor (``_initialize``), then the exports of ABI v1."""
+    """Start a WASI reactor (``_initialize``), then the exports of ABI v1 (``memory``,
+    ``alloc``, and ``export``: ``handle``, or ``on_event`` for an event)."""
     exports = instance.exports(store)
     initialize = exports.get("_initialize")  # a WASI reactor's start (Go's, say)
     if isinstance(initialize, wasmtime.Func):
@@ -218,20 +224,23 @@ def _abi_exports(
         except wasmtime.WasmtimeError as error:  # proc_exit while starting: an ExitTrap
             raise _exited(error) from None
     memory, alloc, handle = (exports.get(name) for name in GUEST_EXPORTS)
+    entry = handle if export == "handle" else exports.get(export)
     if not (
         isinstance(memory, wasmtime.Memory)
         and isinstance(alloc, wasmtime.Func)
         and isinstance(handle, wasmtime.Func)
     ):
         raise CallFailedError("MissingExport", "ABI v1 needs the exports memory, alloc, handle")
-    return memory, alloc, handle
+    if not isinstance(entry, wasmtime.Func):
+        raise CallFailedError("MissingExport", f"the module exports no function {export}")
+    return memory, alloc, entry
 
 
 def _run(
-    instance: Any, store: wasmtime.Store, payload: bytes, limits: CallLimits
+    instance: Any, store: wasmtime.Store, payload: bytes, limits: CallLimits, export: str
 ) -> tuple[bytes, int]:
     """``alloc``, the request written, ``handle``, the answer read: one call of ABI v1."""
-    memory, alloc, handle = _abi_exports(instance, store, limits)
+    memory, alloc, handle = _abi_exports(instance, store, limits, export)
     try:
         pointer = alloc(store, len(payload))
         if not isinstance(pointer, int) or not _inside(memory, store, pointer, len(payload)):

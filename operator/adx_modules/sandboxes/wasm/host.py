@@ -27,13 +27,14 @@ from adx_modules.sandboxes.wasm.capabilities import Capabilities
 from adx_modules.sandboxes.wasm.engine import CallFailedError, WasmEngine
 from adx_modules.sandboxes.wasm.hostapi import InstallationHostApi, Tenancy
 from adx_modules.sandboxes.wasm.hosted import Hosted, Loaded
-from adx_modules.sandboxes.wasm.records import Registration, RevisionSpec, WasmRecords
+from adx_modules.sandboxes.wasm.records import Event, Registration, RevisionSpec, WasmRecords
 
 log = logging.getLogger("adx_modules.wasm")
 
 DRAIN_SECONDS = 30.0
 TIMED_OUT = {"OutOfFuel", "DeadlineExceeded"}
 MAX_GUEST_LOG_LINE = 1024
+ON_EVENT = "on_event"  # the export that handles events (docs/wasm.md)
 
 
 @dataclass(frozen=True)
@@ -235,12 +236,33 @@ class WasmHost:
                 "TooManyCalls",
                 f"{hosted.max_concurrency} calls are in flight for {namespace}/{name}; retry",
             )
+        payload = json.dumps({"function": function, "input": request}).encode()
         try:
-            return await self._call(hosted, serving, function, request)
+            return await self._call(hosted, serving, function, payload)
         finally:
             hosted.release_slot()
 
-    async def _call(self, hosted: Hosted, serving: Loaded, function: str, request: Any) -> Answer:
+    async def deliver(self, hosted: Hosted, event: Event) -> bool | None:
+        """Hand ``event`` to the installation's ``on_event``: whether it handled it, or None
+        when it cannot take one now (inactive, no free slot: ask again later)."""
+        serving = hosted.serving
+        if not hosted.registration.active or serving is None or not hosted.take_slot():
+            return None
+        payload = json.dumps(
+            {"id": event.id, "topic": event.topic, "payload": event.payload, "source": event.source}
+        ).encode()
+        try:
+            answer = await self._call(hosted, serving, ON_EVENT, payload, export=ON_EVENT)
+        finally:
+            hosted.release_slot()
+        if answer.status != 200:
+            return False
+        said = json.loads(answer.body)  # JSON: _call checked it
+        return not (isinstance(said, dict) and "error" in said)  # {"error"}: not handled
+
+    async def _call(
+        self, hosted: Hosted, serving: Loaded, function: str, payload: bytes, export: str = "handle"
+    ) -> Answer:
         spec, registration = serving.spec, hosted.registration
         api = InstallationHostApi(
             Tenancy(
@@ -256,12 +278,17 @@ class WasmHost:
             self._http,
             hosted.bucket,
         )
-        payload = json.dumps({"function": function, "input": request}).encode()
         labels = (registration.namespace, registration.name, function)
         started = time.perf_counter()
         try:
             result = await self._loop.run_in_executor(
-                self._executor, self._engine.call, serving.compiled, payload, spec.limits, api
+                self._executor,
+                self._engine.call,
+                serving.compiled,
+                payload,
+                spec.limits,
+                api,
+                export,
             )
             json.loads(result.output)
         except CallFailedError as error:

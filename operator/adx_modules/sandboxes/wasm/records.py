@@ -1,5 +1,5 @@
-"""The WASM host's tables (db/migrations/003_wasm.sql): binaries, registrations, storage,
-events and denied calls.
+"""The WASM host's tables (db/migrations/003_wasm.sql, 004_event_delivery.sql): binaries,
+registrations, storage, events and their subscribers' cursors, and denied calls.
 
 Why it exists: registrations are rows, not memory. The worker's sandbox activities write them
 (at least once: every write is an idempotent upsert) and every host replica reads them, at
@@ -26,6 +26,17 @@ class LimitReachedError(Exception):
 
 class QuotaExceededError(Exception):
     """A storage write past the installation's quota."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a tenant's log: its id (ascending, for de-duplication), topic, JSON
+    payload, and the installation that emitted it."""
+
+    id: int
+    topic: str
+    payload: Any
+    source: str
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,9 @@ class WasmRecords:
                     "DELETE FROM wasm_storage WHERE installation_uid = $1::uuid", existing["uid"]
                 )
                 await connection.execute(
+                    "DELETE FROM event_cursors WHERE namespace = $1 AND name = $2", namespace, name
+                )
+                await connection.execute(
                     "DELETE FROM wasm_installations WHERE namespace = $1 AND name = $2",
                     namespace,
                     name,
@@ -136,6 +150,16 @@ class WasmRecords:
                 name,
                 uid,
                 spec.revision,
+            )
+            # events from now on (those emitted before it was installed are not its own)
+            await connection.execute(
+                """INSERT INTO event_cursors (namespace, name, installation_uid, delivered_id)
+                   VALUES ($1, $2, $3::uuid,
+                           (SELECT coalesce(max(id), 0) FROM module_events WHERE namespace = $1))
+                   ON CONFLICT (namespace, name) DO NOTHING""",
+                namespace,
+                name,
+                uid,
             )
             await connection.execute(
                 """INSERT INTO wasm_revisions (namespace, name, revision, module_id, version,
@@ -192,6 +216,9 @@ class WasmRecords:
                 await connection.execute(
                     "DELETE FROM wasm_storage WHERE installation_uid = $1::uuid", uid
                 )
+            await connection.execute(
+                "DELETE FROM event_cursors WHERE namespace = $1 AND name = $2", namespace, name
+            )
             await connection.execute(
                 "DELETE FROM wasm_modules m WHERE NOT EXISTS "
                 "(SELECT 1 FROM wasm_revisions r WHERE r.digest = m.digest)"
@@ -283,6 +310,30 @@ class WasmRecords:
             name,
             topic,
             payload,
+        )
+
+    async def pending_events(self, namespace: str, name: str, limit: int) -> list[Event]:
+        """The events of ``namespace`` after the subscriber's cursor, oldest first."""
+        rows = await self._pool.fetch(
+            """SELECT e.id, e.topic, e.payload, e.name AS source
+               FROM module_events e
+               JOIN event_cursors c ON c.namespace = e.namespace AND c.name = $2
+               WHERE e.namespace = $1 AND e.id > c.delivered_id
+               ORDER BY e.id LIMIT $3""",
+            namespace,
+            name,
+            limit,
+        )
+        return [Event(row["id"], row["topic"], row["payload"], row["source"]) for row in rows]
+
+    async def advance(self, namespace: str, name: str, event_id: int) -> None:
+        """Every event up to ``event_id`` is handled by this subscriber."""
+        await self._pool.execute(
+            "UPDATE event_cursors SET delivered_id = greatest(delivered_id, $3) "
+            "WHERE namespace = $1 AND name = $2",
+            namespace,
+            name,
+            event_id,
         )
 
     async def deny(self, uid: str, namespace: str, name: str, call: str, needed: str) -> None:

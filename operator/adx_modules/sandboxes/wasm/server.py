@@ -26,6 +26,7 @@ from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
 from adx_modules.sandboxes.wasm.engine import WasmEngine
+from adx_modules.sandboxes.wasm.events import EVENTS_CHANNEL, EventDispatcher
 from adx_modules.sandboxes.wasm.host import HostError, WasmHost
 from adx_modules.sandboxes.wasm.records import WasmRecords
 from adx_modules.sandboxes.wasm.reporting import HealthReporter
@@ -138,7 +139,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     ):
         await store.migrate()
         engine = WasmEngine(Path(wasm.cache_dir) if wasm.cache_dir else None)
-        host = WasmHost(engine, WasmRecords(store), wasm, asyncio.get_running_loop())
+        records = WasmRecords(store)
+        host = WasmHost(engine, records, wasm, asyncio.get_running_loop())
+        dispatcher = EventDispatcher(host, records)
         runners = [
             web.AppRunner(invoke_app(host, 2 * 2**20), access_log=None),
             web.AppRunner(admin_app(host, wasm.admin_token), access_log=None),
@@ -152,6 +155,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             reporting = asyncio.create_task(
                 HealthReporter(host, kube).run(wasm.health_report_seconds)
             )
+            listener = await store.pool.acquire()  # LISTEN needs a connection of its own
+            await listener.add_listener(EVENTS_CHANNEL, dispatcher.wake)
+            delivering = asyncio.create_task(dispatcher.run())
             log.info(
                 "wasm host serving: invoke on %s:%d, admin on %s:%d, %d installations",
                 wasm.listen_host,
@@ -161,8 +167,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 len(host.describe()),
             )
             await stop.wait()
-            syncing.cancel()
-            reporting.cancel()
+            for task in (syncing, reporting, delivering):
+                task.cancel()
+            await listener.remove_listener(EVENTS_CHANNEL, dispatcher.wake)
+            await store.pool.release(listener)
         finally:
             for runner in runners:
                 await runner.cleanup()
