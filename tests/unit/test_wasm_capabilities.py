@@ -62,3 +62,11 @@ def test_events_by_topic() -> None:
     with pytest.raises(DeniedError) as denied:
         can.event("invoices.created")
     assert denied.value.needed == "event:publish:invoices.created"
+
+
+def test_subscriptions_by_topic_pattern() -> None:
+    can = Capabilities(("event:subscribe:orders.*", "event:publish:invoices"))
+    assert can.subscriptions == ["orders.*"]
+    assert can.subscribes("orders.created")
+    assert not can.subscribes("invoices")  # publishing it is not subscribing to it
+    assert Capabilities(("storage:write:x",)).subscriptions == []
