@@ -149,9 +149,10 @@ def service_main(argv: Sequence[str] | None = None) -> int:
     if args.role == "wasm-host":
         if args.check:
             return 0
-        from adx_modules.service.wasm_host import run as run_wasm_host  # noqa: PLC0415
+        from adx_modules.sandboxes.wasm.server import serve  # noqa: PLC0415
+        from adx_modules.service.lifetime import serve_until_signalled  # noqa: PLC0415
 
-        return run_wasm_host(settings)
+        return serve_until_signalled("wasm-host", serve, settings)
     if args.role == "findings":
         from adx_modules.service.findings import run as run_findings  # noqa: PLC0415
 

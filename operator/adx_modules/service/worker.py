@@ -9,11 +9,8 @@ simply replaced: Temporal retries what was in flight.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -30,7 +27,6 @@ from adx_modules.catalog.scanning.workflow import ScanModuleWorkflow
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
-from adx_modules.core import metrics
 from adx_modules.core.failures import FailureBoundary
 from adx_modules.core.metrics import ActivityMetrics
 from adx_modules.core.settings import Settings
@@ -43,6 +39,7 @@ from adx_modules.installations.workflows.install import InstallModuleWorkflow
 from adx_modules.installations.workflows.uninstall import UninstallModuleWorkflow
 from adx_modules.installations.workflows.update import UpdateModuleWorkflow
 from adx_modules.sandboxes.activities import SandboxSteps, registry
+from adx_modules.service.lifetime import serve_until_signalled
 
 LOG = logging.getLogger("adx_modules.worker")
 WORKFLOWS = (
@@ -131,24 +128,4 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 def run(settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM, then leave without the interpreter's exit-time teardown
     (the temporalio SDK can crash it after the work is done: sdk-python issue 300)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-    metrics.serve(settings.server.metrics_port)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await serve(settings, stop)
-
-    code = 0
-    try:
-        asyncio.run(main())
-    except Exception:
-        LOG.exception("worker failed")
-        code = 1
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
+    os._exit(serve_until_signalled("worker", serve, settings))

@@ -1,8 +1,7 @@
-"""``adx-module-service wasm-host``: the shared host that runs every tenant's WASM modules.
+"""How a long-running role lives: logs, metrics, its work until SIGINT/SIGTERM, an exit status.
 
-Why it exists: one process role per Deployment, like the operator and the worker; this one
-serves :mod:`adx_modules.sandboxes.wasm.server` until SIGINT/SIGTERM, with metrics on
-``server.metrics_port``.
+Why it exists: the worker and the WASM host run the same way (Kubernetes stops a pod with
+SIGTERM); a bad setting found while starting exits 2 naming it, any other failure 1.
 """
 
 from __future__ import annotations
@@ -12,16 +11,20 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 from adx_modules.core import metrics
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
-from adx_modules.sandboxes.wasm.server import serve
 
-LOG = logging.getLogger("adx_modules.wasm")
+LOG = logging.getLogger("adx_modules.service")
+
+Serve = Callable[[Settings, asyncio.Event], Awaitable[None]]
+"""A role's work: runs until the event is set."""
 
 
-def run(settings: Settings) -> int:
+def serve_until_signalled(role: str, serve: Serve, settings: Settings) -> int:
+    """Run ``serve`` until SIGINT/SIGTERM, metrics on ``server.metrics_port``; the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     metrics.serve(settings.server.metrics_port)
 
@@ -36,10 +39,10 @@ def run(settings: Settings) -> int:
     try:
         asyncio.run(main())
     except SettingsError as error:
-        print(f"adx-module-service wasm-host: {error}", file=sys.stderr)
+        print(f"adx-module-service {role}: {error}", file=sys.stderr)
         code = 2
     except Exception:
-        LOG.exception("wasm host failed")
+        LOG.exception("%s failed", role)
         code = 1
     with contextlib.suppress(Exception):
         sys.stdout.flush()
