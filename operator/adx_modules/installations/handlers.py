@@ -122,7 +122,9 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
         return
     installed = bool(current.installed_version)
     id_ = workflow_id(ref)
-    if await _exists(context, ref, id_):
+    # a workflow is recorded in the status before it starts: with none recorded, none exists
+    # (asking Temporal would cost a round trip per new installation)
+    if current.workflow is not None and await _exists(context, ref, id_):
         RECONCILES.labels("ModuleInstallation", "in-hand").inc()
         return  # this generation is (or was) being handled
     outcome = installation_outcome(body, catalog, context.settings.sandbox, installed=installed)

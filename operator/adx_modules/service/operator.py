@@ -4,12 +4,14 @@ Why it exists: every tunable of the watch loop (timeouts, retries, where Kopf ke
 bookkeeping, which events it posts) is decided here once, with the reason next to it, and the
 ``operator`` role starts from here, registering the handlers of every feature.
 
-Where Kopf keeps its bookkeeping: in ``status.kopf`` (``StatusProgressStorage`` and
-``StatusDiffBaseStorage``), not in annotations. GitOps tools compare what Git declares with the
-live object's spec and metadata; status is the controller's own and is never diffed, so the
-operator's writes never show up as drift in Argo CD or Flux, and never fight a server-side-apply
-field manager over ``metadata.annotations``. The only metadata the operator writes is its
-domain-qualified finalizer, which GitOps tools ignore.
+Where Kopf keeps its bookkeeping: a handler being retried keeps its progress in
+``status.kopf.progress``; what was last handled is the status's own ``observedGeneration``
+(``service/diffbase.py``), so a handled object costs one status write, not two. Nothing goes into
+annotations: GitOps tools compare what Git declares with the live object's spec and metadata;
+status is the controller's own and is never diffed, so the operator's writes never show up as
+drift in Argo CD or Flux, and never fight a server-side-apply field manager over
+``metadata.annotations``. The only metadata the operator writes is its domain-qualified
+finalizer, which GitOps tools ignore.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from adx_modules.clients.kubeconfig import KubeconfigError, connection
 from adx_modules.core import metrics
 from adx_modules.core.context import OperatorContext
 from adx_modules.core.settings import Settings
+from adx_modules.service.diffbase import ObservedGenerationDiffBase
 
 LOG = logging.getLogger("adx_modules.operator")
 
@@ -35,9 +38,7 @@ def tune(settings: kopf.OperatorSettings) -> None:
     """Every Kopf setting the operator changes from the framework's defaults."""
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(
-        field="status.kopf.lastHandledConfiguration"
-    )
+    settings.persistence.diffbase_storage = ObservedGenerationDiffBase()
     # the operator posts its own Events for meaningful steps; Kopf's per-handler chatter
     # ("Handler ... succeeded") stays in the log unless it is a warning or worse
     settings.posting.level = logging.WARNING
