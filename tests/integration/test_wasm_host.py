@@ -488,7 +488,7 @@ async def test_deprovision_drains_and_leaves_nothing_behind(
     assert removed == ["WasmModule/greeter"]
     assert again == []  # idempotent
     assert gone.status_code == 404
-    for table in ("wasm_installations", "wasm_revisions", "wasm_storage", "wasm_modules"):
+    for table in ("wasm_installations", "wasm_revisions", "module_storage", "wasm_modules"):
         query = f"SELECT count(*) FROM {table}"  # noqa: S608 - fixed names
         assert await store.pool.fetchval(query) == 0, table
 

@@ -201,6 +201,69 @@ class WasmSettings(_Section):
     )
 
 
+class RunnerSettings(_Section):
+    """The module runner (``adx-module-service runner``): Python modules of isolation
+    ``process`` (each in its own confined process) and ``none`` (trusted modules only)."""
+
+    admin_url: str = Field(
+        "http://adx-runner.adx-system.svc:8093",
+        pattern=r"^https?://",
+        description="Where the worker registers installations (the runner's admin port).",
+    )
+    invoke_url: str = Field(
+        "http://adx-runner.adx-system.svc:8092",
+        pattern=r"^https?://",
+        description="Where the platform calls modules' API routes (in status.endpoints).",
+    )
+    admin_token: str = Field(
+        "",
+        description="Bearer token of the admin API, shared by the worker and the runner; the "
+        "runner refuses to start without one.",
+    )
+    listen_host: str = Field(
+        "0.0.0.0",  # noqa: S104 - in a pod; the NetworkPolicy decides who reaches it
+        min_length=1,
+        description="Address the runner binds.",
+    )
+    invoke_port: int = Field(8092, ge=1, le=65535, description="Where API routes are served.")
+    admin_port: int = Field(8093, ge=1, le=65535, description="The admin and probe port.")
+    work_dir: str = Field(
+        "", description="Unpacked packages and each module's working directory (default: temp)."
+    )
+    request_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        le=3600,
+        description="Longest an API route may take; past it the module's process is killed "
+        "and started again (a spinning handler cannot be interrupted otherwise).",
+    )
+    start_timeout_seconds: float = Field(
+        30, gt=0, le=600, description="Longest a module may take to initialize and start."
+    )
+    max_processes: int = Field(
+        32, ge=1, le=4096, description="Processes (and threads) a module's process may have."
+    )
+    open_files: int = Field(256, ge=16, le=65536, description="Open files per module process.")
+    storage_quota_bytes: int = Field(
+        1 * 2**20, ge=0, description="sdk.storage bytes (keys and values) per installation."
+    )
+    http_requests_per_second: float = Field(
+        10, gt=0, description="sdk.http requests per second per installation (burst 2x)."
+    )
+    trusted_modules: str = Field(
+        "",
+        description="Comma-separated module ids that may run with isolation none (in the "
+        "runner's own process, unconfined); every other module is refused none, with the reason.",
+    )
+    sync_seconds: float = Field(
+        5, gt=0, le=3600, description="How often the runner re-reads its registrations."
+    )
+
+    @property
+    def trusted(self) -> frozenset[str]:
+        return frozenset(m.strip() for m in self.trusted_modules.split(",") if m.strip())
+
+
 class Settings(_Section):
     """Every setting of the service, one section per concern."""
 
@@ -211,6 +274,7 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     registry: RegistrySettings = RegistrySettings()
     wasm: WasmSettings = WasmSettings()
+    runner: RunnerSettings = RunnerSettings()
 
 
 def env_name(section: str, field: str) -> str:

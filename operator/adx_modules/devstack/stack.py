@@ -194,19 +194,34 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("ADX_DEVSTACK_DIR") or cache_dir() / "devstack")
 
 
-def wasm_host_environment(
-    invoke_port: int | None = 8090, admin_port: int | None = 8091
+def host_environment(
+    section: str, invoke_port: int | None, admin_port: int | None
 ) -> dict[str, str]:
-    """The settings that make a local WASM host and the worker find each other: loopback
-    ports (the preferred ones when free) and a fresh admin token."""
+    """The settings that make a local host of modules (``wasm``, ``runner``) and the worker
+    find each other: loopback ports (the preferred ones when free) and a fresh admin token."""
     invoke, admin = free_port(invoke_port), free_port(admin_port)
     while admin == invoke:
         admin = free_port(None)
+    prefix = f"ADX_{section.upper()}_"
     return {
-        "ADX_WASM_LISTEN_HOST": "127.0.0.1",
-        "ADX_WASM_INVOKE_PORT": str(invoke),
-        "ADX_WASM_ADMIN_PORT": str(admin),
-        "ADX_WASM_INVOKE_URL": f"http://127.0.0.1:{invoke}",
-        "ADX_WASM_ADMIN_URL": f"http://127.0.0.1:{admin}",
-        "ADX_WASM_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        f"{prefix}LISTEN_HOST": "127.0.0.1",
+        f"{prefix}INVOKE_PORT": str(invoke),
+        f"{prefix}ADMIN_PORT": str(admin),
+        f"{prefix}INVOKE_URL": f"http://127.0.0.1:{invoke}",
+        f"{prefix}ADMIN_URL": f"http://127.0.0.1:{admin}",
+        f"{prefix}ADMIN_TOKEN": secrets.token_urlsafe(24),
     }
+
+
+def wasm_host_environment(
+    invoke_port: int | None = 8090, admin_port: int | None = 8091
+) -> dict[str, str]:
+    """The local WASM host's settings, for it and the worker."""
+    return host_environment("wasm", invoke_port, admin_port)
+
+
+def runner_environment(
+    invoke_port: int | None = 8092, admin_port: int | None = 8093
+) -> dict[str, str]:
+    """The local module runner's settings, for it and the worker."""
+    return host_environment("runner", invoke_port, admin_port)

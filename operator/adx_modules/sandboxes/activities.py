@@ -27,13 +27,18 @@ from adx_modules.sandboxes.contract import (
     SandboxActivities,
     SandboxRequest,
 )
+from adx_modules.sandboxes.runner.backend import RunnerBackend
 from adx_modules.sandboxes.wasm.backend import WasmBackend
 
 
 def registry(kube: KubeClient, store: Store, settings: Settings) -> SandboxRegistry:
     """Every backend this version has."""
     return SandboxRegistry(
-        [ContainerBackend(kube, settings.sandbox), WasmBackend(store, kube, settings)]
+        [
+            ContainerBackend(kube, settings.sandbox),
+            WasmBackend(store, kube, settings),
+            RunnerBackend(store, kube, settings),
+        ]
     )
 
 

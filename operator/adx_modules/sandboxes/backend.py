@@ -54,7 +54,6 @@ class SandboxBackend(Protocol):
 
 # isolation levels a backend is being built for, and the issue that builds it
 PLANNED: Mapping[str, str] = {
-    "process": "the language runners",
     "none": "the trusted runner",
 }
 

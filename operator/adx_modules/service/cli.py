@@ -37,6 +37,7 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
     from adx_modules.devstack.process import free_port  # noqa: PLC0415
     from adx_modules.devstack.stack import (  # noqa: PLC0415
         default_state_dir,
+        runner_environment,
         wasm_host_environment,
     )
     from adx_modules.devstack.supervisor import run_foreground  # noqa: PLC0415
@@ -44,11 +45,16 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
     state_dir: Path = (args.state_dir or default_state_dir()).resolve()
 
     def start_service(stack: DevStack) -> list[subprocess.Popen[bytes]]:
-        env = {**os.environ, **stack.environment(), **wasm_host_environment()}
+        env = {
+            **os.environ,
+            **stack.environment(),
+            **wasm_host_environment(),
+            **runner_environment(),
+        }
         env.setdefault("ADX_SERVER_HEALTH_PORT", str(free_port(settings.server.health_port)))
         children = []
         logs = stack.state_dir / "logs"
-        for role in ("operator", "worker", "wasm-host"):
+        for role in ("operator", "worker", "wasm-host", "runner"):
             probe = subprocess.run(
                 [sys.executable, "-m", "adx_modules", role, "--check"],
                 env=env,
@@ -92,6 +98,7 @@ UI {env["ADX_DEVSTACK_TEMPORAL_UI"]}
   PostgreSQL:  {env["ADX_DATABASE_URL"]}
   registry:    {env["ADX_REGISTRY_ADDRESS"]} (OCI, plain HTTP on loopback; curl http://{env["ADX_REGISTRY_ADDRESS"]}/v2/_catalog)
   WASM host:   {env["ADX_WASM_INVOKE_URL"]}/v1/tenants/NAMESPACE/installations/NAME/invoke/FUNCTION
+  runner:      {env["ADX_RUNNER_INVOKE_URL"]}/v1/tenants/NAMESPACE/installations/NAME/api/ROUTE
   logs:        {stack.state_dir / "logs"}
   all of it:   source {stack.env_file}
 
@@ -113,6 +120,7 @@ def _service_parser() -> argparse.ArgumentParser:
         ("worker", "the Temporal worker (all heavy work)"),
         ("api", "the HTTP API and marketplace"),
         ("wasm-host", "the shared host of every WASM module (isolation wasm)"),
+        ("runner", "the module runner: Python modules in confined processes (isolation process)"),
     ):
         sub = roles.add_parser(role, help=text)
         sub.add_argument("--check", action="store_true", help="validate settings and exit")
@@ -153,11 +161,25 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         from adx_modules.service.lifetime import serve_until_signalled  # noqa: PLC0415
 
         return serve_until_signalled("wasm-host", serve, settings)
+    if args.role == "runner":
+        if args.check:
+            return 0
+        from adx_modules.sandboxes.runner.server import serve as serve_runner  # noqa: PLC0415
+        from adx_modules.service.lifetime import serve_until_signalled  # noqa: PLC0415
+
+        return serve_until_signalled("runner", serve_runner, settings)
     if args.role == "findings":
         from adx_modules.service.findings import run as run_findings  # noqa: PLC0415
 
         return run_findings(settings, args.module)
     return _not_built(args.role)
+
+
+def runner_main(argv: Sequence[str] | None = None) -> int:
+    """``adx-module-runner [--config FILE] [--check]``: the runner role under its own name."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    check = ["--check"] if "--check" in given else []
+    return service_main([*(a for a in given if a != "--check"), "runner", *check])
 
 
 def author_main(argv: Sequence[str] | None = None) -> int:

@@ -14,28 +14,21 @@ restarted host or a second host replica converge on the same state.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import shutil
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
-
-import httpx
 
 from adx_modules.api import reasons as r
 from adx_modules.api.installation import ModuleInstallationSpec
 from adx_modules.api.module import ModuleSpec
 from adx_modules.catalog.artifacts import ArtifactFetcher
 from adx_modules.catalog.configuration import configuration_hash
-from adx_modules.catalog.scanning.sources import source_of
-from adx_modules.clients.errors import InvalidError, NotFoundError, UnavailableError
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.settings import Settings
 from adx_modules.sandboxes import owned
+from adx_modules.sandboxes.admin_http import HostAdmin
 from adx_modules.sandboxes.backend import Progress
 from adx_modules.sandboxes.container import manifests
 from adx_modules.sandboxes.contract import (
@@ -45,13 +38,13 @@ from adx_modules.sandboxes.contract import (
     ProvisionResult,
     SandboxDescription,
 )
+from adx_modules.sandboxes.fetched import artifact_bytes
 from adx_modules.sandboxes.wasm.capabilities import effective
 from adx_modules.sandboxes.wasm.engine import MAX_MODULE_BYTES
 from adx_modules.sandboxes.wasm.limits import CallLimits
 from adx_modules.sandboxes.wasm.records import LimitReachedError, RevisionSpec, WasmRecords
 
 WASM_MAGIC = b"\0asm"
-ADMIN = "/admin/v1/installations"
 
 
 def functions(module: ModuleSpec) -> tuple[str, ...]:
@@ -79,37 +72,6 @@ def revision_spec(
     )
 
 
-class _HostAdmin:
-    """The host's admin API (a bearer token); unreachable means retry later."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self._url = url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
-
-    async def call(
-        self, method: str, ref: InstallationRef, suffix: str = "", **params: Any
-    ) -> tuple[int, dict[str, Any]]:
-        url = f"{self._url}{ADMIN}/{ref.namespace}/{ref.name}{suffix}"
-        try:
-            async with httpx.AsyncClient(timeout=60) as client:
-                response = await client.request(method, url, headers=self._headers, params=params)
-        except httpx.HTTPError as error:
-            raise StepError(
-                r.SERVICE_UNAVAILABLE, f"the WASM host at {self._url} cannot be reached ({error})"
-            ) from None
-        if response.status_code == 401:
-            raise StepError(
-                r.SERVICE_UNAVAILABLE,
-                "the WASM host refused the worker's token: wasm.admin_token must be the same "
-                "for both",
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"message": response.text[:200]}
-        return response.status_code, body if isinstance(body, dict) else {"items": body}
-
-
 class WasmBackend:
     """WASM isolation: registrations in PostgreSQL, served by the shared WASM host."""
 
@@ -120,7 +82,7 @@ class WasmBackend:
         self._kube = kube  # None: no cluster (the host's own tests): no Service is made
         self._artifacts = ArtifactFetcher(settings.registry, kube)
         self._settings = settings
-        self._admin = _HostAdmin(settings.wasm.admin_url, settings.wasm.admin_token)
+        self._admin = HostAdmin("the WASM host", settings.wasm.admin_url, settings.wasm.admin_token)
 
     def _endpoints(self, ref: InstallationRef) -> list[Endpoint]:
         """The host's own URL, and (with a cluster) the installation's Service in its
@@ -156,34 +118,13 @@ class WasmBackend:
 
     async def _binary(self, module: ModuleSpec) -> str:
         """Fetch the module's .wasm by digest into the host's table; its sha256 digest."""
-        where = f"{module.module_id} {module.version}"
-        workdir = Path(tempfile.mkdtemp(prefix="adx-wasm-"))
-        try:
-            source = source_of(module)
-            if source.kind != "wasm":
-                raise StepError(
-                    r.INVALID_MODULE, f"{where}: isolation wasm runs a wasm artifact only"
-                )
-            located = await self._artifacts.locate(source, workdir)
-            path, digest = await asyncio.to_thread(
-                self._artifacts.content, source, located, workdir
-            )
-            binary = path.read_bytes()
-        except NotFoundError as error:
-            raise StepError(r.ARTIFACT_NOT_FOUND, f"{where}: {error}") from None
-        except InvalidError as error:
-            raise StepError(r.ARTIFACT_INVALID, f"{where}: {error}") from None
-        except UnavailableError as error:
-            raise StepError(r.SERVICE_UNAVAILABLE, f"{where}: {error}") from None
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        binary, digest = await artifact_bytes(self._artifacts, module, "wasm", self.isolation)
         if not binary.startswith(WASM_MAGIC) or len(binary) > MAX_MODULE_BYTES:
             raise StepError(
                 r.INVALID_MODULE,
-                f"{where}: the artifact is not a WebAssembly module of at most "
-                f"{MAX_MODULE_BYTES} bytes",
+                f"{module.module_id} {module.version}: the artifact is not a WebAssembly module "
+                f"of at most {MAX_MODULE_BYTES} bytes",
             )
-        digest = f"sha256:{hashlib.sha256(binary).hexdigest()}"
         await self._records.store_binary(digest, binary)
         return digest
 

@@ -131,7 +131,7 @@ class WasmRecords:
                     raise LimitReachedError(f"{count} WASM installations exist")
             elif existing["uid"] != uid:
                 await connection.execute(
-                    "DELETE FROM wasm_storage WHERE installation_uid = $1::uuid", existing["uid"]
+                    "DELETE FROM module_storage WHERE installation_uid = $1::uuid", existing["uid"]
                 )
                 await connection.execute(
                     "DELETE FROM event_cursors WHERE namespace = $1 AND name = $2", namespace, name
@@ -214,7 +214,7 @@ class WasmRecords:
             )
             if uid is not None:
                 await connection.execute(
-                    "DELETE FROM wasm_storage WHERE installation_uid = $1::uuid", uid
+                    "DELETE FROM module_storage WHERE installation_uid = $1::uuid", uid
                 )
             await connection.execute(
                 "DELETE FROM event_cursors WHERE namespace = $1 AND name = $2", namespace, name
@@ -268,7 +268,7 @@ class WasmRecords:
 
     async def storage_get(self, uid: str, key: str) -> bytes | None:
         value = await self._pool.fetchval(
-            "SELECT value FROM wasm_storage WHERE installation_uid = $1::uuid AND key = $2",
+            "SELECT value FROM module_storage WHERE installation_uid = $1::uuid AND key = $2",
             uid,
             key,
         )
@@ -279,7 +279,7 @@ class WasmRecords:
             await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", uid)
             used = await connection.fetchval(
                 "SELECT coalesce(sum(octet_length(key) + octet_length(value)), 0) "
-                "FROM wasm_storage WHERE installation_uid = $1::uuid AND key <> $2",
+                "FROM module_storage WHERE installation_uid = $1::uuid AND key <> $2",
                 uid,
                 key,
             )
@@ -288,7 +288,7 @@ class WasmRecords:
                     f"{used} of {quota} bytes used; this value needs {len(value)}"
                 )
             await connection.execute(
-                """INSERT INTO wasm_storage (installation_uid, key, value)
+                """INSERT INTO module_storage (installation_uid, key, value)
                    VALUES ($1::uuid, $2, $3)
                    ON CONFLICT (installation_uid, key) DO UPDATE SET value = EXCLUDED.value""",
                 uid,
@@ -298,7 +298,7 @@ class WasmRecords:
 
     async def storage_delete(self, uid: str, key: str) -> None:
         await self._pool.execute(
-            "DELETE FROM wasm_storage WHERE installation_uid = $1::uuid AND key = $2", uid, key
+            "DELETE FROM module_storage WHERE installation_uid = $1::uuid AND key = $2", uid, key
         )
 
     async def emit(self, uid: str, namespace: str, name: str, topic: str, payload: Any) -> None:

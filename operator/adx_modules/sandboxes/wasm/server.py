@@ -12,12 +12,8 @@ it also serves the probes, ``/healthz`` and ``/readyz``, without a token.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -25,6 +21,7 @@ from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
+from adx_modules.sandboxes.admin_http import admin_middleware, json_response, refusal
 from adx_modules.sandboxes.wasm.engine import WasmEngine
 from adx_modules.sandboxes.wasm.events import EVENTS_CHANNEL, EventDispatcher
 from adx_modules.sandboxes.wasm.host import HostError, WasmHost
@@ -33,20 +30,15 @@ from adx_modules.sandboxes.wasm.reporting import HealthReporter
 
 log = logging.getLogger("adx_modules.wasm")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 INVOKE = "/v1/tenants/{namespace}/installations/{name}/invoke/{function}"
 ADMIN = "/admin/v1/installations"
-
-
-def _json(status: int, body: Any) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
 
 
 def invoke_app(host: WasmHost, max_body: int) -> web.Application:
     async def invoke(request: web.Request) -> web.Response:
         info = request.match_info
         if request.content_length is not None and request.content_length > max_body:
-            return _json(413, {"reason": "RequestTooLarge", "message": f"over {max_body} bytes"})
+            return refusal(413, "RequestTooLarge", f"over {max_body} bytes")
         body = await request.read()
         answer = await host.invoke(info["namespace"], info["name"], info["function"], body)
         return web.Response(status=answer.status, body=answer.body, content_type="application/json")
@@ -57,51 +49,35 @@ def invoke_app(host: WasmHost, max_body: int) -> web.Application:
 
 
 def admin_app(host: WasmHost, token: str) -> web.Application:
-    expected = f"Bearer {token}".encode()
-
-    @web.middleware
-    async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in ("/healthz", "/readyz"):
-            return await handler(request)
-        given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            return _json(
-                401, {"reason": "Unauthorized", "message": "a valid bearer token is needed"}
-            )
-        try:
-            return await handler(request)
-        except HostError as error:
-            return _json(error.status, {"reason": error.reason, "message": error.message})
-
     async def healthz(_: web.Request) -> web.Response:
-        return _json(200, {"status": "ok"})
+        return json_response(200, {"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
-        return _json(200 if host.synced else 503, {"synced": host.synced})
+        return json_response(200 if host.synced else 503, {"synced": host.synced})
 
     def _ref(request: web.Request) -> tuple[str, str]:
         return request.match_info["namespace"], request.match_info["name"]
 
     async def listing(_: web.Request) -> web.Response:
-        return _json(200, host.describe())
+        return json_response(200, host.describe())
 
     async def describe(request: web.Request) -> web.Response:
-        return _json(200, host.describe(*_ref(request)))
+        return json_response(200, host.describe(*_ref(request)))
 
     async def load(request: web.Request) -> web.Response:
-        return _json(200, await host.load(*_ref(request)))
+        return json_response(200, await host.load(*_ref(request)))
 
     async def ready(request: web.Request) -> web.Response:
         try:
             revision = int(request.query["revision"])
         except (KeyError, ValueError):
-            return _json(400, {"reason": "BadRequest", "message": "?revision=<n> is needed"})
-        return _json(200, await host.ready(*_ref(request), revision))
+            return refusal(400, "BadRequest", "?revision=<n> is needed")
+        return json_response(200, await host.ready(*_ref(request), revision))
 
     async def drain(request: web.Request) -> web.Response:
-        return _json(200, await host.drain(*_ref(request)))
+        return json_response(200, await host.drain(*_ref(request)))
 
-    app = web.Application(middlewares=[authenticated])
+    app = web.Application(middlewares=[admin_middleware(token, (HostError,))])
     one = ADMIN + "/{namespace}/{name}"
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -1,0 +1,1 @@
+"""The module runner: Python modules in confined processes (isolation ``process``)."""

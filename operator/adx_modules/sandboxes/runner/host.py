@@ -1,0 +1,343 @@
+"""The runner's modules: which process serves each installation, kept in line with the rows.
+
+Why it exists: the rows (:mod:`records`) say what should run; this makes it so. A new revision is
+started beside the one that serves and replaces it only once it has started (an update that
+fails to start leaves the old code serving, and says why); a process that ends on its own is
+started again with growing pauses; a call is routed to the handler the module registered for the
+path and method. ``describe`` tells the worker and the health report what runs and what the
+kernel enforces for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adx_modules.catalog.scanning.unpack import unpack
+from adx_modules.core.settings import RunnerSettings
+from adx_modules.sandboxes.runner import cgroups
+from adx_modules.sandboxes.runner.children import Launch, ModuleCallError, ModuleProcess, Started
+from adx_modules.sandboxes.runner.records import RunnerRecords, RunnerRegistration
+from adx_modules.sandboxes.wasm.capabilities import Capabilities
+from adx_modules.sandboxes.wasm.hostapi import InstallationHostApi, Tenancy, TokenBucket
+from adx_modules.sandboxes.wasm.records import WasmRecords
+
+LOG = logging.getLogger("adx_modules.runner")
+MAX_BACKOFF = 30.0
+
+
+class RunnerError(Exception):
+    """A call the runner answers with an HTTP status and a stable reason."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class Running:
+    """An installation's serving process, and what is known about its latest attempts."""
+
+    registration: RunnerRegistration
+    process: ModuleProcess | None = None
+    started: Started | None = None
+    cgroup: Path | None = None
+    restarts: int = 0
+    failure: str = ""
+    """Why the latest revision did not start (empty once it serves)."""
+    last_exit: str = ""
+    """Why the process last ended on its own (a crash, a deadline), kept after the restart."""
+    failed_revision: int = 0
+    next_try: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class RunnerHost:
+    """Every installation this runner serves."""
+
+    def __init__(
+        self,
+        records: RunnerRecords,
+        host_records: WasmRecords,
+        settings: RunnerSettings,
+        work_dir: Path | None = None,
+    ) -> None:
+        self._records = records
+        self._host_records = host_records
+        self._settings = settings
+        self._owned_dir = work_dir is None
+        self._dir = (work_dir or Path(tempfile.mkdtemp(prefix="adx-runner-"))).resolve()
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._running: dict[str, Running] = {}
+        self._http = httpx.Client(follow_redirects=False)
+        # the cgroups of one runner's modules: named by its work directory, so a runner that
+        # was killed and started again finds (and ends) what it left
+        self._group = "adx-runner-" + hashlib.sha256(str(self._dir).encode()).hexdigest()[:12]
+        swept = cgroups.sweep(self._group)
+        if swept:
+            LOG.warning("ended %d module processes a previous runner left", swept)
+        self.synced = False
+
+    # --- what should run -------------------------------------------------------------
+
+    async def sync(self) -> None:
+        """Converge on every row: start, swap or restart what should run, stop what should not."""
+        wanted = {r.key: r for r in await self._records.registrations()}
+        for key in [k for k in self._running if k not in wanted]:
+            await self._stop(key)
+        for registration in wanted.values():
+            await self.ensure(registration)
+        self.synced = True
+
+    async def load(self, namespace: str, name: str) -> dict[str, Any]:
+        """Converge on one row now (the worker's admin call after writing it)."""
+        found = await self._records.registrations(namespace, name)
+        if not found:
+            await self._stop(f"{namespace}/{name}")
+            return {"loaded": False}
+        await self.ensure(found[0])
+        described: dict[str, Any] = self.describe(namespace, name)
+        return described
+
+    async def ensure(self, registration: RunnerRegistration) -> None:
+        running = self._running.setdefault(registration.key, Running(registration))
+        async with running.lock:
+            alive = running.process is not None and running.process.running
+            current = running.registration
+            if alive and (current.revision, current.digest) == (
+                registration.revision,
+                registration.digest,
+            ):
+                running.registration = registration  # e.g. active turned on or off
+                return
+            # until the new revision starts, the old one serves, switched on or off as told
+            running.registration = dataclasses.replace(current, active=registration.active)
+            if (
+                registration.revision == running.failed_revision
+                and time.monotonic() < running.next_try
+            ):
+                return  # failed to start a moment ago: wait before trying again
+            await self._start(running, registration)
+
+    async def _start(self, running: Running, registration: RunnerRegistration) -> None:
+        """Start ``registration`` beside what serves; swap when it has started."""
+        process, started, cgroup = None, None, None
+        try:
+            package = await self._package(registration.digest)
+            cgroup = cgroups.create(
+                self._group,
+                f"{registration.namespace}.{registration.name}.{registration.revision}."
+                f"{running.restarts}",
+                int(registration.limits.get("processes", self._settings.max_processes)),
+            )
+            process = ModuleProcess(
+                self._launch(registration, package, cgroup),
+                self._host_api(registration),
+                lambda key, value: self._set_setting(registration, key, value),
+            )
+            started = await process.start(self._settings.start_timeout_seconds)
+        except (ModuleCallError, RunnerError, OSError) as error:
+            message = getattr(error, "message", str(error))
+            if cgroup is not None:
+                cgroups.kill_all(cgroup)
+                cgroups.remove(cgroup)
+            pause = min(MAX_BACKOFF, 2.0 ** min(running.restarts, 5))
+            running.failure = f"revision {registration.revision} did not start: {message}"
+            running.failed_revision = registration.revision
+            running.next_try = time.monotonic() + pause
+            running.restarts += 1
+            LOG.warning("%s: %s", registration.key, running.failure)
+            return
+        old, old_cgroup = running.process, running.cgroup
+        running.process, running.started, running.cgroup = process, started, cgroup
+        running.registration, running.failure, running.failed_revision = registration, "", 0
+        LOG.info(
+            "%s: revision %d serving (pid %d, %d routes)",
+            registration.key,
+            registration.revision,
+            started.pid,
+            len(started.routes),
+        )
+        if old is not None:
+            await self._end(old, old_cgroup)
+
+    async def _end(self, process: ModuleProcess, cgroup: Path | None) -> None:
+        await process.stop()
+        if cgroup is not None:
+            cgroups.kill_all(cgroup)
+            await asyncio.sleep(0.05)
+            cgroups.remove(cgroup)
+
+    def _launch(
+        self, registration: RunnerRegistration, package: Path, cgroup: Path | None
+    ) -> Launch:
+        readable = [
+            p.split(":", 2)[2] for p in registration.permissions if p.startswith("file:read:")
+        ]
+        writable = [
+            p.split(":", 2)[2] for p in registration.permissions if p.startswith("file:write:")
+        ]
+        return Launch(
+            package=package,
+            workdir=self._dir / "work" / registration.namespace / registration.name,
+            identity={
+                "module": registration.module_id,
+                "version": registration.version,
+                "tenant": registration.namespace,
+                "installation": registration.name,
+            },
+            config=registration.configuration,  # merged with the module's own in start()
+            limits={
+                "memory_bytes": int(registration.limits.get("memory_bytes", 256 * 2**20)),
+                "processes": int(
+                    registration.limits.get("processes", self._settings.max_processes)
+                ),
+                "open_files": int(registration.limits.get("open_files", self._settings.open_files)),
+            },
+            readable=tuple(readable),
+            writable=tuple(writable),
+            pids_cgroup=str(cgroup) if cgroup else None,
+        )
+
+    def _host_api(self, registration: RunnerRegistration) -> InstallationHostApi:
+        tenancy = Tenancy(
+            uid=registration.uid,
+            namespace=registration.namespace,
+            name=registration.name,
+            configuration=registration.configuration,
+            capabilities=Capabilities(registration.permissions),
+            quota_bytes=self._settings.storage_quota_bytes,
+        )
+        return InstallationHostApi(
+            tenancy,
+            self._host_records,
+            asyncio.get_running_loop(),
+            self._http,
+            TokenBucket(self._settings.http_requests_per_second),
+        )
+
+    async def _set_setting(self, registration: RunnerRegistration, key: str, value: Any) -> Any:
+        await self._records.set_setting(registration.uid, key, value)
+        return {**await self._records.settings(registration.uid), **registration.configuration}
+
+    async def _package(self, digest: str) -> Path:
+        """The package unpacked once per digest, read-only; its code directory."""
+        target = self._dir / "packages" / digest.replace(":", "-")
+        if not (target / "code").is_dir():
+            content = await self._records.package(digest)
+            if content is None:
+                raise RunnerError(404, "PackageNotFound", f"no package {digest} is stored")
+            staging = Path(tempfile.mkdtemp(dir=self._dir))
+            try:
+                archive = staging / "package.adx"
+                archive.write_bytes(content)
+                unpack(archive, staging / "unpacked")
+                for path in (staging / "unpacked").rglob("*"):
+                    path.chmod(0o555 if path.is_dir() else 0o444)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(FileExistsError, OSError):
+                    (staging / "unpacked").rename(target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        return target / "code"
+
+    async def _stop(self, key: str) -> None:
+        running = self._running.pop(key, None)
+        if running is None:
+            return
+        async with running.lock:
+            if running.process is not None:
+                await self._end(running.process, running.cgroup)
+        shutil.rmtree(self._dir / "work" / key, ignore_errors=True)
+
+    async def revive(self) -> None:
+        """Start again what ended on its own (a crash, a deadline), with growing pauses."""
+        for running in list(self._running.values()):
+            process = running.process
+            if process is None or process.running or time.monotonic() < running.next_try:
+                continue
+            running.last_exit = process.ended() or "it ended"
+            running.restarts += 1
+            running.next_try = time.monotonic() + min(MAX_BACKOFF, 2.0 ** min(running.restarts, 5))
+            async with running.lock:
+                await self._start(running, running.registration)
+
+    # --- calls -----------------------------------------------------------------------
+
+    async def invoke(
+        self, namespace: str, name: str, method: str, path: str, request: dict[str, Any]
+    ) -> Answer:
+        running = self._running.get(f"{namespace}/{name}")
+        if running is None or running.started is None:
+            raise RunnerError(404, "NotFound", f"no module runs for {namespace}/{name}")
+        if not running.registration.active:
+            raise RunnerError(503, "NotActive", f"{namespace}/{name} is not active")
+        routes = [r for r in running.started.routes if r["path"] == path]
+        if not routes:
+            raise RunnerError(404, "NoSuchRoute", f"{namespace}/{name} serves no route {path}")
+        handler = next((r["handler"] for r in routes if method in r["methods"]), None)
+        if handler is None:
+            allowed = sorted({m for r in routes for m in r["methods"]})
+            raise RunnerError(405, "MethodNotAllowed", f"{path} answers {', '.join(allowed)}")
+        assert running.process is not None  # noqa: S101 - started implies a process
+        try:
+            answer = await running.process.call(
+                "request",
+                {"handler": handler, "request": {**request, "method": method, "path": path}},
+                self._settings.request_timeout_seconds,
+                what=f"{method} {path}",
+            )
+        except ModuleCallError as error:
+            status = 504 if error.reason == "DeadlineExceeded" else 502
+            raise RunnerError(status, error.reason, error.message) from None
+        return Answer(int(answer["status"]), answer.get("body"), dict(answer.get("headers") or {}))
+
+    def describe(self, namespace: str | None = None, name: str | None = None) -> Any:
+        if namespace is None:
+            return [self.describe(*key.split("/", 1)) for key in sorted(self._running)]
+        running = self._running.get(f"{namespace}/{name}")
+        if running is None:
+            return {"namespace": namespace, "name": name, "loaded": False}
+        started, process = running.started, running.process
+        return {
+            "namespace": namespace,
+            "name": name,
+            "loaded": True,
+            "revision": running.registration.revision,
+            "serving": started is not None and process is not None and process.running,
+            "active": running.registration.active,
+            "pid": process.pid if process else 0,
+            "routes": started.routes if started else [],
+            "subscriptions": started.subscriptions if started else [],
+            "enforced": started.enforced if started else {},
+            "restarts": running.restarts,
+            "failure": running.failure,
+            "lastExit": running.last_exit,
+        }
+
+    async def close(self) -> None:
+        for key in list(self._running):
+            await self._stop(key)
+        self._http.close()
+        if self._owned_dir:
+            shutil.rmtree(self._dir, ignore_errors=True)

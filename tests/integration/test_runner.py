@@ -1,0 +1,271 @@
+"""The module runner as users run it (``adx-module-service runner``, a real process; real module
+processes; real PostgreSQL), driven by the worker's own ``process`` sandbox backend: a Python
+module written with the SDK is packaged, fetched by digest, started confined, called over HTTP,
+kept to the permissions it was granted, updated, uninstalled; hostile modules are stopped with
+the reason while their neighbour keeps answering."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from adx_modules.api import reasons as r
+from adx_modules.api.module import ModuleSpec
+from adx_modules.clients.postgres import Store
+from adx_modules.core.errors import StepError
+from adx_modules.sandboxes.runner.backend import RunnerBackend
+from adx_modules.sandboxes.runner.records import RunnerRecords
+from support.operator import ServiceProcess
+from support.runner import call, install, package, runner_process, settings_of
+from support.sdk_guests import probe
+from support.stack import StackInfo
+from support.wasm import NAMESPACE, Files, ref
+
+PERMISSIONS = ["storage:write:notes/*", "event:publish:orders.*"]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Iterator[Files]:
+    root = tmp_path / "files"
+    root.mkdir()
+    (root / "hello.json").write_text('{"hello": "world"}')
+    served = Files(root)
+    yield served
+    served.server.shutdown()
+
+
+@pytest.fixture
+def runner(stack: StackInfo, db_schema: str, tmp_path: Path) -> Iterator[ServiceProcess]:
+    process = runner_process(stack.env, db_schema, tmp_path, request_timeout_seconds="3")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def store(stack: StackInfo, db_schema: str, runner: ServiceProcess) -> AsyncIterator[Store]:
+    async with await Store.connect(stack.database_url, schema=db_schema) as connected:
+        yield connected
+
+
+@pytest.fixture
+def backend(store: Store, runner: ServiceProcess) -> RunnerBackend:
+    return RunnerBackend(store, None, settings_of(runner))
+
+
+@pytest.fixture
+def module(files: Files) -> ModuleSpec:
+    return package(
+        files,
+        "probe",
+        "1.0.0",
+        probe("1.0.0"),
+        permissions=[*PERMISSIONS, f"network:access:127.0.0.1:{files.port}"],
+    )
+
+
+def _children(runner: ServiceProcess) -> list[psutil.Process]:
+    assert runner._popen is not None
+    return psutil.Process(runner._popen.pid).children(recursive=True)
+
+
+async def test_a_module_serves_its_routes_in_a_confined_process_of_its_own(
+    backend: RunnerBackend, module: ModuleSpec, runner: ServiceProcess, files: Files
+) -> None:
+    endpoint = await install(backend, module, "probe", configuration={"greeting": "hi"})
+    assert endpoint == (
+        f"{runner.env['ADX_RUNNER_INVOKE_URL']}/v1/tenants/{NAMESPACE}/installations/probe/api"
+    )
+    async with httpx.AsyncClient() as client:
+        greeted = await call(client, endpoint, "/greet", {"name": "Ada"})
+        wrong_method = await call(client, endpoint, "/greet", method="DELETE")
+        no_route = await call(client, endpoint, "/nothing")
+    assert greeted.status_code == 200, greeted.text
+    answer = greeted.json()
+    assert answer["message"] == "hi, Ada"
+    pid = answer["pid"]
+    assert pid != runner._popen.pid if runner._popen else False
+    assert pid in [p.pid for p in _children(runner)]
+    child = psutil.Process(pid)
+    # a stripped environment: nothing of the runner's (no database URL, no token)
+    assert set(child.environ()) <= {"PATH", "LANG", "HOME", "TMPDIR", "LC_CTYPE"}, child.environ()
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["reason"] == "MethodNotAllowed"
+    assert no_route.status_code == 404
+    assert no_route.json()["reason"] == "NoSuchRoute"
+    described = (await backend.describe(ref("probe"))).objects
+    assert described == [f"ModuleProcess/probe@{_digest(files)}"]
+
+
+def _digest(files: Files) -> str:
+    return "sha256:" + hashlib.sha256((files.root / "probe-1.0.0.adx").read_bytes()).hexdigest()
+
+
+async def test_every_sdk_call_is_held_to_the_approved_permissions(
+    backend: RunnerBackend, module: ModuleSpec, files: Files, store: Store
+) -> None:
+    # the tenant approves storage and events, not the network access the module declares
+    endpoint = await install(backend, module, "probe", approved=PERMISSIONS)
+    async with httpx.AsyncClient() as client:
+        stored = await call(client, endpoint, "/storage", {"key": "notes/a", "value": {"n": 1}})
+        denied_key = await call(client, endpoint, "/storage", {"key": "secrets", "value": 1})
+        emitted = await call(client, endpoint, "/emit", {"topic": "orders.created", "payload": 1})
+        denied_topic = await call(
+            client, endpoint, "/emit", {"topic": "billing.paid", "payload": 1}
+        )
+        fetched = await call(client, endpoint, "/fetch", {"url": f"{files.url}/hello.json"})
+        configured = await call(client, endpoint, "/config", {"key": "greeting", "value": "hey"})
+    assert stored.json() == {"stored": {"n": 1}}
+    assert denied_key.status_code == 403
+    assert denied_key.json() == {
+        "code": "PermissionDenied",
+        "message": "needs the permission storage:write:secrets, which is not approved",
+    }
+    assert emitted.json() == {"emitted": "orders.created"}
+    assert denied_topic.json()["message"] == (
+        "needs the permission event:publish:billing.paid, which is not approved"
+    )
+    assert fetched.json()["message"] == (
+        f"needs the permission network:access:127.0.0.1:{files.port}, which is not approved"
+    )
+    # config.set persists per installation in PostgreSQL, not in the spec
+    assert configured.json()["greeting"] == "hey"
+    async with store.pool.acquire() as connection:
+        topics = await connection.fetch(
+            "SELECT topic FROM module_events WHERE namespace = $1 AND name = 'probe'", NAMESPACE
+        )
+        denials = await connection.fetch(
+            "SELECT call, needed FROM capability_denials WHERE name = 'probe' ORDER BY id"
+        )
+        setting = await connection.fetchval(
+            "SELECT value FROM module_settings WHERE key = 'greeting'"
+        )
+    assert [row["topic"] for row in topics] == ["orders.created"]
+    assert [row["needed"] for row in denials] == [
+        "storage:write:secrets",
+        "event:publish:billing.paid",
+        f"network:access:127.0.0.1:{files.port}",
+    ]
+    assert setting == "hey"
+
+
+async def test_an_allowed_fetch_goes_through_the_runner(
+    backend: RunnerBackend, module: ModuleSpec, files: Files
+) -> None:
+    endpoint = await install(backend, module, "probe")
+    async with httpx.AsyncClient() as client:
+        fetched = await call(client, endpoint, "/fetch", {"url": f"{files.url}/hello.json"})
+        # the module's own socket is refused by the kernel, granted host or not
+        connected = await call(client, endpoint, "/connect", {"port": files.port})
+    assert fetched.json() == {"status": 200, "body": '{"hello": "world"}'}
+    assert connected.status_code == 403, connected.text
+    assert connected.json()["error"] == "PermissionError"
+
+
+async def test_files_outside_the_package_and_workdir_are_refused_by_the_kernel(
+    backend: RunnerBackend, module: ModuleSpec, runner: ServiceProcess, tmp_path: Path
+) -> None:
+    secret = tmp_path / "runner" / "secret.txt"
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text("the runner's own file")
+    endpoint = await install(backend, module, "probe")
+    async with httpx.AsyncClient() as client:
+        own = await call(client, endpoint, "/read", {"path": "src/module.py"})
+        passwd = await call(client, endpoint, "/read", {"path": "/etc/passwd"})
+        runners = await call(client, endpoint, "/read", {"path": str(secret)})
+    # its working directory is its own; the package is read through its absolute path
+    assert own.status_code == 403  # src/ is in the package, not the working directory
+    for refused in (passwd, runners):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "PermissionError"
+
+
+async def test_hostile_modules_are_stopped_with_the_reason_and_the_neighbour_answers(
+    backend: RunnerBackend, module: ModuleSpec, runner: ServiceProcess
+) -> None:
+    neighbour = await install(backend, module, "neighbour")
+    hostile = await install(backend, module, "hostile")
+    async with httpx.AsyncClient() as client:
+        first_pid = (await call(client, hostile, "/greet")).json()["pid"]
+        bomb = await call(client, hostile, "/fork-bomb")
+        assert bomb.status_code == 200, bomb.text
+        assert bomb.json()["forked"] < 64
+        assert "BlockingIOError" in bomb.json()["refused"] or "Resource" in bomb.json()["refused"]
+        hog = await call(client, hostile, "/memory-hog")
+        assert hog.status_code == 507
+        assert (await call(client, neighbour, "/greet")).status_code == 200
+        spin = await call(client, hostile, "/spin")
+        assert spin.status_code == 504
+        assert spin.json()["reason"] == "DeadlineExceeded"
+        assert "took over 3s" in spin.json()["message"]
+        # the neighbour answered all along, and the spinner's process was replaced
+        assert (await call(client, neighbour, "/greet")).status_code == 200
+        for _ in range(40):
+            again = await call(client, hostile, "/greet")
+            if again.status_code == 200:
+                break
+            await asyncio.sleep(0.5)
+    assert again.status_code == 200
+    assert again.json()["pid"] != first_pid
+    assert not psutil.pid_exists(first_pid) or psutil.Process(first_pid).status() == "zombie"
+    described = await backend._admin.call("GET", ref("hostile"))
+    assert described[1]["lastExit"].startswith("killed by SIGKILL (POST /spin took over 3s)")
+    assert described[1]["restarts"] == 1
+
+
+async def test_an_update_replaces_the_process_and_uninstall_cleans_up(
+    backend: RunnerBackend, module: ModuleSpec, files: Files, store: Store, runner: ServiceProcess
+) -> None:
+    endpoint = await install(backend, module, "probe")
+    async with httpx.AsyncClient() as client:
+        await call(client, endpoint, "/storage", {"key": "notes/a", "value": 1})
+        old = (await call(client, endpoint, "/greet")).json()
+        newer = package(files, "probe", "1.1.0", probe("1.1.0"), permissions=module.permissions)
+        await install(backend, newer, "probe", revision=2)
+        new = (await call(client, endpoint, "/greet")).json()
+        assert (new["version"], old["version"]) == ("1.1.0", "1.0.0")
+        assert new["pid"] != old["pid"]
+        assert not psutil.pid_exists(old["pid"])
+        removed = await backend.deprovision(ref("probe"), lambda _: None)
+        gone = await call(client, endpoint, "/greet")
+    assert removed == ["ModuleProcess/probe"]
+    assert gone.status_code == 404
+    assert not psutil.pid_exists(new["pid"])
+    assert await RunnerRecords(store).registrations() == []
+    async with store.pool.acquire() as connection:
+        assert await connection.fetchval("SELECT count(*) FROM module_storage") == 0
+    assert not (Path(runner.env["ADX_RUNNER_WORK_DIR"]) / "work" / NAMESPACE / "probe").exists()
+
+
+async def test_a_module_that_cannot_start_fails_the_health_step_with_its_error(
+    backend: RunnerBackend, files: Files
+) -> None:
+    broken = package(files, "broken", "1.0.0", "import nothing_of_the_kind\n")
+    with pytest.raises(StepError) as failed:
+        await install(backend, broken, "broken")
+    assert failed.value.reason.name == r.HEALTH_CHECK_FAILED
+    assert "revision 1 did not start" in failed.value.message
+    assert "nothing_of_the_kind" in failed.value.message
+
+
+async def test_a_runner_killed_starts_its_modules_again(
+    backend: RunnerBackend, module: ModuleSpec, runner: ServiceProcess
+) -> None:
+    endpoint = await install(backend, module, "probe")
+    async with httpx.AsyncClient() as client:
+        before = (await call(client, endpoint, "/greet")).json()["pid"]
+        assert runner._popen is not None
+        os.kill(runner._popen.pid, signal.SIGKILL)
+        runner._popen.wait()
+        runner.start()
+        after = await call(client, endpoint, "/greet")
+    assert after.status_code == 200
+    assert after.json()["pid"] != before

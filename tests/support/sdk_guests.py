@@ -1,0 +1,107 @@
+"""Python modules written with the SDK, as the runner's tests install them: a well-behaved one
+that uses every SDK call, and the hostile routes each test provokes (on their own installation,
+so a neighbour shows it is unaffected)."""
+
+from __future__ import annotations
+
+PROBE = '''"""probe: every SDK call, and a few things a module must not be able to do."""
+
+import asyncio
+import os
+import socket
+
+from adx_module_sdk import Module, PermissionDeniedError, Request, Response, SdkError, route
+
+
+class Probe(Module):
+    async def initialize(self, config):
+        self.greeting = config.get("greeting", "hello")
+        self.sdk.logger.info("initialized", extra={"fields": {"greeting": self.greeting}})
+
+    @route("/greet", methods=("GET", "POST"))
+    async def greet(self, request: Request):
+        name = (request.json() or {}).get("name", "world") if request.body else "world"
+        return {"message": f"{self.greeting}, {name}", "version": "VERSION", "pid": os.getpid()}
+
+    @route("/storage", methods=("POST",))
+    async def storage(self, request: Request):
+        asked = request.json()
+        try:
+            await self.sdk.storage.put(asked["key"], asked["value"])
+            return {"stored": await self.sdk.storage.get(asked["key"])}
+        except SdkError as error:
+            return Response(403 if isinstance(error, PermissionDeniedError) else 400,
+                            {"code": error.code, "message": error.message})
+
+    @route("/config", methods=("POST",))
+    async def config(self, request: Request):
+        asked = request.json()
+        await self.sdk.config.set(asked["key"], asked["value"])
+        return self.sdk.config.values
+
+    @route("/fetch", methods=("POST",))
+    async def fetch(self, request: Request):
+        try:
+            answer = await self.sdk.http.get(request.json()["url"])
+            return {"status": answer.status, "body": answer.body}
+        except SdkError as error:
+            return Response(403, {"code": error.code, "message": error.message})
+
+    @route("/emit", methods=("POST",))
+    async def emit(self, request: Request):
+        asked = request.json()
+        try:
+            await self.sdk.events.emit(asked["topic"], asked["payload"])
+            return {"emitted": asked["topic"]}
+        except SdkError as error:
+            return Response(403, {"code": error.code, "message": error.message})
+
+    @route("/read", methods=("POST",))
+    async def read(self, request: Request):
+        try:
+            with open(request.json()["path"]) as handle:
+                return {"read": handle.read(100)}
+        except OSError as error:
+            return Response(403, {"error": type(error).__name__, "message": str(error)})
+
+    @route("/connect", methods=("POST",))
+    async def connect(self, request: Request):
+        try:
+            socket.create_connection(("127.0.0.1", request.json()["port"]), timeout=2).close()
+            return {"connected": True}
+        except OSError as error:
+            return Response(403, {"error": type(error).__name__, "message": str(error)})
+
+    @route("/fork-bomb", methods=("POST",))
+    async def fork_bomb(self, request: Request):
+        children, refused = [], ""
+        for _ in range(500):
+            try:
+                pid = os.fork()
+            except OSError as error:
+                refused = f"{type(error).__name__}: {error}"
+                break
+            if pid == 0:
+                import time
+                time.sleep(30)
+                os._exit(0)
+            children.append(pid)
+        return {"forked": len(children), "refused": refused}
+
+    @route("/memory-hog", methods=("POST",))
+    async def memory_hog(self, request: Request):
+        try:
+            hog = bytearray(2 * 1024 * 1024 * 1024)
+            return {"allocated": len(hog)}
+        except MemoryError:
+            return Response(507, {"error": "MemoryError"})
+
+    @route("/spin", methods=("POST",))
+    async def spin(self, request: Request):
+        while True:
+            pass
+'''
+
+
+def probe(version: str = "1.0.0") -> str:
+    return PROBE.replace("VERSION", version)
