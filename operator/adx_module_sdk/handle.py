@@ -150,6 +150,7 @@ class Sdk:
 
     def __init__(self, transport: Transport, identity: Identity, config: dict[str, Any]) -> None:
         self.identity = identity
+        self.transport = transport
         self.logger = module_logger(identity)
         self.config = Config(transport, config)
         self.storage = Storage(transport)

@@ -42,8 +42,8 @@ class LoadError(SdkError):
     code = "LoadError"
 
 
-def load(package: Path) -> type[Module]:
-    """The one :class:`Module` subclass defined in the package's ``src/module.py``."""
+def module_classes(package: Path) -> list[type[Module]]:
+    """The :class:`Module` subclasses defined in the package's ``src/module.py``."""
     path = package / ENTRY
     if not path.is_file():
         raise LoadError(f"the package has no {ENTRY}")
@@ -54,7 +54,7 @@ def load(package: Path) -> type[Module]:
     code = importlib.util.module_from_spec(spec)
     sys.modules["module"] = code
     spec.loader.exec_module(code)
-    found = [
+    return [
         value
         for value in vars(code).values()
         if inspect.isclass(value)
@@ -62,6 +62,11 @@ def load(package: Path) -> type[Module]:
         and value is not Module
         and value.__module__ == "module"
     ]
+
+
+def load(package: Path) -> type[Module]:
+    """The one :class:`Module` subclass defined in the package's ``src/module.py``."""
+    found = module_classes(package)
     if len(found) != 1:
         names = ", ".join(c.__name__ for c in found) or "none"
         raise LoadError(f"{ENTRY} must define exactly one subclass of Module (found {names})")

@@ -10,6 +10,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -57,6 +59,35 @@ def test_a_scaffold_validates_without_advice_and_packages(
         "sbom.cdx.json",
         "SHA256SUMS",
     }
+
+
+def test_the_packaged_manifest_declares_what_the_code_serves(module: Path) -> None:
+    assert package(module / "manifest.json", module / "g.adx") == OK
+    manifest = json.loads(entries(module / "g.adx")["manifest.json"])
+    assert manifest["extensionPoints"] == {"api": [{"path": "/greet"}]}
+    # the author's manifest is left as written
+    assert "extensionPoints" not in json.loads((module / "manifest.json").read_text())
+
+
+def test_code_that_cannot_be_read_is_refused_with_its_error(
+    module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (module / "src" / "module.py").write_text("import nothing_of_the_kind\n")
+    assert package(module / "manifest.json", module / "g.adx") == BAD_INPUT
+    assert "No module named 'nothing_of_the_kind'" in capsys.readouterr().err
+
+
+def test_the_scaffold_passes_its_own_test(module: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=module,
+        env={**os.environ, "PYTHONPATH": str(module / "src")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
 
 
 def test_init_never_overwrites(module: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,9 @@ in sorted order)::
     sbom.cdx.json       CycloneDX SBOM of the dependencies pinned by the lockfile, if any
     SHA256SUMS          the digest of every other entry
 
+A python module's extension points are read from its code (``adx_module_sdk.points``) and written
+into the packaged manifest, so the Module published from it declares exactly what the code serves.
+
 Ignored: dot-files and dot-directories (``.git``, ``.venv``), ``__pycache__``,
 ``node_modules``, earlier ``*.adx`` files, and the globs listed in ``.adxignore``.
 """
@@ -25,6 +28,8 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +107,30 @@ def _entry(archive: tarfile.TarFile, name: str, data: bytes, executable: bool = 
     archive.addfile(info, io.BytesIO(data))
 
 
+def with_declared_points(document: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The manifest with the extension points a python module's code declares (its routes,
+    workflows, UI, tables) in place of what the manifest says of them."""
+    if document.get("runtime") != "python" or not (root / "src" / "module.py").is_file():
+        return document
+    found = subprocess.run(
+        [sys.executable, "-I", "-B", "-m", "adx_module_sdk.points", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=root,
+    )
+    if found.returncode != 0:
+        last = (found.stderr.strip().splitlines() or ["it exited " + str(found.returncode)])[-1]
+        raise InputError(
+            f"{root / 'src' / 'module.py'}: its extension points cannot be read: {last}"
+        )
+    points = json.loads(found.stdout)
+    if not points:
+        return document
+    return {**document, "extensionPoints": {**(document.get("extensionPoints") or {}), **points}}
+
+
 def canonical_json(document: Any) -> bytes:
     return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
@@ -111,7 +140,7 @@ def build(manifest_path: Path, output: Path) -> Package:
     manifest_path = manifest_path.resolve()
     load_manifest(manifest_path)  # refuses a bad manifest before anything is written
     root = manifest_path.parent
-    document = json.loads(manifest_path.read_text(encoding="utf-8"))
+    document = with_declared_points(json.loads(manifest_path.read_text(encoding="utf-8")), root)
     entries: list[tuple[str, bytes, bool]] = [(MANIFEST, canonical_json(document), False)]
     for path in module_files(root):
         if path.resolve() == output.resolve():

@@ -15,16 +15,31 @@ from adx_modules.authoring.manifest import MANIFEST
 
 PYTHON_CODE = '''"""{module_id}: answers a request with a greeting from its configuration."""
 
+from adx_module_sdk import Module, Request, route
 
-def handle(request: dict, config: dict) -> dict:
-    name = request.get("name", "world")
-    return {{"message": f"{{config.get('greeting', 'hello')}}, {{name}}"}}
+
+class Greeter(Module):
+    async def initialize(self, config: dict) -> None:
+        self.greeting = config.get("greeting", "hello")
+
+    @route("/greet", methods=("GET", "POST"))
+    async def greet(self, request: Request) -> dict:
+        name = (request.json() or {{}}).get("name", "world") if request.body else "world"
+        self.sdk.logger.info("greeting", extra={{"fields": {{"name": name}}}})
+        return {{"message": f"{{self.greeting}}, {{name}}"}}
 '''
-PYTHON_TEST = """from module import handle
+PYTHON_TEST = """import asyncio
+
+from adx_module_sdk import Request
+from adx_module_sdk.testing import sdk_for_tests
+from module import Greeter
 
 
 def test_greets_by_name() -> None:
-    assert handle({{"name": "Ada"}}, {{"greeting": "hi"}}) == {{"message": "hi, Ada"}}
+    module = Greeter(sdk_for_tests("{module_id}"))
+    asyncio.run(module.initialize({{"greeting": "hi"}}))
+    request = Request(method="POST", path="/greet", body='{{"name": "Ada"}}')
+    assert asyncio.run(module.greet(request)) == {{"message": "hi, Ada"}}
 """
 JAVASCRIPT_CODE = """// {module_id}: answers a request with a greeting from its configuration.
 export function handle(request, config) {{
