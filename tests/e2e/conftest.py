@@ -4,8 +4,9 @@ They share one task queue and one database schema of the session's own; every te
 in its own namespace. The lifecycle tests publish Modules whose images exist nowhere, so this
 session's operator runs with scanning disabled (an operator's explicit choice, shown on every
 Module as ``Scanned=False ScanningDisabled``); ``test_scanning.py`` swaps in a pair with
-scanning enabled, on artifacts pushed to the local registry. The WASM host runs for the tests
-that install WASM modules, on loopback ports of its own, with the worker's token.
+scanning enabled, on artifacts pushed to the local registry. The WASM host and the module runner run
+for the tests that install WASM modules and process modules, on loopback ports of their own,
+with the worker's tokens.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from adx_modules.devstack.stack import wasm_host_environment
+from adx_modules.devstack.stack import runner_environment, wasm_host_environment
 from support.operator import ServiceProcess
 from support.stack import StackInfo
 
@@ -30,6 +31,7 @@ def service_env(stack: StackInfo) -> dict[str, str]:
         "ADX_SECURITY_SCANNING_ENABLED": "false",
         **wasm_host_environment(None, None),
         "ADX_WASM_HEALTH_REPORT_SECONDS": "1",
+        **runner_environment(None, None),
     }
 
 
@@ -66,6 +68,22 @@ def wasm_host(
         service_env,
         tmp_path_factory.mktemp("wasm-host") / "wasm-host.log",
         ready_url=f"{service_env['ADX_WASM_ADMIN_URL']}/readyz",
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def runner(
+    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    work = tmp_path_factory.mktemp("runner")
+    process = ServiceProcess(
+        "runner",
+        {**service_env, "ADX_RUNNER_WORK_DIR": str(work / "work")},
+        work / "runner.log",
+        ready_url=f"{service_env['ADX_RUNNER_ADMIN_URL']}/readyz",
     )
     process.start()
     yield process

@@ -1,0 +1,118 @@
+"""A Python module's whole life through the operator, the worker and the module runner, as an
+author and a tenant meet it: scaffolded with ``adx-module-cli init``, packaged (its routes read
+from its code into the manifest), published to the registry, installed with ``isolation:
+process`` by ``kubectl apply``, called at the endpoint its status shows, updated (the new code
+serves, the old process is gone) and uninstalled (no process, no row, no storage left)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+import pytest
+
+from adx_modules.authoring.package import build
+from adx_modules.authoring.publish import publish
+from adx_modules.service.cli import author_main
+from support.kube import Kubectl
+from support.objects import API_VERSION, installation_doc, wait_phase
+from support.stack import StackInfo
+
+pytestmark = pytest.mark.usefixtures("operator", "worker", "runner")
+
+
+def publish_python(
+    kubectl: Kubectl, registry: str, directory: Path, module_id: str, *, greeting: str
+) -> dict[str, Any]:
+    """``adx-module-cli init`` a module, change its greeting, package, publish, apply."""
+    version = directory.name
+    assert author_main(["init", module_id, "--dir", str(directory)]) == 0
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest.update(version=version, permissions=[f"storage:write:{module_id}/*"])
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    code = directory / "src" / "module.py"
+    code.write_text(code.read_text().replace('"hello"', json.dumps(greeting)))
+    package = build(directory / "manifest.json", directory / f"{module_id}.adx")
+    published = publish(package.path, registry, insecure=True)
+    assert published.module["spec"]["extensionPoints"] == {"api": [{"path": "/greet"}]}
+    name = published.module["metadata"]["name"]
+    kubectl.apply({**published.module, "apiVersion": API_VERSION})
+    kubectl("wait", f"module/{name}", "--for=condition=Ready", "--timeout=60s")
+    return published.module
+
+
+async def rows(env: dict[str, str], namespace: str) -> int:
+    connection = await asyncpg.connect(
+        env["ADX_DATABASE_URL"], server_settings={"search_path": env["ADX_DATABASE_SCHEMA_NAME"]}
+    )
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM runner_installations WHERE namespace = $1", namespace
+        )
+        return count
+    finally:
+        await connection.close()
+
+
+async def test_scaffold_publish_install_call_update_uninstall(  # noqa: PLR0917
+    kubectl: Kubectl,
+    namespace: str,
+    stack: StackInfo,
+    service_env: dict[str, str],
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    registry = stack.env["ADX_REGISTRY_ADDRESS"]
+    module_id = f"hello-{unique}"
+    publish_python(kubectl, registry, tmp_path / "1.0.0", module_id, greeting="hello")
+    publish_python(kubectl, registry, tmp_path / "1.1.0", module_id, greeting="bonjour")
+    kubectl.apply(
+        installation_doc(
+            "hello",
+            module_id,
+            version="1.0.0",
+            isolation="process",
+            approvedPermissions=[f"storage:write:{module_id}/*"],
+        )
+    )
+    mi = wait_phase(kubectl, "mi/hello", "Active", timeout=120)
+    assert mi["status"]["isolation"] == "process"
+    endpoint = mi["status"]["endpoints"][0]["url"]
+    assert endpoint == (
+        f"{service_env['ADX_RUNNER_INVOKE_URL']}/v1/tenants/{namespace}/installations/hello/api"
+    )
+    async with httpx.AsyncClient(timeout=30) as client:
+        first = await client.post(f"{endpoint}/greet", json={"name": "Ada"})
+        assert first.status_code == 200, first.text
+        assert first.json() == {"message": "hello, Ada"}
+        before = {p.pid for p in psutil.process_iter(["cmdline"]) if _module_process(p)}
+
+        kubectl("patch", "mi", "hello", "--type=merge", "-p", '{"spec":{"version":"1.1.0"}}')
+
+        def updated() -> dict[str, Any] | None:
+            obj: dict[str, Any] = kubectl.json("get", "mi", "hello")
+            status = obj.get("status", {})
+            done = status.get("installedVersion") == "1.1.0" and status.get("phase") == "Active"
+            return obj if done else None
+
+        kubectl.wait_for(updated, 120)
+        second = await client.post(f"{endpoint}/greet", json={"name": "Ada"})
+        assert second.json() == {"message": "bonjour, Ada"}
+        after = {p.pid for p in psutil.process_iter(["cmdline"]) if _module_process(p)}
+        assert before
+        assert after
+        assert not before & after  # the old process is gone
+
+        kubectl("delete", "mi", "hello", "--timeout=120s")
+        gone = await client.post(f"{endpoint}/greet", json={})
+    assert gone.status_code == 404
+    assert not [p for p in after if psutil.pid_exists(p)]
+    assert await rows(service_env, namespace) == 0
+
+
+def _module_process(process: psutil.Process) -> bool:
+    return "adx_module_sdk.process" in " ".join(process.info.get("cmdline") or [])
