@@ -55,5 +55,10 @@ ERRORS: dict[str, type[SdkError]] = {
 
 
 def error_of(code: str, message: str) -> SdkError:
-    """The exception for an error the runner answered."""
-    return ERRORS.get(code, SdkError)(message)
+    """The exception for an error the other side answered (its code kept, known or not)."""
+    known = ERRORS.get(code)
+    if known is not None:
+        return known(message)
+    error = SdkError(message)
+    error.code = code
+    return error

@@ -107,11 +107,18 @@ class Served:
             )
         except (ConfinementError, OSError) as error:
             raise LoadError(f"the process could not be confined: {error}") from None
-        cls = load(Path(args["package"]))
-        sdk = Sdk(self.channel, Identity(**args["identity"]), dict(args.get("config") or {}))
-        instance = cls(sdk)
-        await instance.initialize(dict(sdk.config.values))
-        await instance.start()
+        try:
+            cls = load(Path(args["package"]))
+            sdk = Sdk(self.channel, Identity(**args["identity"]), dict(args.get("config") or {}))
+            instance = cls(sdk)
+            await instance.initialize(dict(sdk.config.values))
+            await instance.start()
+        except LoadError:
+            raise
+        except Exception as error:
+            raise LoadError(
+                f"the module failed to start: {type(error).__name__}: {error}"
+            ) from None
         self.instance = instance
         return {
             "routes": [

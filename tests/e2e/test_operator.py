@@ -14,7 +14,7 @@ from support.objects import condition, installation_doc, module_doc, wait_condit
 from support.operator import ServiceProcess
 
 SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
-pytestmark = pytest.mark.usefixtures("operator", "worker", "wasm_host")
+pytestmark = pytest.mark.usefixtures("operator", "worker", "wasm_host", "runner")
 
 
 def test_samples_reach_their_expected_conditions(kubectl: Kubectl) -> None:
@@ -57,6 +57,12 @@ def test_samples_reach_their_expected_conditions(kubectl: Kubectl) -> None:
     approved = wait_condition(kubectl, "mi/csv-importer", "PermissionsApproved")
     assert approved["metadata"]["generation"] == 2
     assert condition(approved, "PermissionsApproved")["observedGeneration"] == 2
+    # and it runs in a process of its own under the module runner, serving its code's route
+    kubectl("wait", "--for=condition=Ready", "--timeout=120s", "mi/csv-importer")
+    process = kubectl.json("get", "mi", "csv-importer")
+    assert (process["status"]["phase"], process["status"]["isolation"]) == ("Active", "process")
+    greeted = httpx.get(f"{process['status']['endpoints'][0]['url']}/greet", timeout=30)
+    assert greeted.json() == {"message": "hello, world"}
 
 
 def test_kubectl_get_adx_shows_every_kind_with_its_columns(kubectl: Kubectl) -> None:

@@ -248,12 +248,19 @@ async def test_an_update_replaces_the_process_and_uninstall_cleans_up(
 async def test_a_module_that_cannot_start_fails_the_health_step_with_its_error(
     backend: RunnerBackend, files: Files
 ) -> None:
-    broken = package(files, "broken", "1.0.0", "import nothing_of_the_kind\n")
+    code = (
+        "from adx_module_sdk import Module\n\n\nclass Broken(Module):\n"
+        "    async def initialize(self, config):\n"
+        "        raise RuntimeError('the database it needs is not configured')\n"
+    )
+    broken = package(files, "broken", "1.0.0", code)
     with pytest.raises(StepError) as failed:
         await install(backend, broken, "broken")
     assert failed.value.reason.name == r.HEALTH_CHECK_FAILED
-    assert "revision 1 did not start" in failed.value.message
-    assert "nothing_of_the_kind" in failed.value.message
+    assert failed.value.message == (
+        "revision 1 did not start: LoadError: the module failed to start: "
+        "RuntimeError: the database it needs is not configured"
+    )
 
 
 async def test_a_runner_killed_starts_its_modules_again(
