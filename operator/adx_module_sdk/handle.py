@@ -1,4 +1,5 @@
-"""The SDK handle a module holds as ``self.sdk``: logger, configuration, storage, HTTP, events.
+"""The SDK handle a module holds as ``self.sdk``: logger, configuration, storage, HTTP, events,
+workflows.
 
 Why it exists: it is all a module may do outside its own memory, and every call but logging goes
 to the runner, which checks it against the permissions the tenant approved and refuses with
@@ -145,6 +146,26 @@ class Events:
         await self._transport.call("event_emit", {"topic": topic, "payload": payload})
 
 
+class Workflows:
+    """Durable work: a workflow a module of the tenant declares (``@workflow``), run by the
+    platform under Temporal; starting one needs ``workflow:execute:<name>``."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def start(
+        self, name: str, given: Any = None, *, installation: str | None = None, key: str = ""
+    ) -> str:
+        """Start ``name`` of ``installation`` (default: this one); its run id. The same
+        ``key`` gives the same run (a retried start does not start twice)."""
+        args = {"name": name, "input": given, "installation": installation, "key": key or None}
+        return str(await self._transport.call("workflow_start", args))
+
+    async def status(self, run_id: str) -> dict[str, Any]:
+        """``{"id", "status": RUNNING|COMPLETED|FAILED|..., "progress"|"result"|"error"}``."""
+        return dict(await self._transport.call("workflow_status", {"id": run_id}))
+
+
 class Sdk:
     """Everything a module may use, for one installation."""
 
@@ -156,3 +177,4 @@ class Sdk:
         self.storage = Storage(transport)
         self.http = Http(transport)
         self.events = Events(transport)
+        self.workflows = Workflows(transport)

@@ -24,12 +24,13 @@ from adx_module_sdk.channel import Channel
 from adx_module_sdk.confinement import (
     Confinement,
     ConfinementError,
+    Enforced,
     Limits,
     confine,
     die_with_parent,
 )
 from adx_module_sdk.errors import BadInputError, SdkError
-from adx_module_sdk.handle import Identity, Sdk
+from adx_module_sdk.handle import Identity, Sdk, Transport
 from adx_module_sdk.module import Event, Module, Request, Response
 
 SOCKET_FD = 3
@@ -42,17 +43,19 @@ class LoadError(SdkError):
     code = "LoadError"
 
 
-def module_classes(package: Path) -> list[type[Module]]:
-    """The :class:`Module` subclasses defined in the package's ``src/module.py``."""
+def module_classes(package: Path, name: str = "module") -> list[type[Module]]:
+    """The :class:`Module` subclasses defined in the package's ``src/module.py``, imported as
+    ``name`` (its own name in a process it shares with others)."""
     path = package / ENTRY
     if not path.is_file():
         raise LoadError(f"the package has no {ENTRY}")
-    sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location("module", path)
+    if name == "module":
+        sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise LoadError(f"{ENTRY} cannot be imported")
     code = importlib.util.module_from_spec(spec)
-    sys.modules["module"] = code
+    sys.modules[name] = code
     spec.loader.exec_module(code)
     return [
         value
@@ -60,13 +63,13 @@ def module_classes(package: Path) -> list[type[Module]]:
         if inspect.isclass(value)
         and issubclass(value, Module)
         and value is not Module
-        and value.__module__ == "module"
+        and value.__module__ == name
     ]
 
 
-def load(package: Path) -> type[Module]:
+def load(package: Path, name: str = "module") -> type[Module]:
     """The one :class:`Module` subclass defined in the package's ``src/module.py``."""
-    found = module_classes(package)
+    found = module_classes(package, name)
     if len(found) != 1:
         names = ", ".join(c.__name__ for c in found) or "none"
         raise LoadError(f"{ENTRY} must define exactly one subclass of Module (found {names})")
@@ -78,10 +81,16 @@ async def _maybe(value: Any) -> Any:
 
 
 class Served:
-    """The module instance and its handlers, as the runner calls them."""
+    """The module instance and its handlers, as the runner calls them. ``confined``: in a
+    process of its own, narrowed before the module loads; not confined: a trusted module in the
+    runner's own process (isolation none), imported under ``name``."""
 
-    def __init__(self, channel: Channel) -> None:
-        self.channel = channel
+    def __init__(
+        self, transport: Transport, *, confined: bool = True, name: str = "module"
+    ) -> None:
+        self.transport = transport
+        self.confined = confined
+        self.name = name
         self.instance: Module | None = None
         self.stopped = asyncio.Event()
 
@@ -95,21 +104,23 @@ class Served:
     async def _init(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.instance is not None:
             raise BadInputError("init twice")
-        try:
-            enforced = confine(
-                Confinement(
-                    limits=Limits(**args["limits"]),
-                    workdir=os.getcwd(),
-                    readable=(args["package"], *args.get("readable", ())),
-                    writable=tuple(args.get("writable", ())),
-                    pids_cgroup=args.get("pids_cgroup"),
+        enforced = Enforced(notes=["not confined: a trusted module in the runner's process"])
+        if self.confined:
+            try:
+                enforced = confine(
+                    Confinement(
+                        limits=Limits(**args["limits"]),
+                        workdir=os.getcwd(),
+                        readable=(args["package"], *args.get("readable", ())),
+                        writable=tuple(args.get("writable", ())),
+                        pids_cgroup=args.get("pids_cgroup"),
+                    )
                 )
-            )
-        except (ConfinementError, OSError) as error:
-            raise LoadError(f"the process could not be confined: {error}") from None
+            except (ConfinementError, OSError) as error:
+                raise LoadError(f"the process could not be confined: {error}") from None
         try:
-            cls = load(Path(args["package"]))
-            sdk = Sdk(self.channel, Identity(**args["identity"]), dict(args.get("config") or {}))
+            cls = load(Path(args["package"]), self.name)
+            sdk = Sdk(self.transport, Identity(**args["identity"]), dict(args.get("config") or {}))
             instance = cls(sdk)
             await instance.initialize(dict(sdk.config.values))
             await instance.start()

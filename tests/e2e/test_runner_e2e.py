@@ -6,6 +6,7 @@ serves, the old process is gone) and uninstalled (no process, no row, no storage
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ import pytest
 
 from adx_modules.authoring.package import build
 from adx_modules.authoring.publish import publish
+from adx_modules.authoring.scaffold import manifest_for
 from adx_modules.service.cli import author_main
 from support.kube import Kubectl
 from support.objects import API_VERSION, installation_doc, wait_phase
+from support.sdk_guests import probe
 from support.stack import StackInfo
 
 pytestmark = pytest.mark.usefixtures("operator", "worker", "runner")
@@ -116,3 +119,82 @@ async def test_scaffold_publish_install_call_update_uninstall(  # noqa: PLR0917
 
 def _module_process(process: psutil.Process) -> bool:
     return "adx_module_sdk.process" in " ".join(process.info.get("cmdline") or [])
+
+
+SHOP = [
+    "storage:write:notes/*",
+    "event:publish:orders.*",
+    "workflow:execute:tally",
+    "workflow:execute:flaky",
+]
+AUDIT = ["storage:write:notes/*", "event:subscribe:orders.*"]
+
+
+async def test_modules_talk_through_events_and_run_durable_workflows(
+    kubectl: Kubectl, stack: StackInfo, unique: str, tmp_path: Path
+) -> None:
+    for role, permissions in (("shop", SHOP), ("audit", AUDIT)):
+        module_id = f"{role}-{unique}"  # the same code, published as two modules
+        directory = tmp_path / role
+        (directory / "src").mkdir(parents=True)
+        (directory / "src" / "module.py").write_text(probe())
+        manifest = {**manifest_for(module_id, "python"), "permissions": permissions}
+        (directory / "manifest.json").write_text(json.dumps(manifest))
+        built = build(directory / "manifest.json", directory / f"{role}.adx")
+        published = publish(built.path, stack.env["ADX_REGISTRY_ADDRESS"], insecure=True)
+        points = published.module["spec"]["extensionPoints"]
+        assert set(points["workflows"]) == {"flaky", "tally"}
+        kubectl.apply({**published.module, "apiVersion": API_VERSION})
+        name = published.module["metadata"]["name"]
+        kubectl("wait", f"module/{name}", "--for=condition=Ready", "--timeout=60s")
+        kubectl.apply(
+            installation_doc(role, module_id, isolation="process", approvedPermissions=permissions)
+        )
+    shop = wait_phase(kubectl, "mi/shop", "Active", timeout=120)["status"]["endpoints"][0]["url"]
+    audit = wait_phase(kubectl, "mi/audit", "Active", timeout=120)["status"]["endpoints"][0]["url"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        emitted = await client.post(f"{shop}/emit", json={"topic": "orders.created", "payload": 7})
+        assert emitted.status_code == 200, emitted.text
+        seen: list[dict[str, Any]] = []
+        for _ in range(60):
+            seen = (await client.get(f"{audit}/seen")).json()
+            if seen:
+                break
+            await asyncio.sleep(0.5)
+        assert [(e["topic"], e["payload"], e["source"]) for e in seen] == [
+            ("orders.created", 7, "shop")
+        ]
+
+        async def finished(run_id: str) -> dict[str, Any]:
+            for _ in range(120):
+                state: dict[str, Any] = (
+                    await client.get(f"{shop}/jobs/status", params={"id": run_id})
+                ).json()
+                if state["status"] != "RUNNING":
+                    return state
+                await asyncio.sleep(0.5)
+            raise AssertionError(f"{run_id} still running: {state}")
+
+        tally = (
+            await client.post(
+                f"{shop}/jobs", json={"name": "tally", "input": {"items": [1, 2, 3]}, "key": "t1"}
+            )
+        ).json()
+        again = (
+            await client.post(
+                f"{shop}/jobs", json={"name": "tally", "input": {"items": []}, "key": "t1"}
+            )
+        ).json()
+        assert again == tally  # the same key: the same run, not a second one
+        assert await finished(tally["id"]) == {
+            "id": tally["id"],
+            "status": "COMPLETED",
+            "result": {"items": 3},
+        }
+        flaky = (await client.post(f"{shop}/jobs", json={"name": "flaky"})).json()
+        assert (await finished(flaky["id"]))["result"] == {"tries": 2}  # retried once, as declared
+        denied = await client.post(f"{audit}/jobs", json={"name": "tally", "input": {"items": []}})
+        assert denied.status_code == 403
+        assert denied.json()["message"] == (
+            "needs the permission workflow:execute:tally, which is not approved"
+        )

@@ -21,6 +21,7 @@ from adx_modules.api import reasons as r
 from adx_modules.api.module import ModuleSpec
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
+from adx_modules.sandboxes.events import POLL_SECONDS
 from adx_modules.sandboxes.runner.backend import RunnerBackend
 from adx_modules.sandboxes.runner.records import RunnerRecords
 from support.operator import ServiceProcess
@@ -44,7 +45,12 @@ def files(tmp_path: Path) -> Iterator[Files]:
 
 @pytest.fixture
 def runner(stack: StackInfo, db_schema: str, tmp_path: Path) -> Iterator[ServiceProcess]:
-    process = runner_process(stack.env, db_schema, tmp_path, request_timeout_seconds="3")
+    process = runner_process(
+        {**stack.env, "ADX_SANDBOX_TRUSTED_MODULES": "trusted"},
+        db_schema,
+        tmp_path,
+        request_timeout_seconds="3",
+    )
     process.start()
     yield process
     process.stop()
@@ -68,7 +74,11 @@ def module(files: Files) -> ModuleSpec:
         "probe",
         "1.0.0",
         probe("1.0.0"),
-        permissions=[*PERMISSIONS, f"network:access:127.0.0.1:{files.port}"],
+        permissions=[
+            *PERMISSIONS,
+            "event:subscribe:orders.*",
+            f"network:access:127.0.0.1:{files.port}",
+        ],
     )
 
 
@@ -155,6 +165,36 @@ async def test_every_sdk_call_is_held_to_the_approved_permissions(
         f"network:access:127.0.0.1:{files.port}",
     ]
     assert setting == "hey"
+
+
+async def test_events_reach_the_tenants_subscribers_once_each_and_no_one_else(
+    backend: RunnerBackend, module: ModuleSpec
+) -> None:
+    listening = [*PERMISSIONS, "event:subscribe:orders.*"]
+    listener = await install(backend, module, "listener", approved=listening)
+    emitter = await install(backend, module, "emitter", approved=PERMISSIONS)  # no subscribing
+    stranger = await install(backend, module, "stranger", approved=listening, namespace="tenant-b")
+    async with httpx.AsyncClient() as client:
+        for n in range(3):
+            emitted = await call(
+                client, emitter, "/emit", {"topic": "orders.created", "payload": n}
+            )
+            assert emitted.status_code == 200, emitted.text
+        for _ in range(40):
+            seen = (await call(client, listener, "/seen", method="GET")).json()
+            if len(seen) >= 3:
+                break
+            await asyncio.sleep(0.25)
+        await asyncio.sleep(POLL_SECONDS + 0.5)  # a whole round more: nothing is delivered twice
+        seen = (await call(client, listener, "/seen", method="GET")).json()
+        unseen = (await call(client, stranger, "/seen", method="GET")).json()
+        own = (await call(client, emitter, "/seen", method="GET")).json()
+    assert [(e["topic"], e["payload"], e["source"]) for e in seen] == [
+        ("orders.created", n, "emitter") for n in range(3)
+    ]
+    assert [e["id"] for e in seen] == sorted({e["id"] for e in seen})  # in order, no repeats
+    assert unseen == []  # another tenant's subscriber
+    assert own == []  # no event:subscribe permission: nothing delivered
 
 
 async def test_an_allowed_fetch_goes_through_the_runner(
@@ -276,3 +316,24 @@ async def test_a_runner_killed_starts_its_modules_again(
         after = await call(client, endpoint, "/greet")
     assert after.status_code == 200
     assert after.json()["pid"] != before
+
+
+async def test_a_trusted_module_runs_in_the_runners_process_and_no_other_may(
+    store: Store, runner: ServiceProcess, files: Files
+) -> None:
+    none = RunnerBackend(store, None, settings_of(runner), "none")
+    trusted = package(files, "trusted", "1.0.0", probe(), permissions=PERMISSIONS)
+    endpoint = await install(none, trusted, "trusted", isolation="none")
+    async with httpx.AsyncClient() as client:
+        greeted = (await call(client, endpoint, "/greet")).json()
+        stored = await call(client, endpoint, "/storage", {"key": "secrets", "value": 1})
+    assert runner._popen is not None
+    assert greeted["pid"] == runner._popen.pid  # no process of its own
+    assert stored.status_code == 403  # its SDK calls still need their permissions
+    untrusted = package(files, "probe", "1.0.0", probe(), permissions=PERMISSIONS)
+    with pytest.raises(StepError) as refused:
+        await install(none, untrusted, "untrusted", isolation="none")
+    assert refused.value.message == (
+        "revision 1 did not start: probe is not in sandbox.trusted_modules: it may not run "
+        "unconfined"
+    )

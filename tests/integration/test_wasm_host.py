@@ -19,8 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from adx_modules.api import reasons as r
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
+from adx_modules.sandboxes.events import POLL_SECONDS
 from adx_modules.sandboxes.wasm.backend import WasmBackend
-from adx_modules.sandboxes.wasm.events import POLL_SECONDS
 from adx_modules.sandboxes.wasm.records import WasmRecords
 from support import guests
 from support.operator import ServiceProcess

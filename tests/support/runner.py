@@ -84,6 +84,7 @@ async def install(
     approved: list[str] | None = None,
     configuration: dict[str, Any] | None = None,
     namespace: str = NAMESPACE,
+    isolation: str = "process",
 ) -> str:
     """Provision, wait until serving, activate: what the install workflow does; the endpoint."""
     installation = ModuleInstallationSpec.model_validate(
@@ -98,12 +99,12 @@ async def install(
             ref=ref(name, namespace),
             spec=installation,
             module=module,
-            isolation="process",
+            isolation=isolation,
             revision=revision,
         )
     )
     await backend.wait_healthy(
-        HealthRequest(ref=ref(name, namespace), timeout_seconds=60, isolation="process"),
+        HealthRequest(ref=ref(name, namespace), timeout_seconds=60, isolation=isolation),
         lambda _: None,
     )
     await backend.activate(ref(name, namespace), True)

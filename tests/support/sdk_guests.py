@@ -10,7 +10,9 @@ import asyncio
 import os
 import socket
 
-from adx_module_sdk import Module, PermissionDeniedError, Request, Response, SdkError, route
+from adx_module_sdk import (
+    Event, Module, PermissionDeniedError, Request, Response, SdkError, route, subscribe, workflow,
+)
 
 
 class Probe(Module):
@@ -55,6 +57,44 @@ class Probe(Module):
             return {"emitted": asked["topic"]}
         except SdkError as error:
             return Response(403, {"code": error.code, "message": error.message})
+
+    @subscribe("orders.*")
+    async def on_order(self, event: Event):
+        seen = await self.sdk.storage.get("notes/seen") or []
+        seen.append({"id": event.id, "topic": event.topic, "payload": event.payload,
+                     "source": event.source})
+        await self.sdk.storage.put("notes/seen", seen)
+
+    @route("/seen")
+    async def seen(self, request: Request):
+        return await self.sdk.storage.get("notes/seen") or []
+
+    @workflow("tally", timeout_seconds=20, max_attempts=2)
+    async def tally(self, given):
+        return {"items": len(given["items"])}
+
+    @workflow("flaky", timeout_seconds=20, max_attempts=3)
+    async def flaky(self, given):
+        tries = (await self.sdk.storage.get("notes/flaky") or 0) + 1
+        await self.sdk.storage.put("notes/flaky", tries)
+        if tries < 2:
+            raise RuntimeError(f"attempt {tries} fails on purpose")
+        return {"tries": tries}
+
+    @route("/jobs", methods=("POST",))
+    async def start_job(self, request: Request):
+        asked = request.json()
+        try:
+            started = await self.sdk.workflows.start(
+                asked["name"], asked.get("input"), key=asked.get("key", "")
+            )
+            return {"id": started}
+        except SdkError as error:
+            return Response(403, {"code": error.code, "message": error.message})
+
+    @route("/jobs/status")
+    async def job_status(self, request: Request):
+        return await self.sdk.workflows.status(request.query["id"])
 
     @route("/read", methods=("POST",))
     async def read(self, request: Request):
@@ -105,3 +145,24 @@ class Probe(Module):
 
 def probe(version: str = "1.0.0") -> str:
     return PROBE.replace("VERSION", version)
+
+
+COUNTER = '''"""counter: counts the events it is given (what the event benchmark measures)."""
+
+from adx_module_sdk import Event, Module, Request, route, subscribe
+
+
+class Counter(Module):
+    async def initialize(self, config):
+        self.count = 0
+        self.last = 0
+
+    @subscribe("bench.*")
+    async def counted(self, event: Event):
+        self.count += 1
+        self.last = event.id
+
+    @route("/count")
+    async def report(self, request: Request):
+        return {"count": self.count, "last": self.last}
+'''

@@ -169,6 +169,17 @@ def test_disabled_isolation_is_refused_and_wasm_modules_default_to_wasm() -> Non
     assert refused.reason == r.ISOLATION_DISABLED
 
 
+def test_isolation_none_is_only_for_trusted_modules() -> None:
+    cat = catalog(module("app", "1.0.0"))
+    refused = install({"module": "app", "isolation": "none"}, cat)
+    assert refused.reason == r.MODULE_NOT_TRUSTED
+    assert refused.message.startswith("spec.isolation: none runs a module unconfined")
+    assert "app is not one of them" in refused.message
+    trusted = install({"module": "app", "isolation": "none"}, cat, trusted=frozenset({"app"}))
+    assert (trusted.ok, trusted.isolation) == (True, "none")
+    assert install({"module": "app", "isolation": "process"}, cat).ok
+
+
 def test_missing_permissions_are_listed() -> None:
     cat = catalog(
         module("app", "1.0.0", permissions=["database:read:user_data", "network:access:x.io"])

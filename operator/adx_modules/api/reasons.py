@@ -181,6 +181,22 @@ ISOLATION_DISABLED: Final = _reason(
 ISOLATION_UNAVAILABLE: Final = _reason(
     "IsolationUnavailable", "permanent", "no sandbox backend for that isolation yet", ACCEPTED
 )
+MODULE_NOT_TRUSTED: Final = _reason(
+    "ModuleNotTrusted",
+    "permanent",
+    "isolation none is only for the modules sandbox.trusted_modules lists",
+    ACCEPTED,
+)
+MODULE_WORKFLOW_UNKNOWN: Final = _reason(
+    "ModuleWorkflowUnknown",
+    "permanent",
+    "the installation's module declares no workflow of that name (or the installation is gone)",
+)
+MODULE_WORKFLOW_FAILED: Final = _reason(
+    "ModuleWorkflowFailed",
+    "transient",
+    "a module workflow's step failed; retried up to its declared attempts",
+)
 INVALID_MODULE: Final = _reason(
     "InvalidModule", "permanent", "the module cannot run in the chosen sandbox", INSTALLED
 )

@@ -97,6 +97,16 @@ class SandboxSettings(_Section):
     health_timeout_seconds: int = Field(
         300, ge=10, le=3600, description="Default time a module has to become healthy."
     )
+    trusted_modules: str = Field(
+        "",
+        description="Comma-separated module ids that may run with isolation none (in the "
+        "module runner's own process, unconfined); any other module asking for none is refused "
+        "at admission, with the reason.",
+    )
+
+    @property
+    def trusted(self) -> frozenset[str]:
+        return frozenset(m.strip() for m in self.trusted_modules.split(",") if m.strip())
 
 
 class SecuritySettings(_Section):
@@ -250,18 +260,9 @@ class RunnerSettings(_Section):
     http_requests_per_second: float = Field(
         10, gt=0, description="sdk.http requests per second per installation (burst 2x)."
     )
-    trusted_modules: str = Field(
-        "",
-        description="Comma-separated module ids that may run with isolation none (in the "
-        "runner's own process, unconfined); every other module is refused none, with the reason.",
-    )
     sync_seconds: float = Field(
         5, gt=0, le=3600, description="How often the runner re-reads its registrations."
     )
-
-    @property
-    def trusted(self) -> frozenset[str]:
-        return frozenset(m.strip() for m in self.trusted_modules.split(",") if m.strip())
 
 
 class Settings(_Section):

@@ -50,6 +50,7 @@ def installation_outcome(
         default_isolation=sandbox.default_isolation,
         enable_wasm=sandbox.enable_wasm,
         enable_containers=sandbox.enable_containers,
+        trusted=sandbox.trusted,
     )
     if not verdict.ok:
         if verdict.reason in (r.MODULE_NOT_FOUND, r.NO_MATCHING_VERSION, r.INVALID_CONSTRAINT):

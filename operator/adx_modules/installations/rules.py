@@ -51,6 +51,7 @@ def check_installation(
     default_isolation: str,
     enable_wasm: bool,
     enable_containers: bool,
+    trusted: frozenset[str] = frozenset(),
 ) -> InstallationVerdict:
     """Can this installation go ahead: module, version, isolation, configuration?"""
     try:
@@ -91,6 +92,14 @@ def check_installation(
             r.ISOLATION_DISABLED,
             f"spec.isolation: {isolation} is disabled on this platform "
             "(settings sandbox.enable_wasm / sandbox.enable_containers)",
+        )
+    if isolation == "none" and module.module_id not in trusted:
+        return InstallationVerdict(
+            False,
+            r.MODULE_NOT_TRUSTED,
+            f"spec.isolation: none runs a module unconfined, in the module runner's own process; "
+            f"the platform allows that only for the modules sandbox.trusted_modules lists, and "
+            f"{module.module_id} is not one of them (isolation process runs it confined)",
         )
     problems = configuration_problems(module.config_schema, spec.configuration)
     inlined = sorted(secret_keys(module.config_schema) & set(spec.configuration or {}))

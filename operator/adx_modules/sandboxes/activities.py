@@ -1,5 +1,5 @@
 """The sandbox activities: the lifecycle's sandbox steps, dispatched to the backend of the
-installation's isolation level.
+installation's isolation level, and the steps of the workflows modules contribute.
 
 Why it exists: workflows call one set of activities by name whatever the isolation; this turns
 each call into the backend's operation, and a backend's progress into Temporal heartbeats (so
@@ -14,18 +14,24 @@ from typing import Any
 
 from temporalio import activity
 
+from adx_modules.api import reasons as r
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
+from adx_modules.core.errors import StepError
 from adx_modules.core.settings import Settings
+from adx_modules.sandboxes.admin_http import HostAdmin
 from adx_modules.sandboxes.backend import SandboxRegistry
 from adx_modules.sandboxes.container.backend import ContainerBackend
 from adx_modules.sandboxes.contract import (
     ActivationRequest,
     HealthRequest,
+    ModuleWorkflowActivities,
+    ModuleWorkflowRequest,
     ProvisionRequest,
     ProvisionResult,
     SandboxActivities,
     SandboxRequest,
+    StepPolicy,
 )
 from adx_modules.sandboxes.runner.backend import RunnerBackend
 from adx_modules.sandboxes.wasm.backend import WasmBackend
@@ -37,7 +43,8 @@ def registry(kube: KubeClient, store: Store, settings: Settings) -> SandboxRegis
         [
             ContainerBackend(kube, settings.sandbox),
             WasmBackend(store, kube, settings),
-            RunnerBackend(store, kube, settings),
+            RunnerBackend(store, kube, settings, "process"),
+            RunnerBackend(store, kube, settings, "none"),
         ]
     )
 
@@ -72,3 +79,45 @@ class SandboxSteps:
     def all(self) -> list[Callable[..., Any]]:
         """Every sandbox activity, for the worker."""
         return [self.provision, self.wait_healthy, self.activate, self.deprovision]
+
+
+class ModuleWorkflowSteps:
+    """The steps of ``ModuleWorkflow``: a module's declared policy, and its step run, through
+    the module runner's admin port (the worker holds its token)."""
+
+    def __init__(self, settings: Settings) -> None:
+        runner = settings.runner
+        self._admin = HostAdmin("the module runner", runner.admin_url, runner.admin_token)
+
+    @staticmethod
+    def _path(request: ModuleWorkflowRequest) -> str:
+        return f"{request.namespace}/{request.installation}/workflows/{request.workflow}"
+
+    @activity.defn(name=ModuleWorkflowActivities.DESCRIBE)
+    async def describe(self, request: ModuleWorkflowRequest) -> StepPolicy:
+        status, body = await self._admin.request("GET", self._path(request))
+        if status == 404:
+            raise StepError(r.MODULE_WORKFLOW_UNKNOWN, str(body.get("message")))
+        if status != 200:
+            raise StepError(r.SERVICE_UNAVAILABLE, f"the module runner answered {status}: {body}")
+        return StepPolicy.model_validate(body)
+
+    @activity.defn(name=ModuleWorkflowActivities.RUN)
+    async def run(self, request: ModuleWorkflowRequest) -> Any:
+        info = activity.info()
+        seconds = (
+            max(1.0, info.start_to_close_timeout.total_seconds())
+            if info.start_to_close_timeout
+            else 300.0
+        )
+        status, body = await self._admin.request(
+            "POST", self._path(request), body={"input": request.input}, seconds=seconds + 5
+        )
+        if status == 404:
+            raise StepError(r.MODULE_WORKFLOW_UNKNOWN, str(body.get("message")))
+        if status != 200:
+            raise StepError(
+                r.MODULE_WORKFLOW_FAILED,
+                f"attempt {info.attempt}: {body.get('reason')}: {body.get('message')}",
+            )
+        return body.get("output")

@@ -63,10 +63,24 @@ class HostAdmin:
     async def call(
         self, method: str, ref: InstallationRef, suffix: str = "", **params: Any
     ) -> tuple[int, dict[str, Any]]:
-        url = f"{self._url}{ADMIN}/{ref.namespace}/{ref.name}{suffix}"
+        return await self.request(method, f"{ref.namespace}/{ref.name}{suffix}", params=params)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        seconds: float = 60,
+    ) -> tuple[int, dict[str, Any]]:
+        """``method`` on ``{ADMIN}/{path}``: the status and the JSON answer."""
+        url = f"{self._url}{ADMIN}/{path}"
         try:
-            async with httpx.AsyncClient(timeout=60) as client:
-                response = await client.request(method, url, headers=self._headers, params=params)
+            async with httpx.AsyncClient(timeout=seconds) as client:
+                response = await client.request(
+                    method, url, headers=self._headers, params=params, json=body
+                )
         except httpx.HTTPError as error:
             raise StepError(
                 r.SERVICE_UNAVAILABLE, f"{self._what} at {self._url} cannot be reached ({error})"
@@ -78,7 +92,7 @@ class HostAdmin:
                 "same for both",
             )
         try:
-            body = response.json()
+            answer = response.json()
         except ValueError:
-            body = {"message": response.text[:200]}
-        return response.status_code, body if isinstance(body, dict) else {"items": body}
+            answer = {"message": response.text[:200]}
+        return response.status_code, answer if isinstance(answer, dict) else {"items": answer}

@@ -8,7 +8,7 @@ heartbeats). Every operation is idempotent: the activities run at least once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Protocol
 
 from adx_modules.api import reasons as r
@@ -52,12 +52,6 @@ class SandboxBackend(Protocol):
         ...
 
 
-# isolation levels a backend is being built for, and the issue that builds it
-PLANNED: Mapping[str, str] = {
-    "none": "the trusted runner",
-}
-
-
 class SandboxRegistry:
     """The backends by isolation level."""
 
@@ -72,10 +66,9 @@ class SandboxRegistry:
         """The backend for ``isolation``; StepError(IsolationUnavailable) when there is none."""
         found = self._backends.get(isolation)
         if found is None:
-            coming = f" ({PLANNED[isolation]} is not built yet)" if isolation in PLANNED else ""
             raise StepError(
                 r.ISOLATION_UNAVAILABLE,
-                f"spec.isolation: {isolation} is not available in this version{coming}; "
+                f"spec.isolation: {isolation} is not available in this version; "
                 f"available: {', '.join(self.available)}",
             )
         return found

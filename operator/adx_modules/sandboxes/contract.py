@@ -8,7 +8,7 @@ the backends so workflows import no side effect.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -82,3 +82,35 @@ class SandboxDescription(Payload):
     objects: list[str]
     """What exists, e.g. ``Deployment/mod-analytics``."""
     endpoints: list[Endpoint] = []
+
+
+class ModuleWorkflowActivities:
+    """Activity names of a module-contributed workflow (``ModuleWorkflow``)."""
+
+    WORKFLOW = "ModuleWorkflow"
+    DESCRIBE = "describe_module_workflow"
+    RUN = "run_module_workflow"
+
+    @staticmethod
+    def workflow_id(namespace: str, installation: str, name: str, key: str) -> str:
+        """One run per ``key`` (the caller's idempotency key): a retried start joins it."""
+        return f"mw/{namespace}/{installation}/{name}/{key}"
+
+
+class ModuleWorkflowRequest(Payload):
+    """Run a workflow a module declares (``@workflow``), in its tenant."""
+
+    namespace: str
+    installation: str
+    """The installation whose module declares the workflow."""
+    workflow: str
+    input: Any = None
+    caller: str
+    """The installation that asked (it holds ``workflow:execute:<workflow>``)."""
+
+
+class StepPolicy(Payload):
+    """The declared timeout and attempts of a module workflow's step."""
+
+    timeout_seconds: Annotated[int, Field(ge=1, le=86_400)]
+    max_attempts: Annotated[int, Field(ge=1, le=100)]

@@ -38,7 +38,8 @@ from adx_modules.installations.activities.supersede import SupersedeActivities
 from adx_modules.installations.workflows.install import InstallModuleWorkflow
 from adx_modules.installations.workflows.uninstall import UninstallModuleWorkflow
 from adx_modules.installations.workflows.update import UpdateModuleWorkflow
-from adx_modules.sandboxes.activities import SandboxSteps, registry
+from adx_modules.sandboxes.activities import ModuleWorkflowSteps, SandboxSteps, registry
+from adx_modules.sandboxes.workflows import ModuleWorkflow
 from adx_modules.service.lifetime import serve_until_signalled
 
 LOG = logging.getLogger("adx_modules.worker")
@@ -48,6 +49,7 @@ WORKFLOWS = (
     UninstallModuleWorkflow,
     ScanModuleWorkflow,
     WatchVulnerabilityDatabaseWorkflow,
+    ModuleWorkflow,
 )
 
 
@@ -61,6 +63,7 @@ def activities(
     supersede = SupersedeActivities(client)
     dependencies = DependencyActivities(kube)
     sandboxes = SandboxSteps(registry(kube, store, settings))
+    module_workflows = ModuleWorkflowSteps(settings)
     scanner = Scanner(store, settings, kube)
     rescans = Rescans(kube, client, settings)
     return [
@@ -73,6 +76,8 @@ def activities(
         dependencies.wait_installations,
         dependencies.collect_dependencies,
         *sandboxes.all(),
+        module_workflows.describe,
+        module_workflows.run,
         scanner.scan_artifact,
         scanner.report_scan,
         rescans.refresh_database,

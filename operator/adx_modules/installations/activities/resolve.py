@@ -53,6 +53,7 @@ class ResolveActivities:
             default_isolation=sandbox.default_isolation,
             enable_wasm=sandbox.enable_wasm,
             enable_containers=sandbox.enable_containers,
+            trusted=sandbox.trusted,
         )
         if not verdict.ok or verdict.resolved is None or verdict.resolved.spec is None:
             raise StepError(verdict.reason, verdict.message)

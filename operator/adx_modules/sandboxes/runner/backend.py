@@ -51,6 +51,7 @@ def registration(
     spec: ModuleInstallationSpec,
     module: ModuleSpec,
     *,
+    isolation: str,
     revision: int,
     digest: str,
     settings: Settings,
@@ -62,7 +63,7 @@ def registration(
         namespace=ref.namespace,
         name=ref.name,
         uid=ref.uid,
-        isolation="process",
+        isolation=isolation,
         revision=revision,
         module_id=module.module_id,
         version=module.version,
@@ -80,11 +81,17 @@ def registration(
 
 
 class RunnerBackend:
-    """Process isolation: registrations in PostgreSQL, run by the module runner."""
+    """Process isolation (or none, for trusted modules): registrations in PostgreSQL, run by
+    the module runner."""
 
-    isolation = "process"
-
-    def __init__(self, store: Store, kube: KubeClient | None, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        kube: KubeClient | None,
+        settings: Settings,
+        isolation: str = "process",
+    ) -> None:
+        self.isolation = isolation
         self._records = RunnerRecords(store)
         self._artifacts = ArtifactFetcher(settings.registry, kube)
         self._settings = settings
@@ -100,7 +107,7 @@ class RunnerBackend:
         if module.runtime not in RUNTIMES:
             raise StepError(
                 r.ISOLATION_UNAVAILABLE,
-                f"spec.isolation: process runs runtime {', '.join(RUNTIMES)} modules; "
+                f"spec.isolation: {self.isolation} runs runtime {', '.join(RUNTIMES)} modules; "
                 f"{where} is {module.runtime} (the JavaScript runner is not built yet)",
             )
         content, digest = await artifact_bytes(self._artifacts, module, "package", self.isolation)
@@ -127,6 +134,7 @@ class RunnerBackend:
                 ref,
                 request.spec,
                 module,
+                isolation=self.isolation,
                 revision=request.revision,
                 digest=digest,
                 settings=self._settings,

@@ -6,9 +6,9 @@ Why it exists: the runner's promise for isolation ``process`` is kept here. The 
 and every child it forks are killed together), its own working directory and one socket; it
 confines itself (:mod:`adx_module_sdk.confinement`) before the module's code loads. Whatever it
 asks of the platform comes back over the socket and is decided by the installation's host API
-(:class:`~adx_modules.sandboxes.wasm.hostapi.InstallationHostApi`, the same checks as for WASM
-modules). A call past its deadline kills the process: a spinning handler cannot be interrupted
-any other way, and the runner starts it again.
+(:mod:`bridge`: the same checks as for WASM modules). A call past its deadline kills the
+process: a spinning handler cannot be interrupted any other way, and the runner starts it
+again.
 """
 
 from __future__ import annotations
@@ -27,23 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from adx_module_sdk.channel import Channel, ChannelClosedError
-from adx_module_sdk.errors import (
-    BadInputError,
-    PermissionDeniedError,
-    QuotaExceededError,
-    RateLimitedError,
-    SdkError,
-)
-from adx_modules.sandboxes.wasm.abi import BAD_INPUT, DENIED, LIMITED, QUOTA_EXCEEDED, HostCallError
-from adx_modules.sandboxes.wasm.hostapi import InstallationHostApi
+from adx_module_sdk.errors import SdkError
+from adx_modules.sandboxes.runner.bridge import HostBridge
 
 LOG = logging.getLogger("adx_modules.runner.module")
-ERRORS: dict[int, type[SdkError]] = {
-    DENIED: PermissionDeniedError,
-    QUOTA_EXCEEDED: QuotaExceededError,
-    LIMITED: RateLimitedError,
-    BAD_INPUT: BadInputError,
-}
 TAIL_LINES = 20
 STOP_GRACE = 5.0
 
@@ -98,10 +85,9 @@ def environment(workdir: Path) -> dict[str, str]:
 class ModuleProcess:
     """A started module, until it ends."""
 
-    def __init__(self, launch: Launch, host_api: InstallationHostApi, settings_of: Any) -> None:
+    def __init__(self, launch: Launch, bridge: HostBridge) -> None:
         self._launch = launch
-        self._host_api = host_api
-        self._settings_of = settings_of  # async (key, value) -> effective configuration
+        self._bridge = bridge
         self._process: asyncio.subprocess.Process | None = None
         self._channel: Channel | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -141,7 +127,7 @@ class ModuleProcess:
             )
         finally:
             theirs.close()
-        self._channel = await Channel.over_socket(ours, self._serve)
+        self._channel = await Channel.over_socket(ours, self._bridge.call)
         self._tasks = [
             asyncio.create_task(self._channel.serve()),
             asyncio.create_task(self._read(self._process.stdout, "stdout")),
@@ -203,36 +189,6 @@ class ModuleProcess:
         why = f" ({self.killed_for})" if self.killed_for else ""
         last = next((line for line in reversed(self.tail) if line.strip()), "")
         return f": {how}{why}" + (f"; its last words: {last[:300]}" if last else "")
-
-    async def _serve(self, op: str, args: dict[str, Any]) -> Any:
-        """A call from the module: checked and done by the installation's host API."""
-        api = self._host_api
-        try:
-            if op == "config_set":
-                return await self._settings_of(str(args["key"]), args.get("value"))
-            if op == "storage_get":
-                data = await asyncio.to_thread(api.storage_get, str(args["key"]))
-                return None if data is None else json.loads(data)
-            if op == "storage_put":
-                value = json.dumps(args.get("value")).encode()
-                await asyncio.to_thread(api.storage_put, str(args["key"]), value)
-                return None
-            if op == "storage_delete":
-                await asyncio.to_thread(api.storage_delete, str(args["key"]))
-                return None
-            if op == "event_emit":
-                payload = json.dumps(args.get("payload")).encode()
-                await asyncio.to_thread(api.event_emit, str(args["topic"]), payload)
-                return None
-            if op == "http_fetch":
-                timeout = float(args.pop("timeout", 10.0))
-                answer = await asyncio.to_thread(api.http_fetch, json.dumps(args).encode(), timeout)
-                return json.loads(answer)
-        except HostCallError as error:
-            raise ERRORS.get(error.code, SdkError)(error.message) from None
-        except (KeyError, TypeError, ValueError) as error:
-            raise BadInputError(f"{op}: malformed arguments ({error})") from None
-        raise BadInputError(f"{op} is not an SDK call")
 
     async def _read(self, stream: asyncio.StreamReader | None, name: str) -> None:
         """Label every line the module writes with whose it is."""

@@ -27,11 +27,14 @@ import httpx
 from adx_modules.catalog.scanning.unpack import unpack
 from adx_modules.core.settings import RunnerSettings
 from adx_modules.sandboxes.runner import cgroups
+from adx_modules.sandboxes.runner.bridge import HostBridge
 from adx_modules.sandboxes.runner.children import Launch, ModuleCallError, ModuleProcess, Started
+from adx_modules.sandboxes.runner.flows import WorkflowStarter
 from adx_modules.sandboxes.runner.records import RunnerRecords, RunnerRegistration
+from adx_modules.sandboxes.runner.trusted import TrustedModule
 from adx_modules.sandboxes.wasm.capabilities import Capabilities
 from adx_modules.sandboxes.wasm.hostapi import InstallationHostApi, Tenancy, TokenBucket
-from adx_modules.sandboxes.wasm.records import WasmRecords
+from adx_modules.sandboxes.wasm.records import Event, WasmRecords
 
 LOG = logging.getLogger("adx_modules.runner")
 MAX_BACKOFF = 30.0
@@ -52,7 +55,7 @@ class Running:
     """An installation's serving process, and what is known about its latest attempts."""
 
     registration: RunnerRegistration
-    process: ModuleProcess | None = None
+    process: ModuleProcess | TrustedModule | None = None
     started: Started | None = None
     cgroup: Path | None = None
     restarts: int = 0
@@ -60,6 +63,8 @@ class Running:
     """Why the latest revision did not start (empty once it serves)."""
     last_exit: str = ""
     """Why the process last ended on its own (a crash, a deadline), kept after the restart."""
+    event_error: str = ""
+    """Why an event was last skipped (after the dispatcher's retries)."""
     failed_revision: int = 0
     next_try: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -80,11 +85,16 @@ class RunnerHost:
         records: RunnerRecords,
         host_records: WasmRecords,
         settings: RunnerSettings,
+        *,
         work_dir: Path | None = None,
+        trusted: frozenset[str] = frozenset(),
+        workflows: WorkflowStarter | None = None,
     ) -> None:
         self._records = records
         self._host_records = host_records
         self._settings = settings
+        self._trusted = trusted
+        self._workflows = workflows
         self._owned_dir = work_dir is None
         self._dir = (work_dir or Path(tempfile.mkdtemp(prefix="adx-runner-"))).resolve()
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +134,8 @@ class RunnerHost:
         async with running.lock:
             alive = running.process is not None and running.process.running
             current = running.registration
-            if alive and (current.revision, current.digest) == (
+            if alive and (current.uid, current.revision, current.digest) == (
+                registration.uid,
                 registration.revision,
                 registration.digest,
             ):
@@ -141,20 +152,33 @@ class RunnerHost:
 
     async def _start(self, running: Running, registration: RunnerRegistration) -> None:
         """Start ``registration`` beside what serves; swap when it has started."""
-        process, started, cgroup = None, None, None
+        cgroup: Path | None = None
+        process: ModuleProcess | TrustedModule
         try:
             package = await self._package(registration.digest)
-            cgroup = cgroups.create(
-                self._group,
-                f"{registration.namespace}.{registration.name}.{registration.revision}."
-                f"{running.restarts}",
-                int(registration.limits.get("processes", self._settings.max_processes)),
-            )
-            process = ModuleProcess(
-                self._launch(registration, package, cgroup),
+            bridge = HostBridge(
                 self._host_api(registration),
                 lambda key, value: self._set_setting(registration, key, value),
+                (registration.namespace, registration.name),
+                self._workflows,
             )
+            if registration.isolation == "none":
+                if registration.module_id not in self._trusted:
+                    raise RunnerError(
+                        403,
+                        "ModuleNotTrusted",
+                        f"{registration.module_id} is not in sandbox.trusted_modules: it may "
+                        "not run unconfined",
+                    )
+                process = TrustedModule(self._launch(registration, package, None), bridge)
+            else:
+                cgroup = cgroups.create(
+                    self._group,
+                    f"{registration.namespace}.{registration.name}.{registration.revision}."
+                    f"{running.restarts}",
+                    int(registration.limits.get("processes", self._settings.max_processes)),
+                )
+                process = ModuleProcess(self._launch(registration, package, cgroup), bridge)
             started = await process.start(self._settings.start_timeout_seconds)
         except (ModuleCallError, RunnerError, OSError) as error:
             message = getattr(error, "message", str(error))
@@ -181,7 +205,7 @@ class RunnerHost:
         if old is not None:
             await self._end(old, old_cgroup)
 
-    async def _end(self, process: ModuleProcess, cgroup: Path | None) -> None:
+    async def _end(self, process: ModuleProcess | TrustedModule, cgroup: Path | None) -> None:
         await process.stop()
         if cgroup is not None:
             cgroups.kill_all(cgroup)
@@ -282,6 +306,14 @@ class RunnerHost:
             async with running.lock:
                 await self._start(running, running.registration)
 
+    def subscribers(self) -> list[RunnerSubscriber]:
+        """The installations whose serving module subscribes to events."""
+        return [
+            RunnerSubscriber(self._settings.request_timeout_seconds, running)
+            for running in self._running.values()
+            if running.started is not None and running.started.subscriptions
+        ]
+
     # --- calls -----------------------------------------------------------------------
 
     async def invoke(
@@ -312,6 +344,42 @@ class RunnerHost:
             raise RunnerError(status, error.reason, error.message) from None
         return Answer(int(answer["status"]), answer.get("body"), dict(answer.get("headers") or {}))
 
+    def _serving(self, namespace: str, name: str) -> tuple[Running, Started]:
+        running = self._running.get(f"{namespace}/{name}")
+        if running is None or running.started is None or running.process is None:
+            raise RunnerError(404, "NotFound", f"no module runs for {namespace}/{name}")
+        return running, running.started
+
+    def workflow_policy(self, namespace: str, name: str, workflow: str) -> dict[str, Any]:
+        """The timeout and attempts the module declares for ``workflow``."""
+        _, started = self._serving(namespace, name)
+        for declared in started.workflows:
+            if declared["name"] == workflow:
+                return {
+                    "timeout_seconds": declared["timeout_seconds"],
+                    "max_attempts": declared["max_attempts"],
+                }
+        names = ", ".join(w["name"] for w in started.workflows) or "none"
+        raise RunnerError(
+            404, "NoSuchWorkflow", f"{namespace}/{name} declares no workflow {workflow} ({names})"
+        )
+
+    async def run_workflow(self, namespace: str, name: str, workflow: str, given: Any) -> Any:
+        """One attempt of the workflow's step, within its declared timeout."""
+        policy = self.workflow_policy(namespace, name, workflow)
+        running, _ = self._serving(namespace, name)
+        assert running.process is not None  # noqa: S101 - _serving checked it
+        try:
+            return await running.process.call(
+                "workflow",
+                {"name": workflow, "input": given},
+                float(policy["timeout_seconds"]),
+                what=f"workflow {workflow}",
+            )
+        except ModuleCallError as error:
+            status = 504 if error.reason == "DeadlineExceeded" else 502
+            raise RunnerError(status, error.reason, error.message) from None
+
     def describe(self, namespace: str | None = None, name: str | None = None) -> Any:
         if namespace is None:
             return [self.describe(*key.split("/", 1)) for key in sorted(self._running)]
@@ -333,6 +401,7 @@ class RunnerHost:
             "restarts": running.restarts,
             "failure": running.failure,
             "lastExit": running.last_exit,
+            "eventError": running.event_error,
         }
 
     async def close(self) -> None:
@@ -341,3 +410,38 @@ class RunnerHost:
         self._http.close()
         if self._owned_dir:
             shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class RunnerSubscriber:
+    """A runner installation as the event dispatcher sees it."""
+
+    def __init__(self, seconds: float, running: Running) -> None:
+        self._seconds = seconds
+        self._running = running
+        registration = running.registration
+        self.key, self.namespace, self.name = (
+            registration.key,
+            registration.namespace,
+            registration.name,
+        )
+        self.capabilities = Capabilities(registration.permissions)
+
+    async def deliver(self, event: Event) -> bool | None:
+        running = self._running
+        if not running.registration.active or running.process is None:
+            return None
+        try:
+            await running.process.call(
+                "event",
+                {"event": dataclasses.asdict(event)},
+                self._seconds,
+                what=f"event {event.id}",
+            )
+        except ModuleCallError as error:
+            running.event_error = f"event {event.id} ({event.topic}): {error.message}"
+            return False
+        return True
+
+    def gave_up(self, message: str) -> None:
+        self._running.event_error = f"{message}: {self._running.event_error}"
+        LOG.warning("%s: %s", self.key, self._running.event_error)

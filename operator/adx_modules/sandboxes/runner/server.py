@@ -20,10 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
+from adx_modules.clients import temporal
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
 from adx_modules.sandboxes.admin_http import admin_middleware, json_response, refusal
+from adx_modules.sandboxes.events import EVENTS_CHANNEL, EventDispatcher
+from adx_modules.sandboxes.runner.flows import WorkflowStarter
 from adx_modules.sandboxes.runner.host import RunnerError, RunnerHost
 from adx_modules.sandboxes.runner.records import RunnerRecords
 from adx_modules.sandboxes.wasm.records import WasmRecords
@@ -88,6 +91,20 @@ def admin_app(host: RunnerHost, token: str) -> web.Application:
     async def load(request: web.Request) -> web.Response:
         return json_response(200, await host.load(*_ref(request)))
 
+    def _workflow(request: web.Request) -> tuple[str, str, str]:
+        info = request.match_info
+        return info["namespace"], info["name"], info["workflow"]
+
+    async def workflow_policy(request: web.Request) -> web.Response:
+        return json_response(200, host.workflow_policy(*_workflow(request)))
+
+    async def run_workflow(request: web.Request) -> web.Response:
+        try:
+            given = (await request.json()).get("input")
+        except ValueError:
+            return refusal(400, "BadRequest", 'the body must be JSON {"input": ...}')
+        return json_response(200, {"output": await host.run_workflow(*_workflow(request), given)})
+
     app = web.Application(middlewares=[admin_middleware(token, (RunnerError,))])
     one = ADMIN + "/{namespace}/{name}"
     app.router.add_get("/healthz", healthz)
@@ -95,6 +112,8 @@ def admin_app(host: RunnerHost, token: str) -> web.Application:
     app.router.add_get(ADMIN, listing)
     app.router.add_get(one, describe)
     app.router.add_put(one, load)
+    app.router.add_get(one + "/workflows/{workflow}", workflow_policy)
+    app.router.add_post(one + "/workflows/{workflow}", run_workflow)
     return app
 
 
@@ -130,7 +149,14 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             RunnerRecords(store),
             WasmRecords(store),
             runner,
-            Path(runner.work_dir) if runner.work_dir else None,
+            work_dir=Path(runner.work_dir) if runner.work_dir else None,
+            trusted=settings.sandbox.trusted,
+            workflows=WorkflowStarter(
+                await temporal.connect(
+                    settings.temporal.address, settings.temporal.namespace, lazy=True
+                ),
+                settings.temporal.task_queue,
+            ),
         )
         apps: list[Any] = [
             web.AppRunner(invoke_app(host), access_log=None),
@@ -142,6 +168,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 await app.setup()
                 await web.TCPSite(app, runner.listen_host, port).start()
             converging = asyncio.create_task(_keep_converged(host, runner.sync_seconds))
+            dispatcher = EventDispatcher(host.subscribers, WasmRecords(store))
+            listener = await store.pool.acquire()  # LISTEN needs a connection of its own
+            await listener.add_listener(EVENTS_CHANNEL, dispatcher.wake)
+            delivering = asyncio.create_task(dispatcher.run())
             LOG.info(
                 "runner serving: routes on %s:%d, admin on %s:%d, %d installations",
                 runner.listen_host,
@@ -151,7 +181,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 len(host.describe()),
             )
             await stop.wait()
-            converging.cancel()
+            for task in (converging, delivering):
+                task.cancel()
+            await listener.remove_listener(EVENTS_CHANNEL, dispatcher.wake)
+            await store.pool.release(listener)
         finally:
             for app in apps:
                 await app.cleanup()

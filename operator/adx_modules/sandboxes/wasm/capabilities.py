@@ -11,6 +11,7 @@ for grants nothing). One pure place decides, so the rule is tested alone and the
 | ``http_fetch`` | ``network:access:<host>`` or ``network:access:<host>:<port>`` |
 | ``event_emit`` | ``event:publish:<topic pattern>`` |
 | events delivered to ``on_event`` | ``event:subscribe:<topic pattern>`` |
+| starting a module workflow (runner modules) | ``workflow:execute:<workflow name pattern>`` |
 | ``config_get``, ``log`` | nothing: a module's own configuration and log |
 
 Patterns use ``*`` as a wildcard (``storage:read:cache/*``, ``network:access:*.example.com``).
@@ -77,6 +78,10 @@ class Capabilities:
     def event(self, topic: str) -> None:
         if not any(_matches(t, topic) for t in self._targets("event", "publish")):
             raise DeniedError("event_emit", f"event:publish:{topic}")
+
+    def workflow(self, name: str) -> None:
+        if not any(_matches(t, name) for t in self._targets("workflow", "execute")):
+            raise DeniedError("workflow_start", f"workflow:execute:{name}")
 
     def network(self, url: str) -> tuple[str, int]:
         """The (host, port) of ``url`` if a ``network:access:`` permission allows it."""

@@ -242,6 +242,14 @@ class WasmHost:
         finally:
             hosted.release_slot()
 
+    def subscribers(self) -> list[WasmSubscriber]:
+        """The installations whose serving module exports ``on_event``."""
+        return [
+            WasmSubscriber(self, hosted)
+            for hosted in self.hosted()
+            if hosted.serving is not None and ON_EVENT in hosted.serving.compiled.exports
+        ]
+
     async def deliver(self, hosted: Hosted, event: Event) -> bool | None:
         """Hand ``event`` to the installation's ``on_event``: whether it handled it, or None
         when it cannot take one now (inactive, no free slot: ask again later)."""
@@ -317,3 +325,23 @@ class WasmHost:
         hosted.health.failed(seconds, reason, message)
         metrics.MODULE_EXECUTION_SECONDS.labels(*labels, reason).observe(seconds)
         return Answer.error(504 if reason in TIMED_OUT else 502, reason, message)
+
+
+class WasmSubscriber:
+    """A WASM installation as the event dispatcher sees it."""
+
+    def __init__(self, host: WasmHost, hosted: Hosted) -> None:
+        self._host = host
+        self._hosted = hosted
+        registration = hosted.registration
+        self.key, self.namespace, self.name = hosted.key, registration.namespace, registration.name
+        assert hosted.serving is not None  # noqa: S101 - only serving modules subscribe
+        self.capabilities = Capabilities(hosted.serving.spec.permissions)
+
+    async def deliver(self, event: Event) -> bool | None:
+        return await self._host.deliver(self._hosted, event)
+
+    def gave_up(self, message: str) -> None:
+        health = self._hosted.health
+        health.last_error = f"{message}: {health.last_error}"
+        log.warning("%s: %s", self.key, health.last_error)

@@ -152,6 +152,12 @@ class InstallationHostApi:
         t = self._tenancy
         self._wait(self._records.emit(t.uid, t.namespace, t.name, topic, data))
 
+    def workflow_allowed(self, name: str) -> None:
+        """Whether it may start the module workflow ``name`` (refusals audited)."""
+        if not name or len(name) > 128:
+            raise HostCallError(BAD_INPUT, "a workflow name is 1 to 128 characters")
+        self._checked(self._tenancy.capabilities.workflow, name)
+
     def http_fetch(self, request: bytes, timeout: float) -> bytes:
         """``{"url", "method"?, "headers"?, "body"?}`` -> ``{"status", "headers", "body"}``."""
         try:

@@ -22,8 +22,8 @@ from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
 from adx_modules.sandboxes.admin_http import admin_middleware, json_response, refusal
+from adx_modules.sandboxes.events import EVENTS_CHANNEL, EventDispatcher
 from adx_modules.sandboxes.wasm.engine import WasmEngine
-from adx_modules.sandboxes.wasm.events import EVENTS_CHANNEL, EventDispatcher
 from adx_modules.sandboxes.wasm.host import HostError, WasmHost
 from adx_modules.sandboxes.wasm.records import WasmRecords
 from adx_modules.sandboxes.wasm.reporting import HealthReporter
@@ -117,7 +117,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         engine = WasmEngine(Path(wasm.cache_dir) if wasm.cache_dir else None)
         records = WasmRecords(store)
         host = WasmHost(engine, records, wasm, asyncio.get_running_loop())
-        dispatcher = EventDispatcher(host, records)
+        dispatcher = EventDispatcher(host.subscribers, records)
         runners = [
             web.AppRunner(invoke_app(host, 2 * 2**20), access_log=None),
             web.AppRunner(admin_app(host, wasm.admin_token), access_log=None),
