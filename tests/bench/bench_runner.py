@@ -41,7 +41,6 @@ from report import machine, write_section  # noqa: E402
 from adx_modules.clients.postgres import Store  # noqa: E402
 from adx_modules.devstack.stack import DevStack  # noqa: E402
 from adx_modules.sandboxes.runner.backend import RunnerBackend  # noqa: E402
-from support import runner as runner_support  # noqa: E402
 from support.runner import install, package, runner_process, settings_of  # noqa: E402
 from support.sdk_guests import COUNTER, probe  # noqa: E402
 from support.wasm import NAMESPACE, Files  # noqa: E402
@@ -64,7 +63,6 @@ async def cold_starts(backend: RunnerBackend, files: Files, run: int) -> list[fl
     module = package(files, "probe", "1.0.0", probe())
     times = []
     for n in range(STARTS_PER_RUN):
-        runner_support.UIDS.clear()  # every installation its own uid
         started = time.perf_counter()
         await install(backend, module, f"cold-{run}-{n}")
         times.append((time.perf_counter() - started) * 1000)
@@ -168,7 +166,6 @@ async def run(stack: DevStack, work: Path) -> list[str]:
             idle = []
             for _ in range(RUNS):
                 for n in range(IDLE_MODULES):
-                    runner_support.UIDS.clear()
                     await install(backend, package(files, "probe", "1.0.0", probe()), f"idle-{n}")
                 await asyncio.sleep(2)
                 idle.append(idle_memory(runner.pid))

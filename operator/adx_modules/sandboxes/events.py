@@ -4,8 +4,9 @@ Why it exists: a module publishes (``adx.event_emit`` in WASM, ``sdk.events.emit
 into its tenant's event log (``module_events``, a PostgreSQL outbox); modules of the same tenant
 that hold ``event:subscribe:<topic>`` and handle events (a WASM module's ``on_event`` export, an
 SDK module's ``@subscribe`` methods) get each matching event, in order, at least once: a
-subscriber's cursor (``event_cursors``) moves only after its handler answered, so a host killed
-in between delivers it again, with the same id for the handler to recognise. A module never
+subscriber's cursor (``event_cursors``) moves past an event only after its handler answered
+(once per batch), so a host killed in between delivers it again, with the same id for the
+handler to recognise. A module never
 sees another tenant's events, nor its own. A trigger wakes the dispatcher at once (LISTEN); a
 poll every ``POLL_SECONDS`` catches what a lost connection missed. An event a handler fails on
 ``MAX_ATTEMPTS`` times is skipped, and the installation's health says so, so one poison event
@@ -77,26 +78,39 @@ class EventDispatcher:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
-                await self.dispatch()
+                while await self.dispatch():
+                    pass  # a subscriber had a full batch: there may be more, go on at once
             except Exception:
                 log.exception("event delivery failed")
 
-    async def dispatch(self) -> None:
-        """One round: each subscriber's pending events, in order."""
+    async def dispatch(self) -> bool:
+        """One round: each subscriber's pending events, in order; whether one of them had a
+        full batch (more may wait)."""
+        more = False
         for subscriber in self._subscribers():
             if subscriber.capabilities.subscriptions:
-                await self._deliver_pending(subscriber)
+                more = await self._deliver_pending(subscriber) or more
+        return more
 
-    async def _deliver_pending(self, subscriber: Subscriber) -> None:
+    async def _deliver_pending(self, subscriber: Subscriber) -> bool:
+        """Deliver up to BATCH events; the cursor moves once, past the last one handled (a
+        crash before that delivers them again: at least once, ids to recognise them)."""
         ns, name = subscriber.namespace, subscriber.name
-        for event in await self._records.pending_events(ns, name, BATCH):
-            if event.source != name and subscriber.capabilities.subscribes(event.topic):
-                handled = await subscriber.deliver(event)
-                if handled is None:
-                    return  # inactive or busy: this event first, next round
-                if not handled and not self._given_up(subscriber, event.id):
-                    return  # in order: try it again next round
-            await self._records.advance(ns, name, event.id)
+        pending = await self._records.pending_events(ns, name, BATCH)
+        done = 0
+        try:
+            for event in pending:
+                if event.source != name and subscriber.capabilities.subscribes(event.topic):
+                    handled = await subscriber.deliver(event)
+                    if handled is None:
+                        return False  # inactive or busy: this event first, next round
+                    if not handled and not self._given_up(subscriber, event.id):
+                        return False  # in order: try it again next round
+                done = event.id
+        finally:
+            if done:
+                await self._records.advance(ns, name, done)
+        return len(pending) == BATCH
 
     def _given_up(self, subscriber: Subscriber, event_id: int) -> bool:
         key = (subscriber.key, event_id)
