@@ -17,7 +17,7 @@ from adx_modules.catalog.model import Catalog
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.settings import SandboxSettings
 from adx_modules.installations.activities.report import apply_report
-from adx_modules.installations.admission import installation_outcome
+from adx_modules.installations.admission import awaiting_judgement, installation_outcome
 from adx_modules.installations.contract import ConditionChange, StatusReport
 from adx_modules.sandboxes.container import manifests
 from adx_modules.sandboxes.container.health import health_problem
@@ -207,6 +207,25 @@ def test_a_rejected_update_leaves_the_running_phase_alone() -> None:
     assert _conditions(outcome.patch)[c.STALLED] == ("True", r.NO_MATCHING_VERSION)
     assert _conditions(outcome.patch)[c.RESOLVED] == ("False", r.NO_MATCHING_VERSION)
     assert "spec.version" in outcome.patch["message"]
+
+
+def test_an_installation_waits_for_its_modules_judgement_before_any_verdict() -> None:
+    unjudged = Catalog.from_objects(
+        [
+            {
+                "metadata": {"name": "analytics-2-1-0", "uid": "m1", "creationTimestamp": "t"},
+                "spec": module_spec(),
+            }
+        ]
+    )
+    body = _installation()
+    # not Available yet, so a verdict now would be a refusal: the judgement comes first
+    assert not installation_outcome(body, unjudged, SandboxSettings(), NOW).accepted
+    assert awaiting_judgement(body, unjudged)
+    # judged (either way), or a module nobody published: the verdict stands
+    assert not awaiting_judgement(body, _catalog())
+    assert not awaiting_judgement(body, _catalog(phase="Rejected"))
+    assert not awaiting_judgement(_installation(module="nothing"), unjudged)
 
 
 def test_a_module_outcome_is_stable_so_a_restart_writes_nothing_new() -> None:

@@ -135,3 +135,13 @@ def catalog_warnings(
         return None
     conditions: list[dict[str, Any]] = update.patch()["conditions"]
     return conditions
+
+
+def awaiting_judgement(body: Mapping[str, Any], catalog: Catalog) -> bool:
+    """Whether a version of the installation's module has not been judged yet (a Module the
+    operator has not handled: no phase). Refusing the installation now would be a verdict on
+    half the catalog (on a cold start, or when GitOps applies a Module with its installations,
+    the refusal and its Warning would be reversed a moment later); its Module's judgement
+    revisits it instead."""
+    module_id = str((body.get("spec") or {}).get("module") or "")
+    return any(entry.phase is None for entry in catalog.versions(module_id))

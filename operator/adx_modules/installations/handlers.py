@@ -37,7 +37,7 @@ from adx_modules.core.context import OperatorContext
 from adx_modules.core.metrics import RECONCILES, WORKFLOWS_STARTED
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.status import StatusUpdate
-from adx_modules.installations.admission import installation_outcome
+from adx_modules.installations.admission import awaiting_judgement, installation_outcome
 from adx_modules.installations.contract import LifecycleRequest, workflow_id
 from adx_modules.installations.dependencies import dependents_of, plan
 from adx_modules.installations.workflows.install import InstallModuleWorkflow
@@ -128,6 +128,9 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
         RECONCILES.labels("ModuleInstallation", "in-hand").inc()
         return  # this generation is (or was) being handled
     outcome = installation_outcome(body, catalog, context.settings.sandbox, installed=installed)
+    if not outcome.accepted and awaiting_judgement(body, catalog):
+        RECONCILES.labels("ModuleInstallation", "deferred").inc()
+        return  # no verdict on half a catalog: the Module's judgement revisits it (revisit.py)
     RECONCILES.labels("ModuleInstallation", "accepted" if outcome.accepted else "rejected").inc()
     patch = dict(outcome.patch)
     if outcome.accepted and not spec.get("dryRun"):
