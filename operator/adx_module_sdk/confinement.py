@@ -38,7 +38,15 @@ PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_A
     4,
 )
 READ_ONLY = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
-SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/localtime", "/dev/urandom")
+SYSTEM_READABLE = (
+    "/usr",
+    "/lib",
+    "/lib64",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/etc/ssl",  # public certificates and OpenSSL's configuration (node reads it at start)
+    "/dev/urandom",
+)
 SYSTEM_WRITABLE = ("/dev/null",)
 
 
@@ -185,8 +193,10 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-def confine(confinement: Confinement) -> Enforced:
-    """Narrow this process for good; ConfinementError if a step the kernel offers fails."""
+def confine(confinement: Confinement, *, address_space: bool = True) -> Enforced:
+    """Narrow this process for good; ConfinementError if a step the kernel offers fails.
+    ``address_space``: bound memory by RLIMIT_AS (not for V8, which reserves far more than it
+    uses: its heap limit stands instead)."""
     enforced = Enforced()
     limits = confinement.limits
     if confinement.pids_cgroup:
@@ -197,7 +207,8 @@ def confine(confinement: Confinement) -> Enforced:
     else:
         enforced.notes.append("no process limit: running as root without a writable pids cgroup")
     _limit(resource.RLIMIT_NPROC, limits.processes)
-    _limit(resource.RLIMIT_AS, limits.memory_bytes)
+    if address_space:
+        _limit(resource.RLIMIT_AS, limits.memory_bytes)
     _limit(resource.RLIMIT_NOFILE, limits.open_files)
     _limit(resource.RLIMIT_FSIZE, limits.file_bytes)
     _limit(resource.RLIMIT_CORE, 0)

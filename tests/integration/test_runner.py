@@ -26,7 +26,7 @@ from adx_modules.sandboxes.runner.backend import RunnerBackend
 from adx_modules.sandboxes.runner.records import RunnerRecords
 from support.operator import ServiceProcess
 from support.runner import call, install, package, runner_process, settings_of
-from support.sdk_guests import probe
+from support.sdk_guests import GREETER_JS, probe
 from support.stack import StackInfo
 from support.wasm import NAMESPACE, Files, ref
 
@@ -337,3 +337,40 @@ async def test_a_trusted_module_runs_in_the_runners_process_and_no_other_may(
         "revision 1 did not start: probe is not in sandbox.trusted_modules: it may not run "
         "unconfined"
     )
+
+
+async def test_a_javascript_module_runs_under_node_confined_the_same_way(
+    backend: RunnerBackend, files: Files, runner: ServiceProcess
+) -> None:
+    module = package(
+        files, "greeter-js", "1.0.0", GREETER_JS, runtime="javascript", permissions=PERMISSIONS
+    )
+    endpoint = await install(backend, module, "greeter-js", configuration={"greeting": "hej"})
+    async with httpx.AsyncClient() as client:
+        greeted = await call(client, endpoint, "/greet", {"name": "Ada"})
+        assert greeted.status_code == 200, greeted.text
+        answer = greeted.json()
+        assert (answer["message"], answer["runtime"]) == ("hej, Ada", "node")
+        assert answer["pid"] in [p.pid for p in _children(runner)]
+        assert "node" in psutil.Process(answer["pid"]).name()
+        stored = await call(client, endpoint, "/storage", {"key": "notes/a", "value": [1]})
+        denied = await call(client, endpoint, "/storage", {"key": "secrets", "value": 1})
+        passwd = await call(client, endpoint, "/read", {"path": "/etc/passwd"})
+        connected = await call(client, endpoint, "/connect", {"port": files.port})
+        assert stored.json() == {"stored": [1]}
+        assert denied.json() == {
+            "code": "PermissionDenied",
+            "message": "needs the permission storage:write:secrets, which is not approved",
+        }
+        assert (passwd.status_code, passwd.json()["error"]) == (403, "EACCES")
+        assert connected.status_code == 403, connected.text  # Landlock: no TCP of its own
+        # past its heap (the module's memory limit) V8 ends the process; the runner starts it
+        hog = await call(client, endpoint, "/hog")
+        assert hog.status_code == 502
+        assert hog.json()["reason"] == "ModuleCrashed"
+        for _ in range(40):
+            again = await call(client, endpoint, "/greet")
+            if again.status_code == 200:
+                break
+            await asyncio.sleep(0.5)
+    assert again.json()["pid"] != answer["pid"]

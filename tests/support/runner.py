@@ -53,13 +53,16 @@ def settings_of(runner: ServiceProcess) -> Settings:
     )
 
 
-def package(files: Files, name: str, version: str, code: str, **manifest: Any) -> ModuleSpec:
-    """A python Module whose package (``src/module.py`` = ``code``) ``files`` serves, by URL
-    and SHA-256, built as ``adx-module-cli package`` builds it."""
+def package(
+    files: Files, name: str, version: str, code: str, runtime: str = "python", **manifest: Any
+) -> ModuleSpec:
+    """A Module whose package (``src/module.py``, or ``src/module.js`` for javascript, =
+    ``code``) ``files`` serves, by URL and SHA-256, built as ``adx-module-cli package`` does."""
     source = files.root / f"src-{name}-{version}"
     (source / "src").mkdir(parents=True, exist_ok=True)
-    (source / "src" / "module.py").write_text(code)
-    document = {**manifest_for(name, "python"), "version": version, **manifest}
+    entry = "module.js" if runtime == "javascript" else "module.py"
+    (source / "src" / entry).write_text(code)
+    document = {**manifest_for(name, runtime), "version": version, **manifest}
     (source / "manifest.json").write_text(json.dumps(document))
     built = build(source / "manifest.json", files.root / f"{name}-{version}.adx")
     return ModuleSpec.model_validate(

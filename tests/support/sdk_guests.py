@@ -166,3 +166,71 @@ class Counter(Module):
     async def report(self, request: Request):
         return {"count": self.count, "last": self.last}
 '''
+
+
+GREETER_JS = """// greeter: a JavaScript module written with the SDK.
+import { Module, PermissionDeniedError, Response } from "adx-module-sdk";
+import fs from "node:fs";
+import net from "node:net";
+
+export default class Greeter extends Module {
+  static routes = {
+    "/greet": { methods: ["GET", "POST"], handler: "greet" },
+    "/storage": { methods: ["POST"], handler: "store" },
+    "/read": { methods: ["POST"], handler: "read" },
+    "/connect": { methods: ["POST"], handler: "connect" },
+    "/hog": { methods: ["POST"], handler: "hog" },
+  };
+  static subscriptions = { "orders.*": "seen" };
+  static workflows = { tally: { handler: "tally", timeoutSeconds: 20, maxAttempts: 2 } };
+
+  async initialize(config) {
+    this.greeting = config.greeting ?? "hello";
+  }
+
+  async greet(request) {
+    const name = request.body ? request.json().name : "world";
+    this.sdk.logger.info("greeting", { name });
+    return { message: `${this.greeting}, ${name}`, pid: process.pid, runtime: "node" };
+  }
+
+  async store(request) {
+    const { key, value } = request.json();
+    try {
+      await this.sdk.storage.put(key, value);
+      return { stored: await this.sdk.storage.get(key) };
+    } catch (error) {
+      const status = error instanceof PermissionDeniedError ? 403 : 400;
+      return new Response(status, { code: error.code, message: error.message });
+    }
+  }
+
+  async read(request) {
+    try {
+      return { read: fs.readFileSync(request.json().path, "utf8").slice(0, 100) };
+    } catch (error) {
+      return new Response(403, { error: error.code, message: error.message });
+    }
+  }
+
+  async connect(request) {
+    return await new Promise((resolve) => {
+      const socket = net.connect(request.json().port, "127.0.0.1");
+      socket.on("connect", () => { socket.destroy(); resolve({ connected: true }); });
+      socket.on("error", (error) =>
+        resolve(new Response(403, { error: error.code, message: error.message })));
+    });
+  }
+
+  async hog() {
+    const held = [];
+    for (;;) held.push(new Array(1e6).fill(held.length));
+  }
+
+  async seen(event) {}
+
+  async tally(input) {
+    return { items: input.items.length };
+  }
+}
+"""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import adx_module_sdk
 from adx_modules.authoring.errors import BAD_INPUT, OK
 from adx_modules.service.cli import author_main
 
@@ -88,6 +89,26 @@ def test_the_scaffold_passes_its_own_test(module: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_a_javascript_scaffold_passes_its_own_test_and_declares_its_route(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "hello-js"
+    assert cli("init", "hello-js", "--runtime", "javascript", "--dir", str(directory)) == OK
+    register = Path(adx_module_sdk.__file__).parent / "js" / "register.mjs"
+    done = subprocess.run(
+        ["node", "--import", str(register), "--test", "tests/"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "# pass 1" in done.stdout
+    assert package(directory / "manifest.json", directory / "h.adx") == OK
+    manifest = json.loads(entries(directory / "h.adx")["manifest.json"])
+    assert manifest["extensionPoints"] == {"api": [{"path": "/greet"}]}
 
 
 def test_init_never_overwrites(module: Path, capsys: pytest.CaptureFixture[str]) -> None:

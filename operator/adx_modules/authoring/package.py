@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import adx_module_sdk
 from adx_modules.authoring.errors import InputError
 from adx_modules.authoring.lockfiles import sbom
 from adx_modules.authoring.manifest import MANIFEST, load_manifest
@@ -108,23 +110,25 @@ def _entry(archive: tarfile.TarFile, name: str, data: bytes, executable: bool = 
 
 
 def with_declared_points(document: dict[str, Any], root: Path) -> dict[str, Any]:
-    """The manifest with the extension points a python module's code declares (its routes,
+    """The manifest with the extension points an SDK module's code declares (its routes,
     workflows, UI, tables) in place of what the manifest says of them."""
-    if document.get("runtime") != "python" or not (root / "src" / "module.py").is_file():
+    runtime = document.get("runtime")
+    if runtime == "python" and (root / "src" / "module.py").is_file():
+        reader = [sys.executable, "-I", "-B", "-m", "adx_module_sdk.points", str(root)]
+    elif runtime == "javascript" and (root / "src" / "module.js").is_file():
+        node = shutil.which("node")
+        if node is None:
+            raise InputError("node is needed to read a javascript module's extension points")
+        sdk = Path(adx_module_sdk.__file__).parent / "js"
+        reader = [node, "--import", str(sdk / "register.mjs"), str(sdk / "points.mjs"), str(root)]
+    else:
         return document
     found = subprocess.run(
-        [sys.executable, "-I", "-B", "-m", "adx_module_sdk.points", str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=root,
+        reader, capture_output=True, text=True, check=False, timeout=60, cwd=root
     )
     if found.returncode != 0:
-        last = (found.stderr.strip().splitlines() or ["it exited " + str(found.returncode)])[-1]
-        raise InputError(
-            f"{root / 'src' / 'module.py'}: its extension points cannot be read: {last}"
-        )
+        last = (found.stderr.strip().splitlines() or [f"it exited {found.returncode}"])[-1]
+        raise InputError(f"{root / 'src'}: the module's extension points cannot be read: {last}")
     points = json.loads(found.stdout)
     if not points:
         return document

@@ -42,15 +42,34 @@ def test_greets_by_name() -> None:
     assert asyncio.run(module.greet(request)) == {{"message": "hi, Ada"}}
 """
 JAVASCRIPT_CODE = """// {module_id}: answers a request with a greeting from its configuration.
-export function handle(request, config) {{
-  const name = request.name ?? "world";
-  return {{ message: `${{config.greeting ?? "hello"}}, ${{name}}` }};
+import {{ Module }} from "adx-module-sdk";
+
+export default class Greeter extends Module {{
+  static routes = {{ "/greet": {{ methods: ["GET", "POST"], handler: "greet" }} }};
+
+  async initialize(config) {{
+    this.greeting = config.greeting ?? "hello";
+  }}
+
+  async greet(request) {{
+    const name = (request.body && request.json().name) || "world";
+    this.sdk.logger.info("greeting", {{ name }});
+    return {{ message: `${{this.greeting}}, ${{name}}` }};
+  }}
 }}
 """
-JAVASCRIPT_TEST = """import assert from "node:assert/strict";
-import {{ handle }} from "../src/module.js";
+JAVASCRIPT_TEST = """// node --import <adx_module_sdk>/js/register.mjs --test tests/
+import assert from "node:assert/strict";
+import test from "node:test";
+import {{ Request }} from "adx-module-sdk";
+import Greeter from "../src/module.js";
 
-assert.deepEqual(handle({{ name: "Ada" }}, {{ greeting: "hi" }}), {{ message: "hi, Ada" }});
+test("greets by name", async () => {{
+  const module = new Greeter({{ logger: {{ info() {{}} }} }});
+  await module.initialize({{ greeting: "hi" }});
+  const request = new Request({{ method: "POST", path: "/greet", body: '{{"name": "Ada"}}' }});
+  assert.deepEqual(await module.greet(request), {{ message: "hi, Ada" }});
+}});
 """
 FILES = {
     "python": {

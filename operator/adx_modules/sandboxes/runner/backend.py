@@ -43,7 +43,7 @@ from adx_modules.sandboxes.wasm.limits import memory_bytes
 
 MAX_PACKAGE_BYTES = 64 * 2**20
 DEFAULT_MEMORY = 256 * 2**20
-RUNTIMES = ("python",)
+RUNTIMES = ("python", "javascript")
 
 
 def registration(
@@ -108,7 +108,7 @@ class RunnerBackend:
             raise StepError(
                 r.ISOLATION_UNAVAILABLE,
                 f"spec.isolation: {self.isolation} runs runtime {', '.join(RUNTIMES)} modules; "
-                f"{where} is {module.runtime} (the JavaScript runner is not built yet)",
+                f"{where} is {module.runtime}",
             )
         content, digest = await artifact_bytes(self._artifacts, module, "package", self.isolation)
         if len(content) > MAX_PACKAGE_BYTES or not content.startswith(b"\x1f\x8b"):

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -26,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import adx_module_sdk
 from adx_module_sdk.channel import Channel, ChannelClosedError
 from adx_module_sdk.errors import SdkError
 from adx_modules.sandboxes.runner.bridge import HostBridge
 
 LOG = logging.getLogger("adx_modules.runner.module")
+JS_BOOTSTRAP = Path(adx_module_sdk.__file__).parent / "js" / "process.mjs"
 TAIL_LINES = 20
 STOP_GRACE = 5.0
 
@@ -47,6 +50,33 @@ class Launch:
     readable: tuple[str, ...] = ()
     writable: tuple[str, ...] = ()
     pids_cgroup: str | None = None
+    runtime: str = "python"
+
+    def confinement(self) -> dict[str, Any]:
+        return {
+            "limits": self.limits,
+            "readable": [str(self.package), *self.readable],
+            "writable": list(self.writable),
+            "pids_cgroup": self.pids_cgroup,
+        }
+
+
+def command(launch: Launch, fd: int) -> list[str]:
+    """The module's process: the SDK's Python bootstrap, or for JavaScript the launcher that
+    confines and then becomes ``node`` running the JavaScript SDK's bootstrap."""
+    if launch.runtime == "javascript":
+        node = shutil.which("node")
+        if node is None:
+            raise ModuleCallError(
+                "RuntimeUnavailable", "the runner has no node executable: JavaScript cannot run"
+            )
+        heap = max(16, launch.limits.get("memory_bytes", 256 * 2**20) // 2**20)
+        return [
+            sys.executable, "-I", "-B", "-m", "adx_module_sdk.launch",
+            json.dumps(launch.confinement()), "--",
+            node, f"--max-old-space-size={heap}", str(JS_BOOTSTRAP), "--fd", str(fd),
+        ]  # fmt: skip
+    return [sys.executable, "-I", "-B", "-m", "adx_module_sdk.process", "--fd", str(fd)]
 
 
 @dataclass
@@ -110,13 +140,7 @@ class ModuleProcess:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-I",
-                "-B",
-                "-m",
-                "adx_module_sdk.process",
-                "--fd",
-                str(theirs.fileno()),
+                *command(launch, theirs.fileno()),
                 pass_fds=(theirs.fileno(),),
                 cwd=launch.workdir,
                 env=environment(launch.workdir),
@@ -134,13 +158,10 @@ class ModuleProcess:
             asyncio.create_task(self._read(self._process.stderr, "stderr")),
         ]
         args = {
+            **launch.confinement(),
             "package": str(launch.package),
             "identity": launch.identity,
             "config": launch.config,
-            "limits": launch.limits,
-            "readable": list(launch.readable),
-            "writable": list(launch.writable),
-            "pids_cgroup": launch.pids_cgroup,
         }
         try:
             answer = await self.call("init", args, seconds, what="starting")

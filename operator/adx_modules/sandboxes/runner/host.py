@@ -163,6 +163,10 @@ class RunnerHost:
                 self._workflows,
             )
             if registration.isolation == "none":
+                if registration.runtime != "python":
+                    raise RunnerError(
+                        422, "InvalidModule", "isolation none runs python modules only"
+                    )
                 if registration.module_id not in self._trusted:
                     raise RunnerError(
                         403,
@@ -241,6 +245,7 @@ class RunnerHost:
             readable=tuple(readable),
             writable=tuple(writable),
             pids_cgroup=str(cgroup) if cgroup else None,
+            runtime=registration.runtime,
         )
 
     def _host_api(self, registration: RunnerRegistration) -> InstallationHostApi:
