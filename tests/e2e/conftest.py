@@ -32,6 +32,7 @@ def service_env(stack: StackInfo) -> dict[str, str]:
         **wasm_host_environment(None, None),
         "ADX_WASM_HEALTH_REPORT_SECONDS": "1",
         **runner_environment(None, None),
+        "ADX_RUNNER_HEALTH_REPORT_SECONDS": "1",
     }
 
 

@@ -21,7 +21,7 @@ from adx_modules.authoring.publish import publish
 from adx_modules.authoring.scaffold import manifest_for
 from adx_modules.service.cli import author_main
 from support.kube import Kubectl
-from support.objects import API_VERSION, installation_doc, wait_phase
+from support.objects import API_VERSION, condition, installation_doc, wait_condition, wait_phase
 from support.sdk_guests import probe
 from support.stack import StackInfo
 
@@ -198,3 +198,34 @@ async def test_modules_talk_through_events_and_run_durable_workflows(
         assert denied.json()["message"] == (
             "needs the permission workflow:execute:tally, which is not approved"
         )
+
+
+async def test_a_module_whose_process_keeps_ending_is_reported_unhealthy_on_its_installation(
+    kubectl: Kubectl, stack: StackInfo, unique: str, tmp_path: Path
+) -> None:
+    module_id = f"crashy-{unique}"
+    directory = tmp_path / "crashy"
+    (directory / "src").mkdir(parents=True)
+    (directory / "src" / "module.py").write_text(probe())
+    (directory / "manifest.json").write_text(json.dumps(manifest_for(module_id, "python")))
+    built = build(directory / "manifest.json", directory / "crashy.adx")
+    published = publish(built.path, stack.env["ADX_REGISTRY_ADDRESS"], insecure=True)
+    kubectl.apply({**published.module, "apiVersion": API_VERSION})
+    kubectl("wait", f"module/{published.module['metadata']['name']}", "--for=condition=Ready")
+    permissions = published.module["spec"]["permissions"]
+    kubectl.apply(
+        installation_doc("crashy", module_id, isolation="process", approvedPermissions=permissions)
+    )
+    mi = wait_phase(kubectl, "mi/crashy", "Active", timeout=120)
+    assert condition(mi, "Healthy")["status"] == "True"
+    endpoint = mi["status"]["endpoints"][0]["url"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        crashed = await client.post(f"{endpoint}/crash")
+    assert crashed.status_code == 502
+    assert crashed.json()["reason"] == "ModuleCrashed"
+    failing = wait_condition(kubectl, "mi/crashy", "Healthy", "False", timeout=60)
+    healthy = condition(failing, "Healthy")
+    assert healthy["reason"] == "ModuleFailing"
+    assert "its process ended 1 time(s)" in healthy["message"]
+    assert "exit status 3" in healthy["message"]
+    assert failing["status"]["phase"] == "Active"  # it serves on: started again

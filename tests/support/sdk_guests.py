@@ -136,6 +136,10 @@ class Probe(Module):
         except MemoryError:
             return Response(507, {"error": "MemoryError"})
 
+    @route("/crash", methods=("POST",))
+    async def crash(self, request: Request):
+        os._exit(3)
+
     @route("/spin", methods=("POST",))
     async def spin(self, request: Request):
         while True:

@@ -209,7 +209,8 @@ HEALTH_CHECK_FAILED: Final = _reason(
 MODULE_FAILING: Final = _reason(
     "ModuleFailing",
     "transient",
-    "most of the module's recent calls failed in the WASM host (it keeps serving)",
+    "most of the module's recent calls failed in the WASM host, or its process in the runner "
+    "keeps ending (it keeps serving, or is started again)",
     HEALTHY,
 )
 MODULE_SERVING: Final = _reason(

@@ -263,6 +263,13 @@ class RunnerSettings(_Section):
     sync_seconds: float = Field(
         5, gt=0, le=3600, description="How often the runner re-reads its registrations."
     )
+    health_report_seconds: float = Field(
+        15,
+        gt=0,
+        le=3600,
+        description="How often the runner judges each installation (does its process keep "
+        "ending?) and, when that changes, sets its Healthy condition.",
+    )
 
 
 class Settings(_Section):

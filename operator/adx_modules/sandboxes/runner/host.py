@@ -18,7 +18,6 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,50 +30,15 @@ from adx_modules.sandboxes.runner.bridge import HostBridge
 from adx_modules.sandboxes.runner.children import Launch, ModuleCallError, ModuleProcess, Started
 from adx_modules.sandboxes.runner.flows import WorkflowStarter
 from adx_modules.sandboxes.runner.records import RunnerRecords, RunnerRegistration
+from adx_modules.sandboxes.runner.state import FAILING_WINDOW, Answer, RunnerError, Running
 from adx_modules.sandboxes.runner.trusted import TrustedModule
+from adx_modules.sandboxes.runner.views import RunnerReported, RunnerSubscriber
 from adx_modules.sandboxes.wasm.capabilities import Capabilities
 from adx_modules.sandboxes.wasm.hostapi import InstallationHostApi, Tenancy, TokenBucket
-from adx_modules.sandboxes.wasm.records import Event, WasmRecords
+from adx_modules.sandboxes.wasm.records import WasmRecords
 
 LOG = logging.getLogger("adx_modules.runner")
 MAX_BACKOFF = 30.0
-
-
-class RunnerError(Exception):
-    """A call the runner answers with an HTTP status and a stable reason."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-
-@dataclass
-class Running:
-    """An installation's serving process, and what is known about its latest attempts."""
-
-    registration: RunnerRegistration
-    process: ModuleProcess | TrustedModule | None = None
-    started: Started | None = None
-    cgroup: Path | None = None
-    restarts: int = 0
-    failure: str = ""
-    """Why the latest revision did not start (empty once it serves)."""
-    last_exit: str = ""
-    """Why the process last ended on its own (a crash, a deadline), kept after the restart."""
-    event_error: str = ""
-    """Why an event was last skipped (after the dispatcher's retries)."""
-    failed_revision: int = 0
-    next_try: float = 0.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any
-    headers: dict[str, str]
 
 
 class RunnerHost:
@@ -306,10 +270,16 @@ class RunnerHost:
             if process is None or process.running or time.monotonic() < running.next_try:
                 continue
             running.last_exit = process.ended() or "it ended"
+            now = time.monotonic()
+            running.exits = [t for t in running.exits if now - t < FAILING_WINDOW] + [now]
             running.restarts += 1
             running.next_try = time.monotonic() + min(MAX_BACKOFF, 2.0 ** min(running.restarts, 5))
             async with running.lock:
                 await self._start(running, running.registration)
+
+    def reported(self) -> list[RunnerReported]:
+        """Every installation that has served, as the health reporter judges it."""
+        return [RunnerReported(r) for r in self._running.values() if r.started is not None]
 
     def subscribers(self) -> list[RunnerSubscriber]:
         """The installations whose serving module subscribes to events."""
@@ -415,38 +385,3 @@ class RunnerHost:
         self._http.close()
         if self._owned_dir:
             shutil.rmtree(self._dir, ignore_errors=True)
-
-
-class RunnerSubscriber:
-    """A runner installation as the event dispatcher sees it."""
-
-    def __init__(self, seconds: float, running: Running) -> None:
-        self._seconds = seconds
-        self._running = running
-        registration = running.registration
-        self.key, self.namespace, self.name = (
-            registration.key,
-            registration.namespace,
-            registration.name,
-        )
-        self.capabilities = Capabilities(registration.permissions)
-
-    async def deliver(self, event: Event) -> bool | None:
-        running = self._running
-        if not running.registration.active or running.process is None:
-            return None
-        try:
-            await running.process.call(
-                "event",
-                {"event": dataclasses.asdict(event)},
-                self._seconds,
-                what=f"event {event.id}",
-            )
-        except ModuleCallError as error:
-            running.event_error = f"event {event.id} ({event.topic}): {error.message}"
-            return False
-        return True
-
-    def gave_up(self, message: str) -> None:
-        self._running.event_error = f"{message}: {self._running.event_error}"
-        LOG.warning("%s: %s", self.key, self._running.event_error)

@@ -21,14 +21,17 @@ from typing import Any
 from aiohttp import web
 
 from adx_modules.clients import temporal
+from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
 from adx_modules.sandboxes.admin_http import admin_middleware, json_response, refusal
 from adx_modules.sandboxes.events import EVENTS_CHANNEL, EventDispatcher
+from adx_modules.sandboxes.reporting import HealthReporter
 from adx_modules.sandboxes.runner.flows import WorkflowStarter
-from adx_modules.sandboxes.runner.host import RunnerError, RunnerHost
+from adx_modules.sandboxes.runner.host import RunnerHost
 from adx_modules.sandboxes.runner.records import RunnerRecords
+from adx_modules.sandboxes.runner.state import RunnerError
 from adx_modules.sandboxes.wasm.records import WasmRecords
 
 LOG = logging.getLogger("adx_modules.runner")
@@ -139,11 +142,14 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         raise SettingsError(
             "runner.admin_token (ADX_RUNNER_ADMIN_TOKEN) is empty: the admin API needs a token"
         )
-    async with await Store.connect(
-        settings.database.url,
-        schema=settings.database.schema_name,
-        pool_size=settings.database.pool_size,
-    ) as store:
+    async with (
+        await KubeClient.connect() as kube,
+        await Store.connect(
+            settings.database.url,
+            schema=settings.database.schema_name,
+            pool_size=settings.database.pool_size,
+        ) as store,
+    ):
         await store.migrate()
         host = RunnerHost(
             RunnerRecords(store),
@@ -168,6 +174,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 await app.setup()
                 await web.TCPSite(app, runner.listen_host, port).start()
             converging = asyncio.create_task(_keep_converged(host, runner.sync_seconds))
+            reporting = asyncio.create_task(
+                HealthReporter(host.reported, kube).run(runner.health_report_seconds)
+            )
             dispatcher = EventDispatcher(host.subscribers, WasmRecords(store))
             listener = await store.pool.acquire()  # LISTEN needs a connection of its own
             await listener.add_listener(EVENTS_CHANNEL, dispatcher.wake)
@@ -181,7 +190,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 len(host.describe()),
             )
             await stop.wait()
-            for task in (converging, delivering):
+            for task in (converging, delivering, reporting):
                 task.cancel()
             await listener.remove_listener(EVENTS_CHANNEL, dispatcher.wake)
             await store.pool.release(listener)

@@ -25,6 +25,7 @@ from adx_modules.core import metrics
 from adx_modules.core.settings import WasmSettings
 from adx_modules.sandboxes.wasm.capabilities import Capabilities
 from adx_modules.sandboxes.wasm.engine import CallFailedError, WasmEngine
+from adx_modules.sandboxes.wasm.health import Judgement
 from adx_modules.sandboxes.wasm.hostapi import InstallationHostApi, Tenancy
 from adx_modules.sandboxes.wasm.hosted import Hosted, Loaded
 from adx_modules.sandboxes.wasm.records import Event, Registration, RevisionSpec, WasmRecords
@@ -242,6 +243,10 @@ class WasmHost:
         finally:
             hosted.release_slot()
 
+    def reported(self) -> list[WasmReported]:
+        """Every installation, as the health reporter judges it (on its latest calls)."""
+        return [WasmReported(hosted) for hosted in self.hosted()]
+
     def subscribers(self) -> list[WasmSubscriber]:
         """The installations whose serving module exports ``on_event``."""
         return [
@@ -345,3 +350,16 @@ class WasmSubscriber:
         health = self._hosted.health
         health.last_error = f"{message}: {health.last_error}"
         log.warning("%s: %s", self.key, health.last_error)
+
+
+class WasmReported:
+    """A WASM installation as the health reporter sees it."""
+
+    def __init__(self, hosted: Hosted) -> None:
+        registration = hosted.registration
+        self._hosted = hosted
+        self.key, self.namespace, self.name = hosted.key, registration.namespace, registration.name
+        self.uid = registration.uid
+
+    def judged(self) -> Judgement | None:
+        return self._hosted.health.condition()

@@ -23,10 +23,10 @@ from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
 from adx_modules.sandboxes.admin_http import admin_middleware, json_response, refusal
 from adx_modules.sandboxes.events import EVENTS_CHANNEL, EventDispatcher
+from adx_modules.sandboxes.reporting import HealthReporter
 from adx_modules.sandboxes.wasm.engine import WasmEngine
 from adx_modules.sandboxes.wasm.host import HostError, WasmHost
 from adx_modules.sandboxes.wasm.records import WasmRecords
-from adx_modules.sandboxes.wasm.reporting import HealthReporter
 
 log = logging.getLogger("adx_modules.wasm")
 
@@ -129,7 +129,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 await web.TCPSite(runner, wasm.listen_host, port).start()
             syncing = asyncio.create_task(_keep_synced(host, wasm.sync_seconds))
             reporting = asyncio.create_task(
-                HealthReporter(host, kube).run(wasm.health_report_seconds)
+                HealthReporter(host.reported, kube).run(wasm.health_report_seconds)
             )
             listener = await store.pool.acquire()  # LISTEN needs a connection of its own
             await listener.add_listener(EVENTS_CHANNEL, dispatcher.wake)

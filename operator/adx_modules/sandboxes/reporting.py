@@ -1,8 +1,10 @@
-"""The WASM host writes each installation's health into its ModuleInstallation.
+"""A host of modules (the WASM host, the runner) writes each installation's health into its
+ModuleInstallation.
 
-Why it exists: a tenant asks ``kubectl get mi`` how its module does, not the host. Every
-``wasm.health_report_seconds`` the host judges each serving installation on its latest calls
-(:mod:`health`) and, only when the judgement changes, sets the ``Healthy`` condition on the CR
+Why it exists: a tenant asks ``kubectl get mi`` how its module does, not the host. Every few
+seconds the host judges each installation it serves (the WASM host on its latest calls, the
+runner on whether the module's process keeps ending) and, only when the judgement changes, sets
+the ``Healthy`` condition on the CR
 of the same uid while it is settled (phase Active: a workflow at work writes its own
 conditions). It never overrides a ``Healthy=False`` a workflow wrote (a failed health check);
 it turns its own ``ModuleFailing`` back to ``True`` when calls succeed again. Writes are rare
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from adx_modules.api import conditions as c
 from adx_modules.api import reasons as r
@@ -22,17 +26,35 @@ from adx_modules.clients.errors import ClientError, NotFoundError
 from adx_modules.clients.kube import KubeClient
 from adx_modules.core.status import StatusUpdate, generation
 from adx_modules.sandboxes.wasm.health import Judgement
-from adx_modules.sandboxes.wasm.host import WasmHost
-from adx_modules.sandboxes.wasm.hosted import Hosted
 
-log = logging.getLogger("adx_modules.wasm")
+log = logging.getLogger("adx_modules.health")
+
+
+class Reported(Protocol):
+    """An installation a host judges."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def uid(self) -> str: ...
+
+    def judged(self) -> Judgement | None:
+        """``Healthy``'s (status, reason, message), or None while there is nothing to say."""
+        ...
 
 
 class HealthReporter:
     """Judges and reports; remembers what it last reported per installation."""
 
-    def __init__(self, host: WasmHost, kube: KubeClient) -> None:
-        self._host = host
+    def __init__(self, reported: Callable[[], Sequence[Reported]], kube: KubeClient) -> None:
+        self._reported_by = reported
         self._kube = kube
         self._reported: dict[tuple[str, str], tuple[str, str]] = {}
 
@@ -42,21 +64,19 @@ class HealthReporter:
             await self.report()
 
     async def report(self) -> None:
-        for hosted in self._host.hosted():
-            judged = hosted.health.condition()
-            registration = hosted.registration
-            key = (registration.key, registration.uid)
+        for installation in self._reported_by():
+            judged = installation.judged()
+            key = (installation.key, installation.uid)
             if judged is None or self._reported.get(key) == judged[:2]:
                 continue
             try:
-                if await self._write(hosted, judged):
+                if await self._write(installation, judged):
                     self._reported[key] = judged[:2]
             except ClientError as error:  # the next round tries again
-                log.warning("%s: cannot report health: %s", registration.key, error)
+                log.warning("%s: cannot report health: %s", installation.key, error)
 
-    async def _write(self, hosted: Hosted, judged: Judgement) -> bool:
+    async def _write(self, registration: Reported, judged: Judgement) -> bool:
         """Set the condition if the CR is settled and it says otherwise; whether it is done."""
-        registration = hosted.registration
         try:
             body = await self._kube.get_custom(
                 INSTALLATION, registration.name, registration.namespace

@@ -1,0 +1,58 @@
+"""What the runner knows of each installation it serves, and how it refuses a call.
+
+Why it exists: the host (:mod:`host`) keeps one :class:`Running` per installation; the event
+dispatcher and the health reporter (:mod:`views`) read the same record. Kept apart so each of
+them imports the record, not the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adx_modules.sandboxes.runner.children import ModuleProcess, Started
+from adx_modules.sandboxes.runner.records import RunnerRegistration
+from adx_modules.sandboxes.runner.trusted import TrustedModule
+
+FAILING_WINDOW = 60.0  # a process that ended on its own this recently: Healthy=False
+
+
+class RunnerError(Exception):
+    """A call the runner answers with an HTTP status and a stable reason."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class Running:
+    """An installation's serving process, and what is known about its latest attempts."""
+
+    registration: RunnerRegistration
+    process: ModuleProcess | TrustedModule | None = None
+    started: Started | None = None
+    cgroup: Path | None = None
+    restarts: int = 0
+    failure: str = ""
+    """Why the latest revision did not start (empty once it serves)."""
+    last_exit: str = ""
+    """Why the process last ended on its own (a crash, a deadline), kept after the restart."""
+    exits: list[float] = field(default_factory=list)
+    """When its process ended on its own lately (monotonic seconds), for its health."""
+    event_error: str = ""
+    """Why an event was last skipped (after the dispatcher's retries)."""
+    failed_revision: int = 0
+    next_try: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
