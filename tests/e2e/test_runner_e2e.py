@@ -7,6 +7,7 @@ serves, the old process is gone) and uninstalled (no process, no row, no storage
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,19 @@ def publish_python(
     kubectl.apply({**published.module, "apiVersion": API_VERSION})
     kubectl("wait", f"module/{name}", "--for=condition=Ready", "--timeout=60s")
     return published.module
+
+
+async def query(env: dict[str, str], sql: str, *args: Any) -> list[dict[str, Any]]:
+    connection = await asyncpg.connect(
+        env["ADX_DATABASE_URL"], server_settings={"search_path": env["ADX_DATABASE_SCHEMA_NAME"]}
+    )
+    try:
+        await connection.set_type_codec(
+            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+        return [dict(row) for row in await connection.fetch(sql, *args)]
+    finally:
+        await connection.close()
 
 
 async def rows(env: dict[str, str], namespace: str) -> int:
@@ -131,7 +145,11 @@ AUDIT = ["storage:write:notes/*", "event:subscribe:orders.*"]
 
 
 async def test_modules_talk_through_events_and_run_durable_workflows(
-    kubectl: Kubectl, stack: StackInfo, unique: str, tmp_path: Path
+    kubectl: Kubectl,
+    stack: StackInfo,
+    service_env: dict[str, str],
+    unique: str,
+    tmp_path: Path,
 ) -> None:
     for role, permissions in (("shop", SHOP), ("audit", AUDIT)):
         module_id = f"{role}-{unique}"  # the same code, published as two modules
@@ -148,7 +166,13 @@ async def test_modules_talk_through_events_and_run_durable_workflows(
         name = published.module["metadata"]["name"]
         kubectl("wait", f"module/{name}", "--for=condition=Ready", "--timeout=60s")
         kubectl.apply(
-            installation_doc(role, module_id, isolation="process", approvedPermissions=permissions)
+            installation_doc(
+                role,
+                module_id,
+                isolation="process",
+                approvedPermissions=permissions,
+                uninstall={"backupData": True},
+            )
         )
     shop = wait_phase(kubectl, "mi/shop", "Active", timeout=120)["status"]["endpoints"][0]["url"]
     audit = wait_phase(kubectl, "mi/audit", "Active", timeout=120)["status"]["endpoints"][0]["url"]
@@ -198,6 +222,18 @@ async def test_modules_talk_through_events_and_run_durable_workflows(
         assert denied.json()["message"] == (
             "needs the permission workflow:execute:tally, which is not approved"
         )
+    # uninstalled with backupData: the module's own data is kept in the backup, then removed
+    uid = kubectl.json("get", "mi", "shop")["metadata"]["uid"]
+    kubectl("delete", "mi", "shop", "--timeout=120s")
+    backups = await query(
+        service_env, "SELECT contents FROM backups WHERE installation_uid = $1", uid
+    )
+    kept = backups[0]["contents"]["moduleData"]["storage"]
+    assert json.loads(base64.b64decode(kept["notes/flaky"])) == 2  # what the workflow stored
+    left = await query(
+        service_env, "SELECT key FROM module_storage WHERE installation_uid = $1::uuid", uid
+    )
+    assert left == []
 
 
 async def test_a_module_whose_process_keeps_ending_is_reported_unhealthy_on_its_installation(

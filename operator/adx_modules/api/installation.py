@@ -52,8 +52,8 @@ class UninstallPolicy(ApiModel):
     """What happens on delete."""
 
     backup_data: bool = False
-    """Keep the installation's configuration and revision history (PostgreSQL table backups)
-    after it is removed."""
+    """Keep the installation's configuration, revision history and the module's own data (its
+    storage and settings) in PostgreSQL (table backups) after it is removed."""
     cascade: bool = False
     """Also uninstall the installations that require this one. Without it, deleting an
     installation others require waits (Stalled, reason RequiredByOthers) until they are gone.

@@ -8,6 +8,7 @@ order, once, under an advisory lock, so several workers starting together do not
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -247,6 +248,21 @@ class Store:
             name,
             contents,
         )
+
+    async def module_data(self, uid: str) -> dict[str, Any]:
+        """What a module keeps for itself: its storage (values base64) and its own settings."""
+        storage = await self._pool.fetch(
+            "SELECT key, value FROM module_storage WHERE installation_uid = $1::uuid ORDER BY key",
+            uid,
+        )
+        settings = await self._pool.fetch(
+            "SELECT key, value FROM module_settings WHERE installation_uid = $1::uuid ORDER BY key",
+            uid,
+        )
+        return {
+            "storage": {r["key"]: base64.b64encode(bytes(r["value"])).decode() for r in storage},
+            "settings": {r["key"]: r["value"] for r in settings},
+        }
 
     async def record_scan(self, record: ScanRecord) -> ScanRecord:
         """Keep a verdict; if one exists for the same digest and versions, that one stands

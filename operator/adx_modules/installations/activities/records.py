@@ -96,7 +96,8 @@ class RecordActivities:
 
     @activity.defn(name=Activities.BACKUP)
     async def backup(self, request: BackupRequest) -> None:
-        """Keep the installation's configuration and revision history past its uninstall."""
+        """Keep the installation's configuration, revision history and the module's own data
+        past its uninstall."""
         ref = request.ref
         row = await self._store.installation(ref.uid) or {}
         revisions = await self._store.revisions(ref.uid)
@@ -113,5 +114,8 @@ class RecordActivities:
                     {"revision": r.revision, "version": r.version, "configuration": r.configuration}
                     for r in revisions
                 ],
+                # the module's own data (sdk.storage, adx.storage_*, config.set), which the
+                # sandbox's removal deletes next
+                "moduleData": await self._store.module_data(ref.uid),
             },
         )
