@@ -21,12 +21,13 @@ from adx_modules.authoring.package import build
 from adx_modules.authoring.publish import publish
 from adx_modules.authoring.scaffold import manifest_for
 from adx_modules.service.cli import author_main
+from support import guests
 from support.kube import Kubectl
 from support.objects import API_VERSION, condition, installation_doc, wait_condition, wait_phase
 from support.sdk_guests import probe
 from support.stack import StackInfo
 
-pytestmark = pytest.mark.usefixtures("operator", "worker", "runner")
+pytestmark = pytest.mark.usefixtures("operator", "worker", "runner", "wasm_host")
 
 
 def publish_python(
@@ -60,6 +61,40 @@ async def query(env: dict[str, str], sql: str, *args: Any) -> list[dict[str, Any
         return [dict(row) for row in await connection.fetch(sql, *args)]
     finally:
         await connection.close()
+
+
+async def finished_run(client: httpx.AsyncClient, endpoint: str, run_id: str) -> dict[str, Any]:
+    """The state of a module workflow run once it is no longer running."""
+    state: dict[str, Any] = {}
+    for _ in range(120):
+        state = (await client.get(f"{endpoint}/jobs/status", params={"id": run_id})).json()
+        if state["status"] != "RUNNING":
+            return state
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{run_id} still running: {state}")
+
+
+async def install_echo(kubectl: Kubectl, stack: StackInfo, unique: str, tmp_path: Path) -> None:
+    """A WASM module whose function ``echo`` answers its input, installed as ``echo``."""
+    module_id = f"echo-{unique}"
+    manifest = {
+        **manifest_for(module_id, "wasm"),
+        "permissions": [],
+        "extensionPoints": {"workflows": ["echo"]},
+        "resources": {"limits": {"cpu": "200m", "memory": "32Mi"}},
+    }
+    (tmp_path / "echo.json").write_text(json.dumps(manifest))
+    (tmp_path / "echo.wasm").write_bytes(guests.binary(guests.ECHO))
+    published = publish(
+        tmp_path / "echo.wasm",
+        stack.env["ADX_REGISTRY_ADDRESS"],
+        insecure=True,
+        manifest=tmp_path / "echo.json",
+    )
+    kubectl.apply({**published.module, "apiVersion": API_VERSION})
+    kubectl("wait", f"module/{published.module['metadata']['name']}", "--for=condition=Ready")
+    kubectl.apply(installation_doc("echo", module_id))
+    wait_phase(kubectl, "mi/echo", "Active", timeout=120)
 
 
 async def rows(env: dict[str, str], namespace: str) -> int:
@@ -140,6 +175,7 @@ SHOP = [
     "event:publish:orders.*",
     "workflow:execute:tally",
     "workflow:execute:flaky",
+    "workflow:execute:echo",
 ]
 AUDIT = ["storage:write:notes/*", "event:subscribe:orders.*"]
 
@@ -189,16 +225,6 @@ async def test_modules_talk_through_events_and_run_durable_workflows(
             ("orders.created", 7, "shop")
         ]
 
-        async def finished(run_id: str) -> dict[str, Any]:
-            for _ in range(120):
-                state: dict[str, Any] = (
-                    await client.get(f"{shop}/jobs/status", params={"id": run_id})
-                ).json()
-                if state["status"] != "RUNNING":
-                    return state
-                await asyncio.sleep(0.5)
-            raise AssertionError(f"{run_id} still running: {state}")
-
         tally = (
             await client.post(
                 f"{shop}/jobs", json={"name": "tally", "input": {"items": [1, 2, 3]}, "key": "t1"}
@@ -210,18 +236,29 @@ async def test_modules_talk_through_events_and_run_durable_workflows(
             )
         ).json()
         assert again == tally  # the same key: the same run, not a second one
-        assert await finished(tally["id"]) == {
+        assert await finished_run(client, shop, tally["id"]) == {
             "id": tally["id"],
             "status": "COMPLETED",
             "result": {"items": 3},
         }
         flaky = (await client.post(f"{shop}/jobs", json={"name": "flaky"})).json()
-        assert (await finished(flaky["id"]))["result"] == {"tries": 2}  # retried once, as declared
+        assert (await finished_run(client, shop, flaky["id"]))["result"] == {
+            "tries": 2
+        }  # retried once, as declared
         denied = await client.post(f"{audit}/jobs", json={"name": "tally", "input": {"items": []}})
         assert denied.status_code == 403
         assert denied.json()["message"] == (
             "needs the permission workflow:execute:tally, which is not approved"
         )
+    # a workflow whose step is a WASM module's function, in the WASM host
+    await install_echo(kubectl, stack, unique, tmp_path)
+    async with httpx.AsyncClient(timeout=30) as client:
+        echoed = await client.post(
+            f"{shop}/jobs", json={"name": "echo", "input": {"n": 1}, "installation": "echo"}
+        )
+        state = await finished_run(client, shop, echoed.json()["id"])
+    assert state["status"] == "COMPLETED", state
+    assert state["result"] == {"function": "echo", "input": {"n": 1}}
     # uninstalled with backupData: the module's own data is kept in the backup, then removed
     uid = kubectl.json("get", "mi", "shop")["metadata"]["uid"]
     kubectl("delete", "mi", "shop", "--timeout=120s")

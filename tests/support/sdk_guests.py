@@ -86,7 +86,10 @@ class Probe(Module):
         asked = request.json()
         try:
             started = await self.sdk.workflows.start(
-                asked["name"], asked.get("input"), key=asked.get("key", "")
+                asked["name"],
+                asked.get("input"),
+                installation=asked.get("installation"),
+                key=asked.get("key", ""),
             )
             return {"id": started}
         except SdkError as error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from temporalio import activity
 
 from adx_modules.api import reasons as r
@@ -82,35 +83,64 @@ class SandboxSteps:
 
 
 class ModuleWorkflowSteps:
-    """The steps of ``ModuleWorkflow``: a module's declared policy, and its step run, through
-    the module runner's admin port (the worker holds its token)."""
+    """The steps of ``ModuleWorkflow``: where the target installation runs and its declared
+    policy, then its step run: through the module runner's admin port (an SDK module's
+    ``@workflow``), or the WASM host's invoke port (a function a WASM module declares)."""
+
+    WASM_STEP_SECONDS = 60
+    WASM_STEP_ATTEMPTS = 3
 
     def __init__(self, settings: Settings) -> None:
-        runner = settings.runner
-        self._admin = HostAdmin("the module runner", runner.admin_url, runner.admin_token)
+        runner, wasm = settings.runner, settings.wasm
+        self._runner = HostAdmin("the module runner", runner.admin_url, runner.admin_token)
+        self._wasm = HostAdmin("the WASM host", wasm.admin_url, wasm.admin_token)
+        self._wasm_invoke = wasm.invoke_url.rstrip("/")
 
     @staticmethod
     def _path(request: ModuleWorkflowRequest) -> str:
         return f"{request.namespace}/{request.installation}/workflows/{request.workflow}"
 
+    async def _in_wasm_host(self, request: ModuleWorkflowRequest) -> bool:
+        status, body = await self._wasm.request(
+            "GET", f"{request.namespace}/{request.installation}"
+        )
+        return status == 200 and request.workflow in (body.get("functions") or [])
+
     @activity.defn(name=ModuleWorkflowActivities.DESCRIBE)
     async def describe(self, request: ModuleWorkflowRequest) -> StepPolicy:
-        status, body = await self._admin.request("GET", self._path(request))
-        if status == 404:
-            raise StepError(r.MODULE_WORKFLOW_UNKNOWN, str(body.get("message")))
-        if status != 200:
-            raise StepError(r.SERVICE_UNAVAILABLE, f"the module runner answered {status}: {body}")
-        return StepPolicy.model_validate(body)
+        unreachable: StepError | None = None
+        try:
+            status, body = await self._runner.request("GET", self._path(request))
+            if status == 200:
+                return StepPolicy.model_validate({**body, "host": "runner"})
+        except StepError as error:
+            unreachable, body = error, {}
+        try:
+            if await self._in_wasm_host(request):
+                return StepPolicy(
+                    timeout_seconds=self.WASM_STEP_SECONDS,
+                    max_attempts=self.WASM_STEP_ATTEMPTS,
+                    host="wasm",
+                )
+        except StepError:
+            if unreachable is None:
+                raise
+        if unreachable is not None:
+            raise unreachable
+        raise StepError(
+            r.MODULE_WORKFLOW_UNKNOWN,
+            f"{request.namespace}/{request.installation} runs no workflow {request.workflow} "
+            f"(the runner: {body.get('message')}; nor is it a function of a WASM module there)",
+        )
 
     @activity.defn(name=ModuleWorkflowActivities.RUN)
     async def run(self, request: ModuleWorkflowRequest) -> Any:
         info = activity.info()
-        seconds = (
-            max(1.0, info.start_to_close_timeout.total_seconds())
-            if info.start_to_close_timeout
-            else 300.0
-        )
-        status, body = await self._admin.request(
+        timeout = info.start_to_close_timeout
+        seconds = max(1.0, timeout.total_seconds()) if timeout else 300.0
+        if request.host == "wasm":
+            return await self._run_in_wasm_host(request, seconds)
+        status, body = await self._runner.request(
             "POST", self._path(request), body={"input": request.input}, seconds=seconds + 5
         )
         if status == 404:
@@ -121,3 +151,25 @@ class ModuleWorkflowSteps:
                 f"attempt {info.attempt}: {body.get('reason')}: {body.get('message')}",
             )
         return body.get("output")
+
+    async def _run_in_wasm_host(self, request: ModuleWorkflowRequest, seconds: float) -> Any:
+        url = (
+            f"{self._wasm_invoke}/v1/tenants/{request.namespace}/installations/"
+            f"{request.installation}/invoke/{request.workflow}"
+        )
+        try:
+            async with httpx.AsyncClient(timeout=seconds + 5) as client:
+                answer = await client.post(url, json=request.input)
+        except httpx.HTTPError as error:
+            raise StepError(r.SERVICE_UNAVAILABLE, f"the WASM host: {error}") from None
+        body = (
+            answer.json()
+            if answer.headers.get("content-type", "").startswith("application/json")
+            else answer.text
+        )
+        if answer.status_code == 404:
+            raise StepError(r.MODULE_WORKFLOW_UNKNOWN, str(body))
+        if answer.status_code != 200:
+            attempt = activity.info().attempt
+            raise StepError(r.MODULE_WORKFLOW_FAILED, f"attempt {attempt}: {body}")
+        return body

@@ -107,10 +107,14 @@ class ModuleWorkflowRequest(Payload):
     input: Any = None
     caller: str
     """The installation that asked (it holds ``workflow:execute:<workflow>``)."""
+    host: str = ""
+    """Which host runs the target installation (``runner``, ``wasm``): found by the first
+    step, carried to the next."""
 
 
 class StepPolicy(Payload):
-    """The declared timeout and attempts of a module workflow's step."""
+    """The declared timeout and attempts of a module workflow's step, and who runs it."""
 
     timeout_seconds: Annotated[int, Field(ge=1, le=86_400)]
     max_attempts: Annotated[int, Field(ge=1, le=100)]
+    host: str = "runner"

@@ -50,7 +50,7 @@ class ModuleWorkflow:
         self._progress = "running"
         output = await workflow.execute_activity(
             ModuleWorkflowActivities.RUN,
-            request,
+            request.model_copy(update={"host": policy.host}),
             start_to_close_timeout=timedelta(seconds=policy.timeout_seconds),
             retry_policy=RetryPolicy(
                 maximum_attempts=policy.max_attempts, non_retryable_error_types=PERMANENT
