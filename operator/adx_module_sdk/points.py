@@ -8,6 +8,7 @@ drift from it. The author's code is imported in a process of its own, never in t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ from adx_module_sdk.process import LoadError, module_classes
 
 def main() -> int:
     try:
-        found = module_classes(Path(sys.argv[1]))
+        with contextlib.redirect_stdout(sys.stderr):  # what the module prints is not the answer
+            found = module_classes(Path(sys.argv[1]))
     except LoadError:
         found = []
     if len(found) > 1:

@@ -70,6 +70,16 @@ def test_the_packaged_manifest_declares_what_the_code_serves(module: Path) -> No
     assert "extensionPoints" not in json.loads((module / "manifest.json").read_text())
 
 
+def test_what_the_code_prints_on_import_is_not_taken_for_its_extension_points(
+    module: Path,
+) -> None:
+    code = module / "src" / "module.py"
+    code.write_text('print("hello from import")\n' + code.read_text())
+    assert package(module / "manifest.json", module / "g.adx") == OK
+    manifest = json.loads(entries(module / "g.adx")["manifest.json"])
+    assert manifest["extensionPoints"] == {"api": [{"path": "/greet"}]}
+
+
 def test_code_that_cannot_be_read_is_refused_with_its_error(
     module: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

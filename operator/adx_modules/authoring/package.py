@@ -129,7 +129,8 @@ def with_declared_points(document: dict[str, Any], root: Path) -> dict[str, Any]
     if found.returncode != 0:
         last = (found.stderr.strip().splitlines() or [f"it exited {found.returncode}"])[-1]
         raise InputError(f"{root / 'src'}: the module's extension points cannot be read: {last}")
-    points = json.loads(found.stdout)
+    answer = found.stdout.strip().splitlines()
+    points = json.loads(answer[-1]) if answer else None  # the last line: its own output first
     if not points:
         return document
     return {**document, "extensionPoints": {**(document.get("extensionPoints") or {}), **points}}

@@ -122,9 +122,12 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
         return
     installed = bool(current.installed_version)
     id_ = workflow_id(ref)
-    # a workflow is recorded in the status before it starts: with none recorded, none exists
-    # (asking Temporal would cost a round trip per new installation)
-    if current.workflow is not None and await _exists(context, ref, id_):
+    # a generation's workflow starts only after its admission wrote observedGeneration: a
+    # generation never admitted has none (asking Temporal would cost a round trip per new
+    # installation); one admitted may have one, running or finished (status.workflow is
+    # cleared when it ends, so that is no sign)
+    admitted = (body.get("status") or {}).get("observedGeneration") == ref.generation
+    if admitted and await _exists(context, ref, id_):
         RECONCILES.labels("ModuleInstallation", "in-hand").inc()
         return  # this generation is (or was) being handled
     outcome = installation_outcome(body, catalog, context.settings.sandbox, installed=installed)

@@ -160,7 +160,7 @@ class RunnerHost:
             running.restarts += 1
             LOG.warning("%s: %s", registration.key, running.failure)
             return
-        old, old_cgroup = running.process, running.cgroup
+        old, old_cgroup, old_uid = running.process, running.cgroup, running.registration.uid
         running.process, running.started, running.cgroup = process, started, cgroup
         running.registration, running.failure, running.failed_revision = registration, "", 0
         LOG.info(
@@ -172,6 +172,8 @@ class RunnerHost:
         )
         if old is not None:
             await self._end(old, old_cgroup)
+        if old_uid != registration.uid:  # another installation of that name: its files go
+            shutil.rmtree(self._dir / "work" / registration.key / old_uid, ignore_errors=True)
 
     async def _end(self, process: ModuleProcess | TrustedModule, cgroup: Path | None) -> None:
         await process.stop()
@@ -191,7 +193,12 @@ class RunnerHost:
         ]
         return Launch(
             package=package,
-            workdir=self._dir / "work" / registration.namespace / registration.name,
+            # by uid: a later installation of the same name never finds an earlier one's files
+            workdir=self._dir
+            / "work"
+            / registration.namespace
+            / registration.name
+            / registration.uid,
             identity={
                 "module": registration.module_id,
                 "version": registration.version,
