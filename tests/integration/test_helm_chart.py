@@ -158,12 +158,13 @@ def test_trivy_finds_nothing_high_or_critical_in_the_chart_and_the_dockerfile(
     rendered.mkdir()
     (rendered / "chart.yaml").write_text(render(stack, "adx-system"))
     assert _trivy_high(rendered, tmp_path / "cache") == []
-    dockerfiles = tmp_path / "image"
-    dockerfiles.mkdir()
-    (dockerfiles / "Dockerfile").write_text(
-        (ROOT / "sandbox-images" / "operator" / "Dockerfile").read_text()
-    )
-    assert _trivy_high(dockerfiles, tmp_path / "cache") == []
+    for image in ("operator", "runner"):  # the service's image, the module runner's
+        dockerfiles = tmp_path / image
+        dockerfiles.mkdir()
+        (dockerfiles / "Dockerfile").write_text(
+            (ROOT / "sandbox-images" / image / "Dockerfile").read_text()
+        )
+        assert _trivy_high(dockerfiles, tmp_path / "cache") == [], image
 
 
 @pytest.fixture
