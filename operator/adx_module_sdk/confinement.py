@@ -184,6 +184,21 @@ def runtime_paths() -> list[str]:
     return sorted(paths)
 
 
+def user_tasks(uid: int) -> int:
+    """How many tasks (threads included, as RLIMIT_NPROC counts them) the user ``uid`` has."""
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            count += int(fields.get("Threads", "1").strip())
+    return count
+
+
 def die_with_parent() -> None:
     """SIGKILL this process when the runner that started it dies (a killed runner leaves no
     module behind); if it has died already, end now."""
@@ -203,10 +218,15 @@ def confine(confinement: Confinement, *, address_space: bool = True) -> Enforced
         Path(confinement.pids_cgroup, "cgroup.procs").write_text(str(os.getpid()))
         enforced.process_limit = f"pids cgroup, at most {limits.processes}"
     elif os.getuid() != 0:
-        enforced.process_limit = f"RLIMIT_NPROC {limits.processes} (shared by the user's processes)"
+        # RLIMIT_NPROC counts every task of the user, not this process's: allow this many more
+        # than the user has now (a limit of its own would stop a module of a busy user at once)
+        ceiling = user_tasks(os.getuid()) + limits.processes
+        _limit(resource.RLIMIT_NPROC, ceiling)
+        enforced.process_limit = (
+            f"RLIMIT_NPROC {ceiling}: {limits.processes} more tasks than its user had at start"
+        )
     else:
         enforced.notes.append("no process limit: running as root without a writable pids cgroup")
-    _limit(resource.RLIMIT_NPROC, limits.processes)
     if address_space:
         _limit(resource.RLIMIT_AS, limits.memory_bytes)
     _limit(resource.RLIMIT_NOFILE, limits.open_files)

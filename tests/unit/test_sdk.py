@@ -4,13 +4,16 @@ calls both ways (over a real socket pair, no runner)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import threading
 from typing import Any
 
 import pytest
 
 from adx_module_sdk import BadInputError, Module, PermissionDeniedError, UiSpec, route, workflow
 from adx_module_sdk.channel import Channel, ChannelClosedError
+from adx_module_sdk.confinement import user_tasks
 from adx_module_sdk.module import subscribe
 from adx_module_sdk.testing import sdk_for_tests
 
@@ -95,3 +98,26 @@ async def test_the_channel_calls_both_ways_and_fails_waiting_calls_when_closed()
         await asyncio.wait_for(slow, 5)
     for task in serving:
         task.cancel()
+
+
+def test_a_users_tasks_are_counted_as_rlimit_nproc_counts_them() -> None:
+    # RLIMIT_NPROC is per user: the runner allows a module this many tasks *more* than its
+    # user has, so it must count every thread of every process of that user
+    mine = user_tasks(os.getuid())
+    assert mine >= threading.active_count() + 1  # this process's threads, and its parent's
+    started = threading.Event()
+    done = threading.Event()
+
+    def idle() -> None:
+        started.set()
+        done.wait()
+
+    worker = threading.Thread(target=idle)
+    worker.start()
+    started.wait()
+    try:
+        assert user_tasks(os.getuid()) >= mine + 1
+    finally:
+        done.set()
+        worker.join()
+    assert user_tasks(2**31 - 7) == 0  # a user with no process
