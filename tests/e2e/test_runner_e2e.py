@@ -98,16 +98,10 @@ async def install_echo(kubectl: Kubectl, stack: StackInfo, unique: str, tmp_path
 
 
 async def rows(env: dict[str, str], namespace: str) -> int:
-    connection = await asyncpg.connect(
-        env["ADX_DATABASE_URL"], server_settings={"search_path": env["ADX_DATABASE_SCHEMA_NAME"]}
+    found = await query(
+        env, "SELECT count(*) AS n FROM runner_installations WHERE namespace = $1", namespace
     )
-    try:
-        count: int = await connection.fetchval(
-            "SELECT count(*) FROM runner_installations WHERE namespace = $1", namespace
-        )
-        return count
-    finally:
-        await connection.close()
+    return int(found[0]["n"])
 
 
 async def test_scaffold_publish_install_call_update_uninstall(  # noqa: PLR0917

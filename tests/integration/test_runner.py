@@ -102,7 +102,8 @@ async def test_a_module_serves_its_routes_in_a_confined_process_of_its_own(
     answer = greeted.json()
     assert answer["message"] == "hi, Ada"
     pid = answer["pid"]
-    assert pid != runner._popen.pid if runner._popen else False
+    assert runner._popen is not None
+    assert pid != runner._popen.pid
     assert pid in [p.pid for p in _children(runner)]
     child = psutil.Process(pid)
     # a stripped environment: nothing of the runner's (no database URL, no token)

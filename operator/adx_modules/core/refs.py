@@ -7,6 +7,8 @@ frozen, strict models (a misspelt field is refused, not dropped), declared below
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -23,3 +25,19 @@ class InstallationRef(Payload):
     name: str
     uid: str
     generation: int
+
+
+class HostedInstallation(Protocol):
+    """An installation as a host of modules names it (what its event dispatcher and its
+    health reporter ask of each)."""
+
+    @property
+    def key(self) -> str:
+        """``namespace/name``."""
+        ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from aiohttp import web
@@ -22,6 +22,7 @@ from adx_modules.core.refs import InstallationRef
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROBES = ("/healthz", "/readyz")
 ADMIN = "/admin/v1/installations"
+ONE = ADMIN + "/{namespace}/{name}"
 
 
 def json_response(status: int, body: Any) -> web.Response:
@@ -30,6 +31,52 @@ def json_response(status: int, body: Any) -> web.Response:
 
 def refusal(status: int, reason: str, message: str) -> web.Response:
     return json_response(status, {"reason": reason, "message": message})
+
+
+class AdminHost(Protocol):
+    """What every host's admin port reaches: its installations, loaded from their rows."""
+
+    @property
+    def synced(self) -> bool: ...
+
+    def describe(self, namespace: str | None = None, name: str | None = None) -> Any: ...
+
+    async def load(self, namespace: str, name: str) -> Any: ...
+
+
+def installation_of(request: web.Request) -> tuple[str, str]:
+    """The (namespace, name) an admin route names."""
+    return request.match_info["namespace"], request.match_info["name"]
+
+
+def admin_app(
+    host: AdminHost, token: str, refusals: tuple[type[Exception], ...]
+) -> web.Application:
+    """The admin routes every host has: the probes, list, describe one, load one (``ONE``);
+    each host adds its own."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return json_response(200, {"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        return json_response(200 if host.synced else 503, {"synced": host.synced})
+
+    async def listing(_: web.Request) -> web.Response:
+        return json_response(200, host.describe())
+
+    async def describe(request: web.Request) -> web.Response:
+        return json_response(200, host.describe(*installation_of(request)))
+
+    async def load(request: web.Request) -> web.Response:
+        return json_response(200, await host.load(*installation_of(request)))
+
+    app = web.Application(middlewares=[admin_middleware(token, refusals)])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get(ADMIN, listing)
+    app.router.add_get(ONE, describe)
+    app.router.add_put(ONE, load)
+    return app
 
 
 def admin_middleware(token: str, refusals: tuple[type[Exception], ...]) -> Any:

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from adx_modules.core.refs import HostedInstallation
 from adx_modules.sandboxes.wasm.capabilities import Capabilities
 from adx_modules.sandboxes.wasm.records import Event, WasmRecords
 
@@ -32,17 +33,8 @@ BATCH = 100
 MAX_ATTEMPTS = 5
 
 
-class Subscriber(Protocol):
+class Subscriber(HostedInstallation, Protocol):
     """An installation that handles events (its host decides how they reach it)."""
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def namespace(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
 
     @property
     def capabilities(self) -> Capabilities: ...

@@ -24,23 +24,15 @@ from adx_modules.api import reasons as r
 from adx_modules.api.installation import INSTALLATION
 from adx_modules.clients.errors import ClientError, NotFoundError
 from adx_modules.clients.kube import KubeClient
+from adx_modules.core.refs import HostedInstallation
 from adx_modules.core.status import StatusUpdate, generation
 from adx_modules.sandboxes.wasm.health import Judgement
 
 log = logging.getLogger("adx_modules.health")
 
 
-class Reported(Protocol):
+class Reported(HostedInstallation, Protocol):
     """An installation a host judges."""
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def namespace(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
 
     @property
     def uid(self) -> str: ...

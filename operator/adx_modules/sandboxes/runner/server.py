@@ -25,7 +25,13 @@ from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
-from adx_modules.sandboxes.admin_http import admin_middleware, json_response, refusal
+from adx_modules.sandboxes.admin_http import (
+    ONE,
+    admin_app,
+    installation_of,
+    json_response,
+    refusal,
+)
 from adx_modules.sandboxes.events import EVENTS_CHANNEL, EventDispatcher
 from adx_modules.sandboxes.reporting import HealthReporter
 from adx_modules.sandboxes.runner.flows import WorkflowStarter
@@ -36,7 +42,6 @@ from adx_modules.sandboxes.wasm.records import WasmRecords
 
 LOG = logging.getLogger("adx_modules.runner")
 INVOKE = "/v1/tenants/{namespace}/installations/{name}/api/{route:.*}"
-ADMIN = "/admin/v1/installations"
 MAX_BODY = 2 * 2**20
 WITHHELD = {"authorization", "cookie", "proxy-authorization", "host", "content-length"}
 
@@ -75,28 +80,11 @@ def invoke_app(host: RunnerHost) -> web.Application:
     return app
 
 
-def admin_app(host: RunnerHost, token: str) -> web.Application:
-    async def healthz(_: web.Request) -> web.Response:
-        return json_response(200, {"status": "ok"})
-
-    async def readyz(_: web.Request) -> web.Response:
-        return json_response(200 if host.synced else 503, {"synced": host.synced})
-
-    def _ref(request: web.Request) -> tuple[str, str]:
-        return request.match_info["namespace"], request.match_info["name"]
-
-    async def listing(_: web.Request) -> web.Response:
-        return json_response(200, host.describe())
-
-    async def describe(request: web.Request) -> web.Response:
-        return json_response(200, host.describe(*_ref(request)))
-
-    async def load(request: web.Request) -> web.Response:
-        return json_response(200, await host.load(*_ref(request)))
+def runner_admin_app(host: RunnerHost, token: str) -> web.Application:
+    app = admin_app(host, token, (RunnerError,))
 
     def _workflow(request: web.Request) -> tuple[str, str, str]:
-        info = request.match_info
-        return info["namespace"], info["name"], info["workflow"]
+        return (*installation_of(request), request.match_info["workflow"])
 
     async def workflow_policy(request: web.Request) -> web.Response:
         return json_response(200, host.workflow_policy(*_workflow(request)))
@@ -108,15 +96,8 @@ def admin_app(host: RunnerHost, token: str) -> web.Application:
             return refusal(400, "BadRequest", 'the body must be JSON {"input": ...}')
         return json_response(200, {"output": await host.run_workflow(*_workflow(request), given)})
 
-    app = web.Application(middlewares=[admin_middleware(token, (RunnerError,))])
-    one = ADMIN + "/{namespace}/{name}"
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get(ADMIN, listing)
-    app.router.add_get(one, describe)
-    app.router.add_put(one, load)
-    app.router.add_get(one + "/workflows/{workflow}", workflow_policy)
-    app.router.add_post(one + "/workflows/{workflow}", run_workflow)
+    app.router.add_get(ONE + "/workflows/{workflow}", workflow_policy)
+    app.router.add_post(ONE + "/workflows/{workflow}", run_workflow)
     return app
 
 
@@ -166,7 +147,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         )
         apps: list[Any] = [
             web.AppRunner(invoke_app(host), access_log=None),
-            web.AppRunner(admin_app(host, runner.admin_token), access_log=None),
+            web.AppRunner(runner_admin_app(host, runner.admin_token), access_log=None),
         ]
         try:
             await host.sync()

@@ -21,7 +21,13 @@ from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
-from adx_modules.sandboxes.admin_http import admin_middleware, json_response, refusal
+from adx_modules.sandboxes.admin_http import (
+    ONE,
+    admin_app,
+    installation_of,
+    json_response,
+    refusal,
+)
 from adx_modules.sandboxes.events import EVENTS_CHANNEL, EventDispatcher
 from adx_modules.sandboxes.reporting import HealthReporter
 from adx_modules.sandboxes.wasm.engine import WasmEngine
@@ -31,7 +37,6 @@ from adx_modules.sandboxes.wasm.records import WasmRecords
 log = logging.getLogger("adx_modules.wasm")
 
 INVOKE = "/v1/tenants/{namespace}/installations/{name}/invoke/{function}"
-ADMIN = "/admin/v1/installations"
 
 
 def invoke_app(host: WasmHost, max_body: int) -> web.Application:
@@ -48,44 +53,21 @@ def invoke_app(host: WasmHost, max_body: int) -> web.Application:
     return app
 
 
-def admin_app(host: WasmHost, token: str) -> web.Application:
-    async def healthz(_: web.Request) -> web.Response:
-        return json_response(200, {"status": "ok"})
-
-    async def readyz(_: web.Request) -> web.Response:
-        return json_response(200 if host.synced else 503, {"synced": host.synced})
-
-    def _ref(request: web.Request) -> tuple[str, str]:
-        return request.match_info["namespace"], request.match_info["name"]
-
-    async def listing(_: web.Request) -> web.Response:
-        return json_response(200, host.describe())
-
-    async def describe(request: web.Request) -> web.Response:
-        return json_response(200, host.describe(*_ref(request)))
-
-    async def load(request: web.Request) -> web.Response:
-        return json_response(200, await host.load(*_ref(request)))
+def wasm_admin_app(host: WasmHost, token: str) -> web.Application:
+    app = admin_app(host, token, (HostError,))
 
     async def ready(request: web.Request) -> web.Response:
         try:
             revision = int(request.query["revision"])
         except (KeyError, ValueError):
             return refusal(400, "BadRequest", "?revision=<n> is needed")
-        return json_response(200, await host.ready(*_ref(request), revision))
+        return json_response(200, await host.ready(*installation_of(request), revision))
 
     async def drain(request: web.Request) -> web.Response:
-        return json_response(200, await host.drain(*_ref(request)))
+        return json_response(200, await host.drain(*installation_of(request)))
 
-    app = web.Application(middlewares=[admin_middleware(token, (HostError,))])
-    one = ADMIN + "/{namespace}/{name}"
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get(ADMIN, listing)
-    app.router.add_get(one, describe)
-    app.router.add_put(one, load)
-    app.router.add_post(one + "/ready", ready)
-    app.router.add_delete(one, drain)
+    app.router.add_post(ONE + "/ready", ready)
+    app.router.add_delete(ONE, drain)
     return app
 
 
@@ -120,7 +102,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         dispatcher = EventDispatcher(host.subscribers, records)
         runners = [
             web.AppRunner(invoke_app(host, 2 * 2**20), access_log=None),
-            web.AppRunner(admin_app(host, wasm.admin_token), access_log=None),
+            web.AppRunner(wasm_admin_app(host, wasm.admin_token), access_log=None),
         ]
         try:
             await host.sync()
