@@ -36,7 +36,8 @@ crds: install ## regenerate crds/*.yaml and docs/api.md from the pydantic models
 manifests: toolchain ## render the Helm chart into manifests/base/install.yaml (kustomize base)
 	.cache/bin/helm template adx-module-operator helm/adx-module-operator --namespace adx-system \
 		--set database.existingSecret=adx-module-operator-database \
-		--set wasmHost.adminTokenSecret=adx-module-operator-wasm-admin-token > manifests/base/install.yaml
+		--set wasmHost.adminTokenSecret=adx-module-operator-wasm-admin-token \
+		--set runner.adminTokenSecret=adx-module-operator-runner-admin-token > manifests/base/install.yaml
 
 lint: install ## ruff, ruff format, mypy --strict and the import-layering contracts
 	$(BIN)/ruff check operator tests

@@ -17,14 +17,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
+from adx_modules.authoring.package import build
+from adx_modules.authoring.publish import publish
 from adx_modules.devstack.images import push_image
-from adx_modules.devstack.stack import wasm_host_environment
+from adx_modules.devstack.stack import runner_environment, wasm_host_environment
 from adx_modules.devstack.toolchain import cache_dir, python_tool
+from adx_modules.service.cli import author_main
 from support.kube import Kubectl
-from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
+from support.objects import (
+    API_VERSION,
+    condition,
+    installation_doc,
+    module_doc,
+    wait_condition,
+    wait_phase,
+)
 from support.operator import ServiceProcess
 from support.stack import StackInfo
 
@@ -73,6 +84,7 @@ def test_the_rendered_chart_is_accepted_by_the_apiserver(
     assert kinds == [
         "ClusterRole",
         "ClusterRoleBinding",
+        "ConfigMap",
         "Deployment",
         "NetworkPolicy",
         "PodDisruptionBudget",
@@ -352,6 +364,180 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
     assert "forbidden" in refused.stderr
 
 
+def _resolved_env(admin: Kubectl, namespace: str, container: dict[str, Any]) -> dict[str, str]:
+    """A container's environment as its pod would see it (Secret references read)."""
+    env: dict[str, str] = {}
+    for item in container.get("env") or []:
+        if "valueFrom" not in item:  # an empty value is stored as no value
+            env[item["name"]] = item.get("value", "")
+            continue
+        ref = item["valueFrom"]["secretKeyRef"]
+        data = admin.json("get", "secret", ref["name"], "-n", namespace)["data"]
+        env[item["name"]] = base64.b64decode(data[ref["key"]]).decode()
+    return env
+
+
+def _publish_greeter(
+    stack: StackInfo, admin: Kubectl, module_id: str, work: Path
+) -> dict[str, Any]:
+    """``adx-module-cli init``, package and publish a Python module; apply its Module."""
+    assert author_main(["init", module_id, "--dir", str(work)]) == 0
+    package = build(work / "manifest.json", work / f"{module_id}.adx")
+    published = publish(package.path, stack.env["ADX_REGISTRY_ADDRESS"], insecure=True)
+    admin.apply({**published.module, "apiVersion": API_VERSION})
+    name = published.module["metadata"]["name"]
+    admin("wait", f"module/{name}", "--for=condition=Ready", "--timeout=60s")
+    return published.module
+
+
+def test_a_tenants_process_modules_run_in_a_runner_deployment_made_from_the_chart(  # noqa: PLR0917
+    stack: StackInfo, kubectl: Kubectl, namespace: str, release: str, tmp_path: Path, unique: str
+) -> None:
+    """The worker, under the chart's identity and with the chart's runner template, makes the
+    tenant's runner Deployment; the runner that Deployment describes (its environment, token
+    and ServiceAccount, run here as a local process: kwok runs no containers) serves the module;
+    the tenant's last uninstall removes the Deployment and its Service."""
+    fullname = f"{release}-adx-module-operator"
+    admin = Kubectl(stack.kubeconfig)
+    template = kubectl.json("get", "configmap", f"{fullname}-runner-template")
+    (tmp_path / "runner.yaml").write_text(template["data"]["deployment.yaml"])
+    worker = kubectl.json("get", "deployment", f"{fullname}-worker")
+    worker_env = _resolved_env(
+        admin, namespace, worker["spec"]["template"]["spec"]["containers"][0]
+    )
+    assert worker_env["ADX_RUNNER_DEPLOYMENT_TEMPLATE"] == "/etc/adx/runner/deployment.yaml"
+    local = runner_environment(None, None)
+    stack_part = {
+        **stack.env,
+        "ADX_TEMPORAL_TASK_QUEUE": f"runner-{unique}",
+        "ADX_DATABASE_SCHEMA_NAME": f"runner_{unique}",
+    }
+    env = {
+        **stack_part,
+        "ADX_SECURITY_SCANNING_ENABLED": "false",
+        "ADX_RUNNER_DEPLOYMENT_TEMPLATE": str(tmp_path / "runner.yaml"),
+        # the template's {service}.{namespace}.svc does not resolve here: the runner's own port
+        "ADX_RUNNER_ADMIN_URL": local["ADX_RUNNER_ADMIN_URL"],
+        "ADX_RUNNER_INVOKE_URL": local["ADX_RUNNER_INVOKE_URL"],
+        "ADX_RUNNER_ADMIN_TOKEN": worker_env["ADX_RUNNER_ADMIN_TOKEN"],
+    }
+    identities = {
+        role: _token_kubeconfig(
+            stack, kubectl, f"{fullname}-{role}", tmp_path / f"{role}.kubeconfig"
+        )
+        for role in ("operator", "worker", "runner")
+    }
+    processes = [
+        ServiceProcess(role, {**env, "KUBECONFIG": str(identities[role])}, tmp_path / f"{role}.log")
+        for role in ("operator", "worker")
+    ]
+    tenant = f"t-runner-{unique}"
+    admin("create", "namespace", tenant)
+    module_id = f"greeter-{unique}"
+    runner_name = f"adx-runner-{tenant}"
+    module: dict[str, Any] = {}
+    try:
+        for process in processes:
+            process.start()
+        module = _publish_greeter(stack, admin, module_id, tmp_path / "greeter")
+        in_tenant = Kubectl(stack.kubeconfig, tenant)
+        in_tenant.apply(
+            installation_doc(
+                "greeter",
+                module_id,
+                isolation="process",
+                approvedPermissions=module["spec"]["permissions"],
+            )
+        )
+
+        def made() -> dict[str, Any] | None:
+            found = kubectl("get", "deployment", runner_name, "-o", "json", check=False)
+            return json.loads(found.stdout) if found.returncode == 0 else None
+
+        deployment = kubectl.wait_for(made, 120)
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == f"{fullname}-runner"
+        assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+        service = kubectl.json("get", "service", runner_name)
+        assert [p["name"] for p in service["spec"]["ports"]] == ["invoke", "admin"]
+        assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+        runner_env = _resolved_env(admin, namespace, pod["containers"][0])
+        assert runner_env["ADX_RUNNER_TENANT"] == tenant
+        assert runner_env["ADX_RUNNER_ADMIN_TOKEN"] == worker_env["ADX_RUNNER_ADMIN_TOKEN"]
+        runner = ServiceProcess(
+            "runner",
+            {
+                **runner_env,
+                **stack_part,
+                **{k: v for k, v in local.items() if "TOKEN" not in k},
+                "ADX_RUNNER_WORK_DIR": str(tmp_path / "work"),
+                "KUBECONFIG": str(identities["runner"]),
+            },
+            tmp_path / "runner.log",
+            ready_url=f"{local['ADX_RUNNER_ADMIN_URL']}/readyz",
+        )
+        processes.append(runner)
+        runner.start()
+        active = wait_phase(in_tenant, "mi/greeter", "Active", timeout=120)
+        endpoint = active["status"]["endpoints"][0]["url"]
+        answer = httpx.post(f"{endpoint}/greet", json={"name": "Ada"}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"message": "hello, Ada"}
+        # the tenant's runner serves no other tenant
+        other = httpx.put(
+            f"{local['ADX_RUNNER_ADMIN_URL']}/admin/v1/installations/elsewhere/x",
+            headers={"Authorization": f"Bearer {runner_env['ADX_RUNNER_ADMIN_TOKEN']}"},
+            timeout=30,
+        )
+        assert other.status_code == 404
+        assert other.json()["reason"] == "OtherTenant"
+        # a worker that starts makes every tenant's runner again (after a chart upgrade, or
+        # when one was deleted by hand, as here); nothing else would: the install is done
+        kubectl("delete", "deployment", runner_name, "--wait=true")
+        processes[1].stop()
+        processes[1].start()
+        again = kubectl.wait_for(made, 60)
+        assert again["metadata"]["uid"] != deployment["metadata"]["uid"]
+
+        in_tenant("delete", "mi", "greeter", "--timeout=120s")
+        selector = f"modules.adxcore.com/tenant={tenant}"
+        assert kubectl.json("get", "deployments,services", "-l", selector)["items"] == []
+        refused = [
+            line
+            for p in processes
+            for line in p.log().splitlines()
+            if "Forbidden" in line or " 403" in line
+        ]
+        assert not refused, "\n".join(refused[:5])
+    finally:
+        for process in processes:
+            process.stop()
+        admin("delete", "namespace", tenant, "--wait=false", check=False)
+        if module:
+            admin("delete", "module", module["metadata"]["name"], "--wait=false", check=False)
+
+    # the runners' whole grant: read installations, write their status (each one's health)
+    as_runner = Kubectl(identities["runner"], tenant)
+    for verb, resource, *subresource in (
+        ("list", "moduleinstallations"),
+        ("patch", "moduleinstallations", "--subresource=status"),
+    ):
+        answer = as_runner(
+            "auth", "can-i", verb, resource, *subresource, "--all-namespaces", check=False
+        ).stdout.strip()
+        assert answer == "yes", f"the runner may not {verb} {resource} {subresource}"
+    for verb, resource in (
+        ("get", "secrets"),
+        ("create", "deployments"),
+        ("patch", "moduleinstallations"),
+        ("create", "events"),
+        ("get", "modules"),
+    ):
+        answer = as_runner("auth", "can-i", verb, resource, "--all-namespaces", check=False)
+        assert answer.stdout.strip() == "no", f"the runner may {verb} {resource}"
+
+
 def test_the_kustomize_base_is_the_rendered_chart(stack: StackInfo) -> None:
     rendered = helm(
         stack,
@@ -364,6 +550,8 @@ def test_the_kustomize_base_is_the_rendered_chart(stack: StackInfo) -> None:
         "database.existingSecret=adx-module-operator-database",
         "--set",
         "wasmHost.adminTokenSecret=adx-module-operator-wasm-admin-token",
+        "--set",
+        "runner.adminTokenSecret=adx-module-operator-runner-admin-token",
     ).stdout
     committed = (ROOT / "manifests" / "base" / "install.yaml").read_text()
     assert committed == rendered, "manifests/base/install.yaml is stale: run 'make manifests'"
@@ -379,8 +567,11 @@ def test_kubectl_apply_k_installs_the_base_with_its_dev_overlay(stack: StackInfo
         in_system("rollout", "status", "deployment/adx-module-operator-wasm-host", "--timeout=120s")
         secret = in_system.json("get", "secret", "adx-module-operator-database")
         assert "url" in secret["data"]
-        token = in_system.json("get", "secret", "adx-module-operator-wasm-admin-token")
-        assert "token" in token["data"]
+        for name in ("wasm", "runner"):
+            token = in_system.json("get", "secret", f"adx-module-operator-{name}-admin-token")
+            assert "token" in token["data"]
+        template = in_system.json("get", "configmap", "adx-module-operator-runner-template")
+        assert "kind: Deployment" in template["data"]["deployment.yaml"]
     finally:
         # not `delete -k`: that would delete the CRDs, and with them every module of the session
         admin("delete", "namespace", "adx-system", "--wait=false", check=False)

@@ -23,6 +23,7 @@ from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
 from adx_modules.sandboxes.events import POLL_SECONDS
 from adx_modules.sandboxes.runner.backend import RunnerBackend
+from adx_modules.sandboxes.runner.placement import RunnerPlacement
 from adx_modules.sandboxes.runner.records import RunnerRecords
 from support.operator import ServiceProcess
 from support.runner import call, install, package, runner_process, settings_of
@@ -257,7 +258,8 @@ async def test_hostile_modules_are_stopped_with_the_reason_and_the_neighbour_ans
     assert again.status_code == 200
     assert again.json()["pid"] != first_pid
     assert not psutil.pid_exists(first_pid) or psutil.Process(first_pid).status() == "zombie"
-    described = await backend._admin.call("GET", ref("hostile"))
+    admin = RunnerPlacement(settings_of(runner).runner).admin(NAMESPACE)
+    described = await admin.call("GET", ref("hostile"))
     assert described[1]["lastExit"].startswith("killed by SIGKILL (POST /spin took over 3s)")
     assert described[1]["restarts"] == 1
 

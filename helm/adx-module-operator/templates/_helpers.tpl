@@ -110,6 +110,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.sandbox.enableContainers | quote }}
 - name: ADX_SANDBOX_PLATFORM_NAMESPACE_LABEL
   value: {{ .Values.sandbox.platformNamespaceLabel | quote }}
+- name: ADX_SANDBOX_TRUSTED_MODULES
+  value: {{ .Values.sandbox.trustedModules | quote }}
 - name: ADX_SERVER_METRICS_PORT
   value: {{ .Values.metrics.port | quote }}
 - name: ADX_SERVER_HEALTH_PORT
@@ -135,4 +137,31 @@ capabilities:
   drop: [ALL]
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+{{- define "adx.runnerAdminTokenSecret" -}}
+{{- .Values.runner.adminTokenSecret | default (printf "%s-runner-admin-token" (include "adx.fullname" .)) -}}
+{{- end -}}
+
+{{/* The worker's view of the tenants' runners: the Deployment template it makes them from,
+their addresses ({service} and {namespace} are filled in per tenant), the shared token. */}}
+{{- define "adx.runnerEnv" -}}
+{{- if eq (int .Values.runner.invokePort) (int .Values.runner.adminPort) -}}
+{{- fail "runner.invokePort and runner.adminPort must differ" -}}
+{{- end -}}
+- name: ADX_RUNNER_DEPLOYMENT_TEMPLATE
+  value: /etc/adx/runner/deployment.yaml
+- name: ADX_RUNNER_ADMIN_URL
+  value: {{ printf "http://{service}.{namespace}.svc:%d" (int .Values.runner.adminPort) | quote }}
+- name: ADX_RUNNER_INVOKE_URL
+  value: {{ printf "http://{service}.{namespace}.svc:%d" (int .Values.runner.invokePort) | quote }}
+{{ include "adx.runnerToken" . }}
+{{- end -}}
+
+{{- define "adx.runnerToken" -}}
+- name: ADX_RUNNER_ADMIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "adx.runnerAdminTokenSecret" . }}
+      key: {{ .Values.runner.adminTokenSecretKey }}
 {{- end -}}

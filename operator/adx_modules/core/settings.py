@@ -179,6 +179,18 @@ class WasmSettings(_Section):
         description="Bearer token of the admin API, shared by the worker and the host "
         "(the chart keeps it in a Secret); the host refuses to start without one.",
     )
+    deployment_template: str = Field(
+        "",
+        description="Path of a runner Deployment (YAML; the chart mounts one): each tenant's "
+        "modules then run in a Deployment of their own made from it, adx-runner-<tenant> in "
+        "the template's namespace, created with the tenant's first process installation and "
+        "removed with its last. Empty: the one runner at admin_url serves every tenant.",
+    )
+    tenant: str = Field(
+        "",
+        description="The only tenant namespace this runner serves (each tenant's runner "
+        "Deployment sets it); empty: every tenant.",
+    )
     listen_host: str = Field(
         "0.0.0.0",  # noqa: S104 - in a pod; the NetworkPolicy decides who reaches it
         min_length=1,
@@ -218,17 +230,32 @@ class RunnerSettings(_Section):
     admin_url: str = Field(
         "http://adx-runner.adx-system.svc:8093",
         pattern=r"^https?://",
-        description="Where the worker registers installations (the runner's admin port).",
+        description="Where the worker registers installations (the runner's admin port); "
+        "with deployment_template, {service} and {namespace} stand for the tenant's runner "
+        "Service and its namespace.",
     )
     invoke_url: str = Field(
         "http://adx-runner.adx-system.svc:8092",
         pattern=r"^https?://",
-        description="Where the platform calls modules' API routes (in status.endpoints).",
+        description="Where the platform calls modules' API routes (in status.endpoints); "
+        "{service} and {namespace} as in admin_url.",
     )
     admin_token: str = Field(
         "",
         description="Bearer token of the admin API, shared by the worker and the runner; the "
         "runner refuses to start without one.",
+    )
+    deployment_template: str = Field(
+        "",
+        description="Path of a runner Deployment (YAML; the chart mounts one): each tenant's "
+        "modules then run in a Deployment of their own made from it, adx-runner-<tenant> in "
+        "the template's namespace, created with the tenant's first process installation and "
+        "removed with its last. Empty: the one runner at admin_url serves every tenant.",
+    )
+    tenant: str = Field(
+        "",
+        description="The only tenant namespace this runner serves (each tenant's runner "
+        "Deployment sets it); empty: every tenant.",
     )
     listen_host: str = Field(
         "0.0.0.0",  # noqa: S104 - in a pod; the NetworkPolicy decides who reaches it

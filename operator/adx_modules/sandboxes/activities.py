@@ -35,6 +35,7 @@ from adx_modules.sandboxes.contract import (
     StepPolicy,
 )
 from adx_modules.sandboxes.runner.backend import RunnerBackend
+from adx_modules.sandboxes.runner.placement import RunnerPlacement
 from adx_modules.sandboxes.wasm.backend import WasmBackend
 
 
@@ -91,8 +92,8 @@ class ModuleWorkflowSteps:
     WASM_STEP_ATTEMPTS = 3
 
     def __init__(self, settings: Settings) -> None:
-        runner, wasm = settings.runner, settings.wasm
-        self._runner = HostAdmin("the module runner", runner.admin_url, runner.admin_token)
+        wasm = settings.wasm
+        self._runners = RunnerPlacement(settings.runner)
         self._wasm = HostAdmin("the WASM host", wasm.admin_url, wasm.admin_token)
         self._wasm_invoke = wasm.invoke_url.rstrip("/")
 
@@ -110,7 +111,8 @@ class ModuleWorkflowSteps:
     async def describe(self, request: ModuleWorkflowRequest) -> StepPolicy:
         unreachable: StepError | None = None
         try:
-            status, body = await self._runner.request("GET", self._path(request))
+            runner = self._runners.admin(request.namespace)
+            status, body = await runner.request("GET", self._path(request))
             if status == 200:
                 return StepPolicy.model_validate({**body, "host": "runner"})
         except StepError as error:
@@ -140,7 +142,7 @@ class ModuleWorkflowSteps:
         seconds = max(1.0, timeout.total_seconds()) if timeout else 300.0
         if request.host == "wasm":
             return await self._run_in_wasm_host(request, seconds)
-        status, body = await self._runner.request(
+        status, body = await self._runners.admin(request.namespace).request(
             "POST", self._path(request), body={"input": request.input}, seconds=seconds + 5
         )
         if status == 404:

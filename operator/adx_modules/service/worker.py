@@ -39,6 +39,8 @@ from adx_modules.installations.workflows.install import InstallModuleWorkflow
 from adx_modules.installations.workflows.uninstall import UninstallModuleWorkflow
 from adx_modules.installations.workflows.update import UpdateModuleWorkflow
 from adx_modules.sandboxes.activities import ModuleWorkflowSteps, SandboxSteps, registry
+from adx_modules.sandboxes.runner.placement import RunnerPlacement
+from adx_modules.sandboxes.runner.records import RunnerRecords
 from adx_modules.sandboxes.workflows import ModuleWorkflow
 from adx_modules.service.lifetime import serve_until_signalled
 
@@ -112,6 +114,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         applied = await store.migrate()
         if applied:
             LOG.info("applied migrations: %s", ", ".join(applied))
+        await RunnerPlacement(settings.runner, kube).converge(await RunnerRecords(store).tenants())
         worker = Worker(
             client,
             task_queue=settings.temporal.task_queue,

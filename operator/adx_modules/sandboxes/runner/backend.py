@@ -1,14 +1,16 @@
 """The ``process`` sandbox backend: an installation run by the module runner, in a process of its
 own.
 
-Why it exists: it is how the lifecycle's sandbox steps reach the runner. Provisioning fetches the
-module's ``.adx`` package by digest (the worker holds the registry's credentials), keeps it in
-PostgreSQL once per digest, writes the installation's row (the package, approved permissions,
-configuration, limits) and has the runner start it beside what serves; the health step waits
-until the runner says the new revision serves, or why it did not start; activation turns its
-routes on or off; deprovisioning stops the process and removes the row, the module's settings
-and its storage. Every step is an idempotent row write followed by an admin call, so a retried
-activity or a restarted runner converge on the same state.
+Why it exists: it is how the lifecycle's sandbox steps reach the runner (the tenant's own in
+a cluster: :mod:`placement` creates it with the tenant's first installation). Provisioning
+fetches the module's ``.adx`` package by digest (the worker holds the registry's credentials),
+keeps it in PostgreSQL once per digest, writes the installation's row (the package, approved
+permissions, configuration, limits) and has the runner start it beside what serves; the health
+step waits until the runner says the new revision serves, or why it did not start; activation
+turns its routes on or off; deprovisioning stops the process and removes the row, the module's
+settings and its storage (and the tenant's runner with its last installation). Every step is an
+idempotent row write followed by an admin call, so a retried activity or a restarted runner
+converge on the same state.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.settings import Settings
-from adx_modules.sandboxes.admin_http import HostAdmin
 from adx_modules.sandboxes.backend import Progress
 from adx_modules.sandboxes.contract import (
     Endpoint,
@@ -37,6 +38,7 @@ from adx_modules.sandboxes.contract import (
     SandboxDescription,
 )
 from adx_modules.sandboxes.fetched import artifact_bytes
+from adx_modules.sandboxes.runner.placement import RunnerPlacement
 from adx_modules.sandboxes.runner.records import RunnerRecords, RunnerRegistration
 from adx_modules.sandboxes.wasm.capabilities import effective
 from adx_modules.sandboxes.wasm.limits import memory_bytes
@@ -44,6 +46,9 @@ from adx_modules.sandboxes.wasm.limits import memory_bytes
 MAX_PACKAGE_BYTES = 64 * 2**20
 DEFAULT_MEMORY = 256 * 2**20
 RUNTIMES = ("python", "javascript")
+# while the runner cannot be reached, its Deployment is applied again this often (in polls): a
+# concurrent uninstall of the tenant's last other installation may have just removed it
+ENSURE_EVERY_POLLS = 10
 
 
 def registration(
@@ -95,12 +100,11 @@ class RunnerBackend:
         self._records = RunnerRecords(store)
         self._artifacts = ArtifactFetcher(settings.registry, kube)
         self._settings = settings
-        runner = settings.runner
-        self._admin = HostAdmin("the module runner", runner.admin_url, runner.admin_token)
+        self._placement = RunnerPlacement(settings.runner, kube)
 
     def _endpoints(self, ref: InstallationRef) -> list[Endpoint]:
         path = f"/v1/tenants/{ref.namespace}/installations/{ref.name}/api"
-        return [Endpoint(name="api", url=self._settings.runner.invoke_url.rstrip("/") + path)]
+        return [Endpoint(name="api", url=self._placement.invoke_url(ref.namespace) + path)]
 
     async def _package(self, module: ModuleSpec) -> str:
         where = f"{module.module_id} {module.version}"
@@ -121,7 +125,7 @@ class RunnerBackend:
         return digest
 
     async def _load(self, ref: InstallationRef) -> dict[str, Any]:
-        status, body = await self._admin.call("PUT", ref)
+        status, body = await self._placement.admin(ref.namespace).call("PUT", ref)
         if status != 200:
             raise StepError(r.SERVICE_UNAVAILABLE, f"the module runner answered {status}: {body}")
         return body
@@ -140,6 +144,7 @@ class RunnerBackend:
                 settings=self._settings,
             )
         )
+        await self._placement.ensure(ref.namespace)
         await self._load(ref)
         return ProvisionResult(
             objects=[
@@ -155,7 +160,9 @@ class RunnerBackend:
         ref = request.ref
         deadline = time.monotonic() + request.timeout_seconds
         problem = "not asked yet"
+        polls = 0
         while time.monotonic() < deadline:
+            polls += 1
             found = await self._records.registrations(ref.namespace, ref.name)
             if not found:
                 raise StepError(r.HEALTH_CHECK_FAILED, "the installation is not registered")
@@ -164,6 +171,8 @@ class RunnerBackend:
                 body = await self._load(ref)
             except StepError as unreachable:
                 body = {"failure": unreachable.message}
+                if polls % ENSURE_EVERY_POLLS == 0:
+                    await self._placement.ensure(ref.namespace)
             if body.get("serving") and body.get("revision") == wanted.revision:
                 enforced = body.get("enforced") or {}
                 return (
@@ -185,12 +194,19 @@ class RunnerBackend:
             await self._load(ref)
 
     async def deprovision(self, ref: InstallationRef, progress: Progress) -> list[str]:
-        """Routes off, the process stopped, then the row, settings and storage gone."""
-        if not await self._records.remove(ref.namespace, ref.name):
-            return []
-        progress("stopping the module's process")
-        await self._load(ref)  # the runner reads the row is gone, stops it and forgets it
-        return [f"ModuleProcess/{ref.name}"]
+        """Routes off, the process stopped, then the row, settings and storage gone; the
+        tenant's runner too when nothing else of the tenant runs in it."""
+        removed = []
+        if await self._records.remove(ref.namespace, ref.name):
+            progress("stopping the module's process")
+            try:
+                await self._load(ref)  # the runner reads the row is gone, stops it, forgets it
+            except StepError:
+                if self._placement.template is None:
+                    raise
+                # a tenant runner that cannot be reached is about to be removed, or was
+            removed.append(f"ModuleProcess/{ref.name}")
+        return removed + await self._placement.release_unused(await self._records.tenants())
 
     async def describe(self, ref: InstallationRef) -> SandboxDescription:
         found = await self._records.registrations(ref.namespace, ref.name)

@@ -58,6 +58,7 @@ class RunnerHost:
         self._host_records = host_records
         self._settings = settings
         self._trusted = trusted
+        self._tenant = settings.tenant or None
         self._workflows = workflows
         self._owned_dir = work_dir is None
         self._dir = (work_dir or Path(tempfile.mkdtemp(prefix="adx-runner-"))).resolve()
@@ -76,7 +77,7 @@ class RunnerHost:
 
     async def sync(self) -> None:
         """Converge on every row: start, swap or restart what should run, stop what should not."""
-        wanted = {r.key: r for r in await self._records.registrations()}
+        wanted = {r.key: r for r in await self._records.registrations(self._tenant)}
         for key in [k for k in self._running if k not in wanted]:
             await self._stop(key)
         for registration in wanted.values():
@@ -85,6 +86,12 @@ class RunnerHost:
 
     async def load(self, namespace: str, name: str) -> dict[str, Any]:
         """Converge on one row now (the worker's admin call after writing it)."""
+        if self._tenant and namespace != self._tenant:
+            raise RunnerError(
+                404,
+                "OtherTenant",
+                f"this runner serves tenant {self._tenant} only, not {namespace}",
+            )
         found = await self._records.registrations(namespace, name)
         if not found:
             await self._stop(f"{namespace}/{name}")

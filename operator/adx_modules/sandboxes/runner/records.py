@@ -169,13 +169,21 @@ class RunnerRecords:
     async def registrations(
         self, namespace: str | None = None, name: str | None = None
     ) -> list[RunnerRegistration]:
+        """Every row, a tenant's (``namespace``), or one installation's (and ``name``)."""
         if namespace is None:
             rows = await self._pool.fetch(SELECT)
+        elif name is None:
+            rows = await self._pool.fetch(SELECT + " WHERE namespace = $1", namespace)
         else:
             rows = await self._pool.fetch(
                 SELECT + " WHERE namespace = $1 AND name = $2", namespace, name
             )
         return [_registration(row) for row in rows]
+
+    async def tenants(self) -> set[str]:
+        """The namespaces with at least one registration."""
+        rows = await self._pool.fetch("SELECT DISTINCT namespace FROM runner_installations")
+        return {row["namespace"] for row in rows}
 
     async def settings(self, uid: str) -> dict[str, Any]:
         rows = await self._pool.fetch(
