@@ -56,6 +56,7 @@ def test_a_scaffold_validates_without_advice_and_packages(
         "manifest.json",
         "code/requirements.lock",
         "code/src/module.py",
+        "code/tests/conftest.py",
         "code/tests/test_module.py",
         "sbom.cdx.json",
         "SHA256SUMS",
@@ -89,10 +90,11 @@ def test_code_that_cannot_be_read_is_refused_with_its_error(
 
 
 def test_the_scaffold_passes_its_own_test(module: Path) -> None:
+    """As its author runs it: ``python -m pytest tests`` in the module's directory."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
         cwd=module,
-        env={**os.environ, "PYTHONPATH": str(module / "src")},
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         capture_output=True,
         text=True,
         check=False,

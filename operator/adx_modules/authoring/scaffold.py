@@ -41,6 +41,13 @@ def test_greets_by_name() -> None:
     request = Request(method="POST", path="/greet", body='{{"name": "Ada"}}')
     assert asyncio.run(module.greet(request)) == {{"message": "hi, Ada"}}
 """
+PYTHON_CONFTEST = """\"\"\"Lets `python -m pytest tests` import src/module.py, from wherever it runs.\"\"\"
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+"""
 JAVASCRIPT_CODE = """// {module_id}: answers a request with a greeting from its configuration.
 import {{ Module }} from "adx-module-sdk";
 
@@ -74,6 +81,7 @@ test("greets by name", async () => {{
 FILES = {
     "python": {
         "src/module.py": PYTHON_CODE,
+        "tests/conftest.py": PYTHON_CONFTEST,
         "tests/test_module.py": PYTHON_TEST,
         "requirements.lock": "# pinned dependencies, one name==version per line\n",
     },

@@ -1,0 +1,6 @@
+"""Lets `python -m pytest tests` import src/module.py, from wherever it runs."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))

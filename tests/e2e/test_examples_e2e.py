@@ -1,0 +1,94 @@
+"""The example modules of ``examples/``, as a tenant meets them: packaged and published with the
+author CLI, installed with ``isolation: process`` from their own ``installation.yaml``, and
+called. The Python module takes an order and announces it; the JavaScript module, hearing it,
+issues an invoice and announces that; the order then carries its invoice; the order is fulfilled
+by the module's durable workflow. Module ids get the test's suffix (Modules are cluster-wide)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from adx_modules.authoring.errors import OK
+from adx_modules.authoring.publish import publish
+from adx_modules.service.cli import author_main
+from support.kube import Kubectl
+from support.objects import API_VERSION, wait_phase
+from support.stack import StackInfo
+
+pytestmark = pytest.mark.usefixtures("operator", "worker", "runner")
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def install_example(
+    kubectl: Kubectl, stack: StackInfo, example: str, unique: str, work: Path
+) -> str:
+    """Package, publish and install ``examples/<example>``; its route endpoint once Active."""
+    directory = work / Path(example).name
+    shutil.copytree(EXAMPLES / example, directory)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    module_id = f"{manifest['moduleId']}-{unique}"
+    (directory / "manifest.json").write_text(json.dumps({**manifest, "moduleId": module_id}))
+    output = directory / "module.adx"
+    packaged = author_main(
+        ["package", "--manifest", str(directory / "manifest.json"), "--output", str(output)]
+    )
+    assert packaged == OK
+    published = publish(output, stack.env["ADX_REGISTRY_ADDRESS"], insecure=True)
+    kubectl.apply({**published.module, "apiVersion": API_VERSION})
+    kubectl("wait", f"module/{published.module['metadata']['name']}", "--for=condition=Ready")
+    installation = yaml.safe_load((directory / "installation.yaml").read_text())
+    installation["spec"]["module"] = module_id
+    kubectl.apply(installation)
+    name = installation["metadata"]["name"]
+    active = wait_phase(kubectl, f"mi/{name}", "Active", timeout=120)
+    assert active["status"]["isolation"] == "process"
+    return str(active["status"]["endpoints"][0]["url"])
+
+
+async def eventually(client: httpx.AsyncClient, url: str, done: Any) -> Any:
+    body: Any = None
+    for _ in range(120):
+        answer = await client.get(url)
+        body = answer.json()
+        if answer.status_code == 200 and done(body):
+            return body
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{url} never got there: {body}")
+
+
+async def test_the_examples_take_invoice_and_fulfil_an_order(
+    kubectl: Kubectl, stack: StackInfo, unique: str, tmp_path: Path
+) -> None:
+    orders = install_example(kubectl, stack, "python/orders", unique, tmp_path)
+    invoicer = install_example(kubectl, stack, "javascript/invoicer", unique, tmp_path)
+    order = {"id": "o-1", "items": [{"sku": "tea", "price": 4}, {"sku": "cup", "price": 6}]}
+    async with httpx.AsyncClient(timeout=30) as client:
+        taken = await client.post(f"{orders}/orders", json=order)
+        assert taken.status_code == 201, taken.text
+        assert taken.json()["currency"] == "EUR"  # its installation's configuration
+        malformed = await client.post(f"{orders}/orders", json={"id": 1})
+        assert malformed.status_code == 400
+        invoices = await eventually(client, f"{invoicer}/invoices", bool)
+        assert [(i["order"], i["total"]) for i in invoices] == [("o-1", 10)]
+        number = invoices[0]["number"]
+        invoiced = await eventually(client, f"{orders}/orders/get?id=o-1", lambda o: "invoice" in o)
+        assert invoiced["invoice"] == number
+        started = await client.post(f"{orders}/orders/fulfil", json={"id": "o-1"})
+        assert started.status_code == 202, started.text
+        run = started.json()["run"]
+        state = await eventually(
+            client, f"{orders}/orders/fulfilment?run={run}", lambda s: s["status"] != "RUNNING"
+        )
+        assert state["status"] == "COMPLETED", state
+        assert state["result"] == {"order": "o-1", "total": 10, "currency": "EUR"}
+        fulfilled = (await client.get(f"{orders}/orders/get?id=o-1")).json()
+        assert (fulfilled["status"], fulfilled["invoice"]) == ("fulfilled", number)
+    kubectl("delete", "mi", "orders", "invoicer", "--timeout=120s")
