@@ -21,6 +21,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adx_module_sdk.seccomp import refuse_network_sockets
+
 # Landlock (linux/landlock.h); the three syscalls share their numbers on x86_64 and arm64
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 CREATE_RULESET_VERSION = 1
@@ -72,6 +74,8 @@ class Confinement:
     writable: tuple[str, ...] = ()
     pids_cgroup: str | None = None
     """A cgroup (its directory) whose pids.max bounds the processes, joined first."""
+    cpu_cgroup: str | None = None
+    """A cgroup whose CPU bandwidth (cpu.max, cpu.cfs_quota_us) bounds its CPU, joined first."""
 
 
 @dataclass
@@ -83,6 +87,9 @@ class Enforced:
     network: bool = False
     signals: bool = False
     process_limit: str = ""
+    cpu_limit: str = ""
+    network_sockets: bool = True
+    """False once the seccomp filter refuses it IP and packet sockets (seccomp.py)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -208,12 +215,25 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
+def _cpu_share(group: Path) -> str:
+    """The cgroup's CPU bandwidth, as the module's health says it."""
+    if (group / "cpu.max").exists():  # cgroup v2
+        quota, period = (group / "cpu.max").read_text().split()
+    else:
+        quota = (group / "cpu.cfs_quota_us").read_text()
+        period = (group / "cpu.cfs_period_us").read_text()
+    return f"cpu cgroup, at most {int(quota) * 1000 // int(period)} millicores"
+
+
 def confine(confinement: Confinement, *, address_space: bool = True) -> Enforced:
     """Narrow this process for good; ConfinementError if a step the kernel offers fails.
     ``address_space``: bound memory by RLIMIT_AS (not for V8, which reserves far more than it
     uses: its heap limit stands instead)."""
     enforced = Enforced()
     limits = confinement.limits
+    if confinement.cpu_cgroup:
+        Path(confinement.cpu_cgroup, "cgroup.procs").write_text(str(os.getpid()))
+        enforced.cpu_limit = _cpu_share(Path(confinement.cpu_cgroup))
     if confinement.pids_cgroup:
         Path(confinement.pids_cgroup, "cgroup.procs").write_text(str(os.getpid()))
         enforced.process_limit = f"pids cgroup, at most {limits.processes}"
@@ -244,4 +264,8 @@ def confine(confinement: Confinement, *, address_space: bool = True) -> Enforced
         _landlock(abi, readable, writable, enforced)
     else:
         enforced.notes.append("no Landlock in this kernel: file: permissions are the SDK's only")
+    if refuse_network_sockets():
+        enforced.network_sockets = False
+    else:
+        enforced.notes.append("no seccomp filter for this architecture: UDP is not refused")
     return enforced

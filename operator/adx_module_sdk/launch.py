@@ -31,6 +31,7 @@ def main() -> None:
             readable=tuple(asked.get("readable", ())),
             writable=tuple(asked.get("writable", ())),
             pids_cgroup=asked.get("pids_cgroup"),
+            cpu_cgroup=asked.get("cpu_cgroup"),
         ),
         address_space=False,
     )

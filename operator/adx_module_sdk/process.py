@@ -114,6 +114,7 @@ class Served:
                         readable=(args["package"], *args.get("readable", ())),
                         writable=tuple(args.get("writable", ())),
                         pids_cgroup=args.get("pids_cgroup"),
+                        cpu_cgroup=args.get("cpu_cgroup"),
                     )
                 )
             except (ConfinementError, OSError) as error:

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -199,17 +200,25 @@ async def test_events_reach_the_tenants_subscribers_once_each_and_no_one_else(
     assert own == []  # no event:subscribe permission: nothing delivered
 
 
-async def test_an_allowed_fetch_goes_through_the_runner(
+async def test_an_allowed_fetch_goes_through_the_runner_and_no_socket_of_its_own(
     backend: RunnerBackend, module: ModuleSpec, files: Files
 ) -> None:
     endpoint = await install(backend, module, "probe")
-    async with httpx.AsyncClient() as client:
-        fetched = await call(client, endpoint, "/fetch", {"url": f"{files.url}/hello.json"})
-        # the module's own socket is refused by the kernel, granted host or not
-        connected = await call(client, endpoint, "/connect", {"port": files.port})
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(0.5)
+        async with httpx.AsyncClient() as client:
+            fetched = await call(client, endpoint, "/fetch", {"url": f"{files.url}/hello.json"})
+            # the module's own sockets are refused by the kernel, granted host or not: TCP
+            # (Landlock, seccomp) and UDP (seccomp)
+            connected = await call(client, endpoint, "/connect", {"port": files.port})
+            datagram = await call(client, endpoint, "/udp", {"port": listener.getsockname()[1]})
+        with pytest.raises(TimeoutError):
+            listener.recv(16)
     assert fetched.json() == {"status": 200, "body": '{"hello": "world"}'}
-    assert connected.status_code == 403, connected.text
-    assert connected.json()["error"] == "PermissionError"
+    for refused in (connected, datagram):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "PermissionError"
 
 
 async def test_files_outside_the_package_and_workdir_are_refused_by_the_kernel(
@@ -262,6 +271,29 @@ async def test_hostile_modules_are_stopped_with_the_reason_and_the_neighbour_ans
     described = await admin.call("GET", ref("hostile"))
     assert described[1]["lastExit"].startswith("killed by SIGKILL (POST /spin took over 3s)")
     assert described[1]["restarts"] == 1
+
+
+async def test_a_module_uses_no_more_cpu_than_its_declared_limit(
+    backend: RunnerBackend, files: Files, runner: ServiceProcess
+) -> None:
+    capped = package(
+        files,
+        "capped",
+        "1.0.0",
+        probe("1.0.0"),
+        permissions=PERMISSIONS,
+        resources={"limits": {"cpu": "100m", "memory": "256Mi"}},
+    )
+    endpoint = await install(backend, capped, "capped")
+    async with httpx.AsyncClient() as client:
+        burned = await call(client, endpoint, "/burn", {"seconds": 1.5})
+    assert burned.status_code == 200, burned.text
+    # 100 millicores over 1.5 s of wall time is 0.15 s of CPU; unbounded, a spinning loop
+    # gets most of a core in that time even on a busy machine
+    assert burned.json()["cpu_seconds"] < 0.35
+    admin = RunnerPlacement(settings_of(runner).runner).admin(NAMESPACE)
+    described = (await admin.call("GET", ref("capped")))[1]
+    assert described["enforced"]["cpu_limit"] == "cpu cgroup, at most 100 millicores"
 
 
 async def test_an_update_replaces_the_process_and_uninstall_cleans_up(

@@ -147,6 +147,24 @@ class Probe(Module):
     async def spin(self, request: Request):
         while True:
             pass
+
+    @route("/udp", methods=("POST",))
+    async def udp(self, request: Request):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                sender.sendto(b"leak", ("127.0.0.1", request.json()["port"]))
+            return {"sent": True}
+        except OSError as error:
+            return Response(403, {"error": type(error).__name__, "message": str(error)})
+
+    @route("/burn", methods=("POST",))
+    async def burn(self, request: Request):
+        import time
+        wall = time.monotonic() + request.json()["seconds"]
+        used = time.process_time()
+        while time.monotonic() < wall:
+            pass
+        return {"cpu_seconds": time.process_time() - used}
 '''
 
 

@@ -41,7 +41,7 @@ def test_greets_by_name() -> None:
     request = Request(method="POST", path="/greet", body='{{"name": "Ada"}}')
     assert asyncio.run(module.greet(request)) == {{"message": "hi, Ada"}}
 """
-PYTHON_CONFTEST = """\"\"\"Lets `python -m pytest tests` import src/module.py, from wherever it runs.\"\"\"
+PYTHON_CONFTEST = """\"\"\"Lets `python -m pytest tests` import src/module.py, from anywhere.\"\"\"
 
 import sys
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Lets `python -m pytest tests` import src/module.py, from wherever it runs."""
+"""Lets `python -m pytest tests` import src/module.py, from anywhere."""
 
 import sys
 from pathlib import Path

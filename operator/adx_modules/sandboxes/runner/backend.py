@@ -41,10 +41,11 @@ from adx_modules.sandboxes.fetched import artifact_bytes
 from adx_modules.sandboxes.runner.placement import RunnerPlacement
 from adx_modules.sandboxes.runner.records import RunnerRecords, RunnerRegistration
 from adx_modules.sandboxes.wasm.capabilities import effective
-from adx_modules.sandboxes.wasm.limits import memory_bytes
+from adx_modules.sandboxes.wasm.limits import cpu_millicores, memory_bytes
 
 MAX_PACKAGE_BYTES = 64 * 2**20
 DEFAULT_MEMORY = 256 * 2**20
+DEFAULT_CPU_MILLIS = 500  # as a container sandbox's default limit
 RUNTIMES = ("python", "javascript")
 # while the runner cannot be reached, its Deployment is applied again this often (in polls): a
 # concurrent uninstall of the tenant's last other installation may have just removed it
@@ -63,7 +64,9 @@ def registration(
 ) -> RunnerRegistration:
     """One revision as the runner runs it."""
     resources = spec.resources or module.resources
-    limit = resources.limits.memory if resources and resources.limits else None
+    limits = resources.limits if resources else None
+    memory = limits.memory if limits else None
+    cpu = limits.cpu if limits else None
     return RunnerRegistration(
         namespace=ref.namespace,
         name=ref.name,
@@ -77,7 +80,9 @@ def registration(
         permissions=tuple(effective(module.permissions, spec.approved_permissions)),
         configuration=dict(spec.configuration or {}),
         limits={
-            "memory_bytes": memory_bytes(limit) if limit is not None else DEFAULT_MEMORY,
+            "memory_bytes": memory_bytes(memory) if memory is not None else DEFAULT_MEMORY,
+            # the process's CPU bandwidth (a cpu cgroup, where the runner may make one)
+            "cpu_millis": cpu_millicores(cpu) if cpu is not None else DEFAULT_CPU_MILLIS,
             "processes": settings.runner.max_processes,
             "open_files": settings.runner.open_files,
         },

@@ -50,6 +50,7 @@ class Launch:
     readable: tuple[str, ...] = ()
     writable: tuple[str, ...] = ()
     pids_cgroup: str | None = None
+    cpu_cgroup: str | None = None
     runtime: str = "python"
 
     def confinement(self) -> dict[str, Any]:
@@ -58,6 +59,7 @@ class Launch:
             "readable": [str(self.package), *self.readable],
             "writable": list(self.writable),
             "pids_cgroup": self.pids_cgroup,
+            "cpu_cgroup": self.cpu_cgroup,
         }
 
 

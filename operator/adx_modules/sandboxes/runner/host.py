@@ -123,7 +123,7 @@ class RunnerHost:
 
     async def _start(self, running: Running, registration: RunnerRegistration) -> None:
         """Start ``registration`` beside what serves; swap when it has started."""
-        cgroup: Path | None = None
+        groups: cgroups.ModuleCgroups | None = None
         process: ModuleProcess | TrustedModule
         try:
             package = await self._package(registration.digest)
@@ -147,19 +147,20 @@ class RunnerHost:
                     )
                 process = TrustedModule(self._launch(registration, package, None), bridge)
             else:
-                cgroup = cgroups.create(
+                groups = cgroups.create(
                     self._group,
                     f"{registration.namespace}.{registration.name}.{registration.revision}."
                     f"{running.restarts}",
                     int(registration.limits.get("processes", self._settings.max_processes)),
+                    registration.limits.get("cpu_millis"),
                 )
-                process = ModuleProcess(self._launch(registration, package, cgroup), bridge)
+                process = ModuleProcess(self._launch(registration, package, groups), bridge)
             started = await process.start(self._settings.start_timeout_seconds)
         except (ModuleCallError, RunnerError, OSError) as error:
             message = getattr(error, "message", str(error))
-            if cgroup is not None:
-                cgroups.kill_all(cgroup)
-                cgroups.remove(cgroup)
+            if groups is not None:
+                cgroups.kill_all(groups)
+                cgroups.remove(groups)
             pause = min(MAX_BACKOFF, 2.0 ** min(running.restarts, 5))
             running.failure = f"revision {registration.revision} did not start: {message}"
             running.failed_revision = registration.revision
@@ -167,8 +168,8 @@ class RunnerHost:
             running.restarts += 1
             LOG.warning("%s: %s", registration.key, running.failure)
             return
-        old, old_cgroup, old_uid = running.process, running.cgroup, running.registration.uid
-        running.process, running.started, running.cgroup = process, started, cgroup
+        old, old_groups, old_uid = running.process, running.cgroups, running.registration.uid
+        running.process, running.started, running.cgroups = process, started, groups
         running.registration, running.failure, running.failed_revision = registration, "", 0
         LOG.info(
             "%s: revision %d serving (pid %d, %d routes)",
@@ -178,19 +179,24 @@ class RunnerHost:
             len(started.routes),
         )
         if old is not None:
-            await self._end(old, old_cgroup)
+            await self._end(old, old_groups)
         if old_uid != registration.uid:  # another installation of that name: its files go
             shutil.rmtree(self._dir / "work" / registration.key / old_uid, ignore_errors=True)
 
-    async def _end(self, process: ModuleProcess | TrustedModule, cgroup: Path | None) -> None:
+    async def _end(
+        self, process: ModuleProcess | TrustedModule, groups: cgroups.ModuleCgroups | None
+    ) -> None:
         await process.stop()
-        if cgroup is not None:
-            cgroups.kill_all(cgroup)
+        if groups is not None:
+            cgroups.kill_all(groups)
             await asyncio.sleep(0.05)
-            cgroups.remove(cgroup)
+            cgroups.remove(groups)
 
     def _launch(
-        self, registration: RunnerRegistration, package: Path, cgroup: Path | None
+        self,
+        registration: RunnerRegistration,
+        package: Path,
+        groups: cgroups.ModuleCgroups | None,
     ) -> Launch:
         readable = [
             p.split(":", 2)[2] for p in registration.permissions if p.startswith("file:read:")
@@ -222,7 +228,8 @@ class RunnerHost:
             },
             readable=tuple(readable),
             writable=tuple(writable),
-            pids_cgroup=str(cgroup) if cgroup else None,
+            pids_cgroup=str(groups.pids) if groups and groups.pids else None,
+            cpu_cgroup=str(groups.cpu) if groups and groups.cpu else None,
             runtime=registration.runtime,
         )
 
@@ -274,7 +281,7 @@ class RunnerHost:
             return
         async with running.lock:
             if running.process is not None:
-                await self._end(running.process, running.cgroup)
+                await self._end(running.process, running.cgroups)
         shutil.rmtree(self._dir / "work" / key, ignore_errors=True)
 
     async def revive(self) -> None:

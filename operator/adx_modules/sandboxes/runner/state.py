@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from adx_modules.sandboxes.runner.cgroups import ModuleCgroups
 from adx_modules.sandboxes.runner.children import ModuleProcess, Started
 from adx_modules.sandboxes.runner.records import RunnerRegistration
 from adx_modules.sandboxes.runner.trusted import TrustedModule
@@ -36,7 +36,7 @@ class Running:
     registration: RunnerRegistration
     process: ModuleProcess | TrustedModule | None = None
     started: Started | None = None
-    cgroup: Path | None = None
+    cgroups: ModuleCgroups | None = None
     restarts: int = 0
     failure: str = ""
     """Why the latest revision did not start (empty once it serves)."""
