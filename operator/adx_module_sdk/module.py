@@ -72,14 +72,45 @@ class WorkflowSpec:
     name: str
     timeout_seconds: int
     max_attempts: int
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+
+    def definition(self) -> dict[str, Any]:
+        """As the manifest's ``extensionPoints.workflowDefinitions`` has it."""
+        found: dict[str, Any] = {
+            "name": self.name,
+            "timeoutSeconds": self.timeout_seconds,
+            "maxAttempts": self.max_attempts,
+            "inputSchema": self.input_schema,
+            "outputSchema": self.output_schema,
+        }
+        return {key: value for key, value in found.items() if value is not None}
 
 
 @dataclass(frozen=True)
 class UiSpec:
-    """A place in the platform's UI the module fills."""
+    """A place in the platform's UI the module fills: a ``page`` or a ``widget`` in ``slot``,
+    served by ``entry``; ``props`` a JSON Schema of what the platform passes it,
+    ``permissions`` the module's permissions it uses (shown only where all are approved)."""
 
     slot: str
     entry: str
+    name: str | None = None
+    type: str | None = None
+    props: dict[str, Any] | None = None
+    permissions: tuple[str, ...] = ()
+
+    def point(self) -> dict[str, Any]:
+        """As the manifest's ``extensionPoints.ui`` has it."""
+        found: dict[str, Any] = {
+            "slot": self.slot,
+            "entry": self.entry,
+            "name": self.name,
+            "type": self.type,
+            "props": self.props,
+            "permissions": list(self.permissions) or None,
+        }
+        return {key: value for key, value in found.items() if value is not None}
 
 
 def route(path: str, *, methods: tuple[str, ...] = ("GET",)) -> Callable[[F], F]:
@@ -99,9 +130,20 @@ def subscribe(topic: str) -> Callable[[F], F]:
     return _mark(SUBSCRIPTION, topic)
 
 
-def workflow(name: str, *, timeout_seconds: int = 300, max_attempts: int = 3) -> Callable[[F], F]:
-    """A step the platform may run as a durable workflow (``workflow:execute:<name>``)."""
-    return _mark(WORKFLOW, WorkflowSpec(name, timeout_seconds, max_attempts))
+def workflow(
+    name: str,
+    *,
+    timeout_seconds: int = 300,
+    max_attempts: int = 3,
+    input_schema: dict[str, Any] | None = None,
+    output_schema: dict[str, Any] | None = None,
+) -> Callable[[F], F]:
+    """A step the platform may run as a durable workflow (``workflow:execute:<name>``): each
+    attempt within ``timeout_seconds``, up to ``max_attempts``; an input that does not satisfy
+    ``input_schema`` (JSON Schema) is refused when the run is started, a result that does not
+    satisfy ``output_schema`` fails the attempt."""
+    spec = WorkflowSpec(name, timeout_seconds, max_attempts, input_schema, output_schema)
+    return _mark(WORKFLOW, spec)
 
 
 def _mark(attribute: str, value: object) -> Callable[[F], F]:
@@ -164,10 +206,15 @@ class Module:
     @classmethod
     def extension_points(cls) -> dict[str, Any]:
         """The manifest's ``extensionPoints``, as the code declares them."""
+        methods: dict[str, set[str]] = {}
+        for spec in cls.routes().values():
+            methods.setdefault(spec.path, set()).update(spec.methods)
+        workflows = sorted(cls.workflows().values(), key=lambda spec: spec.name)
         points: dict[str, Any] = {
-            "api": [{"path": path} for path in sorted({s.path for s in cls.routes().values()})],
-            "workflows": sorted(spec.name for spec in cls.workflows().values()),
-            "ui": [{"slot": ui.slot, "entry": ui.entry} for ui in cls.ui],
+            "api": [{"path": path, "methods": sorted(methods[path])} for path in sorted(methods)],
+            "workflows": [spec.name for spec in workflows],
+            "workflowDefinitions": [spec.definition() for spec in workflows],
+            "ui": [ui.point() for ui in cls.ui],
             "database": list(cls.tables),
         }
         return {key: value for key, value in points.items() if value}

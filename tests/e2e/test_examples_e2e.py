@@ -81,6 +81,10 @@ async def test_the_examples_take_invoice_and_fulfil_an_order(
         number = invoices[0]["number"]
         invoiced = await eventually(client, f"{orders}/orders/get?id=o-1", lambda o: "invoice" in o)
         assert invoiced["invoice"] == number
+        # the workflow's inputSchema holds at the start: no run for an empty order id
+        refused = await client.post(f"{orders}/orders/fulfil", json={"id": ""})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == ("workflow fulfil: input.id: '' should be non-empty")
         started = await client.post(f"{orders}/orders/fulfil", json={"id": "o-1"})
         assert started.status_code == 202, started.text
         run = started.json()["run"]

@@ -43,7 +43,9 @@ def publish_python(
     code.write_text(code.read_text().replace('"hello"', json.dumps(greeting)))
     package = build(directory / "manifest.json", directory / f"{module_id}.adx")
     published = publish(package.path, registry, insecure=True)
-    assert published.module["spec"]["extensionPoints"] == {"api": [{"path": "/greet"}]}
+    assert published.module["spec"]["extensionPoints"] == {
+        "api": [{"path": "/greet", "methods": ["GET", "POST"]}]
+    }
     name = published.module["metadata"]["name"]
     kubectl.apply({**published.module, "apiVersion": API_VERSION})
     kubectl("wait", f"module/{name}", "--for=condition=Ready", "--timeout=60s")
@@ -191,7 +193,7 @@ async def test_modules_talk_through_events_and_run_durable_workflows(
         built = build(directory / "manifest.json", directory / f"{role}.adx")
         published = publish(built.path, stack.env["ADX_REGISTRY_ADDRESS"], insecure=True)
         points = published.module["spec"]["extensionPoints"]
-        assert set(points["workflows"]) == {"flaky", "tally"}
+        assert set(points["workflows"]) == {"flaky", "tally", "typed"}
         kubectl.apply({**published.module, "apiVersion": API_VERSION})
         name = published.module["metadata"]["name"]
         kubectl("wait", f"module/{name}", "--for=condition=Ready", "--timeout=60s")

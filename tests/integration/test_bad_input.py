@@ -99,6 +99,41 @@ CASES: list[tuple[str, Any, dict[str, Any], list[str]]] = [
     ("module-id-missing", M, {"spec.moduleId": DELETE}, ["spec.moduleId", "Required value"]),
     ("runtime-unknown", M, {"spec.runtime": "jvm"}, ["spec.runtime", "Unsupported value"]),
     ("unknown-field", M, {"spec.colour": "blue"}, ['unknown field "spec.colour"']),
+    # --- Module: extension points
+    (
+        "workflow-definition-undeclared",
+        M,
+        {
+            "spec.extensionPoints.workflows": ["sync"],
+            "spec.extensionPoints.workflowDefinitions": [{"name": "export"}],
+        },
+        ["spec.extensionPoints.workflowDefinitions", "names one of workflows"],
+    ),
+    (
+        "ui-permission-undeclared",
+        M,
+        {
+            "spec.extensionPoints.ui": [
+                {"slot": "main-menu", "entry": "p.js", "permissions": ["storage:read:x"]}
+            ]
+        },
+        ["spec.extensionPoints.ui", "must be among spec.permissions"],
+    ),
+    (
+        "ui-type-unknown",
+        M,
+        {"spec.extensionPoints.ui": [{"slot": "main-menu", "entry": "p.js", "type": "modal"}]},
+        ["spec.extensionPoints.ui[0].type", "Unsupported value"],
+    ),
+    (
+        "workflow-timeout-zero",
+        M,
+        {
+            "spec.extensionPoints.workflows": ["sync"],
+            "spec.extensionPoints.workflowDefinitions": [{"name": "sync", "timeoutSeconds": 0}],
+        },
+        ["spec.extensionPoints.workflowDefinitions[0].timeoutSeconds", "greater than or equal"],
+    ),
     # --- Module: artifacts
     (
         "two-artifacts",

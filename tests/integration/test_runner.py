@@ -296,6 +296,28 @@ async def test_a_module_uses_no_more_cpu_than_its_declared_limit(
     assert described["enforced"]["cpu_limit"] == "cpu cgroup, at most 100 millicores"
 
 
+async def test_a_workflow_step_is_held_to_its_declared_input_and_output_schemas(
+    backend: RunnerBackend, module: ModuleSpec, runner: ServiceProcess
+) -> None:
+    await install(backend, module, "typed")
+    admin = RunnerPlacement(settings_of(runner).runner).admin(NAMESPACE)
+
+    async def step(given: object) -> tuple[int, dict[str, object]]:
+        return await admin.request(
+            "POST", f"{NAMESPACE}/typed/workflows/typed", body={"input": given}
+        )
+
+    assert await step({"n": 2}) == (200, {"output": {"doubled": 4}})
+    status, refused = await step({"n": "two"})
+    assert status == 422
+    assert refused["reason"] == "ModuleWorkflowInputInvalid"
+    assert refused["message"] == "input.n: 'two' is not of type 'integer'"
+    status, failed = await step({"n": -1})
+    assert status == 502
+    assert failed["reason"] == "ModuleWorkflowOutputInvalid"
+    assert "'doubled' is a required property" in str(failed["message"])
+
+
 async def test_an_update_replaces_the_process_and_uninstall_cleans_up(
     backend: RunnerBackend, module: ModuleSpec, files: Files, store: Store, runner: ServiceProcess
 ) -> None:

@@ -81,6 +81,18 @@ class Probe(Module):
             raise RuntimeError(f"attempt {tries} fails on purpose")
         return {"tries": tries}
 
+    @workflow(
+        "typed",
+        timeout_seconds=20,
+        max_attempts=1,
+        input_schema={
+            "type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}
+        },
+        output_schema={"type": "object", "required": ["doubled"]},
+    )
+    async def typed(self, given):
+        return {"doubled": given["n"] * 2} if given["n"] >= 0 else {"negative": True}
+
     @route("/jobs", methods=("POST",))
     async def start_job(self, request: Request):
         asked = request.json()

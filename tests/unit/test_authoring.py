@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import adx_module_sdk
+from adx_modules.api.module import ExtensionPoints
 from adx_modules.authoring.errors import BAD_INPUT, OK
 from adx_modules.service.cli import author_main
 
@@ -66,7 +67,7 @@ def test_a_scaffold_validates_without_advice_and_packages(
 def test_the_packaged_manifest_declares_what_the_code_serves(module: Path) -> None:
     assert package(module / "manifest.json", module / "g.adx") == OK
     manifest = json.loads(entries(module / "g.adx")["manifest.json"])
-    assert manifest["extensionPoints"] == {"api": [{"path": "/greet"}]}
+    assert manifest["extensionPoints"] == {"api": [{"path": "/greet", "methods": ["GET", "POST"]}]}
     # the author's manifest is left as written
     assert "extensionPoints" not in json.loads((module / "manifest.json").read_text())
 
@@ -78,7 +79,7 @@ def test_what_the_code_prints_on_import_is_not_taken_for_its_extension_points(
     code.write_text('print("hello from import")\n' + code.read_text())
     assert package(module / "manifest.json", module / "g.adx") == OK
     manifest = json.loads(entries(module / "g.adx")["manifest.json"])
-    assert manifest["extensionPoints"] == {"api": [{"path": "/greet"}]}
+    assert manifest["extensionPoints"] == {"api": [{"path": "/greet", "methods": ["GET", "POST"]}]}
 
 
 def test_code_that_cannot_be_read_is_refused_with_its_error(
@@ -120,7 +121,55 @@ def test_a_javascript_scaffold_passes_its_own_test_and_declares_its_route(
     assert "# pass 1" in done.stdout
     assert package(directory / "manifest.json", directory / "h.adx") == OK
     manifest = json.loads(entries(directory / "h.adx")["manifest.json"])
-    assert manifest["extensionPoints"] == {"api": [{"path": "/greet"}]}
+    assert manifest["extensionPoints"] == {"api": [{"path": "/greet", "methods": ["GET", "POST"]}]}
+
+
+JS_SHOP = """import { Module } from "adx-module-sdk";
+export default class Shop extends Module {
+  static routes = { "/orders": { methods: ["post", "GET"], handler: "orders" } };
+  static workflows = {
+    refund: { handler: "refund", maxAttempts: 2, inputSchema: { type: "object" } },
+  };
+  static ui = [{ slot: "main-menu", entry: "pages/orders.js", name: "orders", type: "page",
+                 permissions: ["storage:read:orders"] }];
+  static tables = ["orders"];
+  async orders() { return []; }
+  async refund() { return 0; }
+}
+"""
+
+
+def test_a_javascript_module_declares_workflows_with_their_policy_and_ui_with_its_fields(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "shop-js"
+    assert cli("init", "shop-js", "--runtime", "javascript", "--dir", str(directory)) == OK
+    (directory / "src" / "module.js").write_text(JS_SHOP)
+    assert package(directory / "manifest.json", directory / "s.adx") == OK
+    points = json.loads(entries(directory / "s.adx")["manifest.json"])["extensionPoints"]
+    assert points == {
+        "api": [{"path": "/orders", "methods": ["GET", "POST"]}],
+        "workflows": ["refund"],
+        "workflowDefinitions": [
+            {
+                "name": "refund",
+                "timeoutSeconds": 300,
+                "maxAttempts": 2,
+                "inputSchema": {"type": "object"},
+            }
+        ],
+        "ui": [
+            {
+                "slot": "main-menu",
+                "entry": "pages/orders.js",
+                "name": "orders",
+                "type": "page",
+                "permissions": ["storage:read:orders"],
+            }
+        ],
+        "database": ["orders"],
+    }
+    ExtensionPoints.model_validate(points)
 
 
 def test_init_never_overwrites(module: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,14 +22,30 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 POINTS = {
     "python/orders": {
         "api": [
-            {"path": "/orders"},
-            {"path": "/orders/fulfil"},
-            {"path": "/orders/fulfilment"},
-            {"path": "/orders/get"},
+            {"path": "/orders", "methods": ["POST"]},
+            {"path": "/orders/fulfil", "methods": ["POST"]},
+            {"path": "/orders/fulfilment", "methods": ["GET"]},
+            {"path": "/orders/get", "methods": ["GET"]},
         ],
         "workflows": ["fulfil"],
+        "workflowDefinitions": [
+            {
+                "name": "fulfil",
+                "timeoutSeconds": 30,
+                "maxAttempts": 3,
+                "inputSchema": {
+                    "type": "object",
+                    "required": ["id"],
+                    "properties": {"id": {"type": "string", "minLength": 1}},
+                },
+                "outputSchema": {
+                    "type": "object",
+                    "required": ["order", "total", "currency"],
+                },
+            }
+        ],
     },
-    "javascript/invoicer": {"api": [{"path": "/invoices"}]},
+    "javascript/invoicer": {"api": [{"path": "/invoices", "methods": ["GET"]}]},
 }
 
 

@@ -16,10 +16,23 @@ from adx_module_sdk.channel import Channel, ChannelClosedError
 from adx_module_sdk.confinement import user_tasks
 from adx_module_sdk.module import subscribe
 from adx_module_sdk.testing import sdk_for_tests
+from adx_modules.api.module import ExtensionPoints
+
+ORDER = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
 
 
 class Shop(Module):
-    ui = [UiSpec(slot="dashboard-widget", entry="widgets/orders.js")]
+    ui = [
+        UiSpec(slot="dashboard-widget", entry="widgets/orders.js"),
+        UiSpec(
+            slot="main-menu",
+            entry="pages/orders.js",
+            name="orders",
+            type="page",
+            props={"type": "object", "properties": {"limit": {"type": "integer"}}},
+            permissions=("storage:read:orders",),
+        ),
+    ]
     tables = ["orders"]
 
     @route("/orders", methods=("GET", "POST"))
@@ -38,14 +51,43 @@ class Shop(Module):
     async def reindex(self, data: Any) -> None:
         return None
 
+    @workflow("refund", input_schema=ORDER, output_schema={"type": "integer"})
+    async def refund(self, data: Any) -> int:
+        return 0
+
 
 def test_the_code_declares_its_extension_points() -> None:
     assert Shop.extension_points() == {
-        "api": [{"path": "/orders"}, {"path": "/orders/summary"}],
-        "workflows": ["reindex"],
-        "ui": [{"slot": "dashboard-widget", "entry": "widgets/orders.js"}],
+        "api": [
+            {"path": "/orders", "methods": ["GET", "POST"]},
+            {"path": "/orders/summary", "methods": ["GET"]},
+        ],
+        "workflows": ["refund", "reindex"],
+        "workflowDefinitions": [
+            {
+                "name": "refund",
+                "timeoutSeconds": 300,
+                "maxAttempts": 3,
+                "inputSchema": ORDER,
+                "outputSchema": {"type": "integer"},
+            },
+            {"name": "reindex", "timeoutSeconds": 60, "maxAttempts": 2},
+        ],
+        "ui": [
+            {"slot": "dashboard-widget", "entry": "widgets/orders.js"},
+            {
+                "slot": "main-menu",
+                "entry": "pages/orders.js",
+                "name": "orders",
+                "type": "page",
+                "props": {"type": "object", "properties": {"limit": {"type": "integer"}}},
+                "permissions": ["storage:read:orders"],
+            },
+        ],
         "database": ["orders"],
     }
+    # what the code declares is a valid ExtensionPoints of the Module's CRD
+    ExtensionPoints.model_validate(Shop.extension_points())
     assert Shop.subscriptions() == {"paid": "payments.*"}
     assert Shop.routes()["orders"].methods == ("GET", "POST")
     assert Module.extension_points() == {}

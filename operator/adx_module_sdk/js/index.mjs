@@ -94,11 +94,17 @@ export class Sdk {
   }
 }
 
+// the fields that have a value (the manifest leaves the others out)
+function defined(fields) {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null));
+}
+
 export class Module {
   // static routes = { "/path": { methods: ["GET"], handler: "method" } }
   // static subscriptions = { "topic.*": "method" }
-  // static workflows = { name: { handler: "method", timeoutSeconds: 300, maxAttempts: 3 } }
-  // static ui = [{ slot, entry }]; static tables = ["name"]
+  // static workflows = { name: { handler: "method", timeoutSeconds: 300, maxAttempts: 3,
+  //                              inputSchema: {...}, outputSchema: {...} } }
+  // static ui = [{ slot, entry, name, type, props, permissions }]; static tables = ["name"]
   constructor(sdk) {
     this.sdk = sdk;
   }
@@ -111,10 +117,27 @@ export class Module {
   async configurationChanged(config) {}
 
   static extensionPoints() {
+    const routes = this.routes ?? {};
+    const workflows = this.workflows ?? {};
+    const names = Object.keys(workflows).sort();
     const points = {
-      api: Object.keys(this.routes ?? {}).sort().map((path) => ({ path })),
-      workflows: Object.keys(this.workflows ?? {}).sort(),
-      ui: (this.ui ?? []).map(({ slot, entry }) => ({ slot, entry })),
+      api: Object.keys(routes).sort().map((path) => ({
+        path,
+        methods: [...new Set((routes[path].methods ?? ["GET"]).map((m) => m.toUpperCase()))].sort(),
+      })),
+      workflows: names,
+      workflowDefinitions: names.map((name) =>
+        defined({
+          name,
+          timeoutSeconds: workflows[name].timeoutSeconds ?? 300,
+          maxAttempts: workflows[name].maxAttempts ?? 3,
+          inputSchema: workflows[name].inputSchema,
+          outputSchema: workflows[name].outputSchema,
+        }),
+      ),
+      ui: (this.ui ?? []).map(({ slot, entry, name, type, props, permissions }) =>
+        defined({ slot, entry, name, type, props, permissions: permissions?.length ? permissions : undefined }),
+      ),
       database: [...(this.tables ?? [])],
     };
     return Object.fromEntries(Object.entries(points).filter(([, v]) => v.length));

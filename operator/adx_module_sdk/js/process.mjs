@@ -59,6 +59,8 @@ async function init(args) {
     name,
     timeout_seconds: spec.timeoutSeconds ?? 300,
     max_attempts: spec.maxAttempts ?? 3,
+    input_schema: spec.inputSchema ?? null,
+    output_schema: spec.outputSchema ?? null,
   }));
   return {
     routes,

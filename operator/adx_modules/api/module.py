@@ -141,13 +141,33 @@ class Dependency(ApiModel):
     """Install only if it can be satisfied; never fail because of it."""
 
 
+JsonSchema = Annotated[
+    dict[str, object], Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+]
+"""A JSON Schema (draft 2020-12), kept as written."""
+
+
 class UiExtension(ApiModel):
-    """A place in the platform's UI the module fills."""
+    """A place in the platform's UI the module fills: a page or a widget."""
 
     slot: Name
     """The UI slot, e.g. dashboard-widget."""
     entry: Annotated[str, Field(min_length=1, max_length=512)]
     """The module's entry point for that slot (a path or component name)."""
+    name: Name | None = None
+    """The element's name, unique within the module (the platform's menus and settings)."""
+    type: Literal["page", "widget"] | None = None
+    """A page (a route of its own in the platform) or a widget (inside a platform page)."""
+    props: JsonSchema | None = None
+    """The properties the platform passes the element, as a JSON Schema."""
+    permissions: Annotated[
+        list[Permission], Field(max_length=8, json_schema_extra={"x-kubernetes-list-type": "set"})
+    ] = []
+    """The module's permissions the element uses (each among spec.permissions): the platform
+    shows it only where the tenant approved them all."""
+
+
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class ApiExtension(ApiModel):
@@ -159,17 +179,52 @@ class ApiExtension(ApiModel):
     """Path prefix under which the platform routes to the module."""
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     """The container port that serves it."""
+    methods: Annotated[
+        list[HttpMethod], Field(max_length=7, json_schema_extra={"x-kubernetes-list-type": "set"})
+    ] = []
+    """The HTTP methods it answers (empty: not declared)."""
+
+
+class WorkflowDefinition(ApiModel):
+    """A workflow the module contributes: each run is a Temporal workflow whose step calls the
+    module, within this timeout and retry policy."""
+
+    name: Name
+    """The workflow's name (one of extensionPoints.workflows; workflow:execute:<name> starts it)."""
+    timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = 300
+    """Longest one attempt of the step may take."""
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    """Attempts before the run fails."""
+    input_schema: JsonSchema | None = None
+    """What a run's input must satisfy (JSON Schema): checked when it is started."""
+    output_schema: JsonSchema | None = None
+    """What the step's result must satisfy: a result that does not fails the attempt."""
 
 
 class ExtensionPoints(ApiModel):
     """How the module plugs into the platform."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.workflowDefinitions) || self.workflowDefinitions.all("
+                    "d, has(self.workflows) && d.name in self.workflows)",
+                    "message": "every workflowDefinitions entry names one of workflows",
+                    "fieldPath": ".workflowDefinitions",
+                },
+            ]
+        }
+    )
+
     ui: Annotated[list[UiExtension], Field(max_length=16)] = []
-    """UI slots the module fills."""
+    """UI pages and widgets the module fills."""
     api: Annotated[list[ApiExtension], Field(max_length=16)] = []
     """HTTP APIs the module serves."""
     workflows: Annotated[list[Name], Field(max_length=32)] = []
     """Workflows the module contributes to the platform."""
+    workflow_definitions: Annotated[list[WorkflowDefinition], Field(max_length=32)] = []
+    """Each workflow's timeout, retry policy and input and output schemas."""
     database: Annotated[list[TableName], Field(max_length=32)] = []
     """Tables the module owns in its tenant's database."""
 
@@ -208,6 +263,13 @@ class ModuleSpec(ApiModel):
                     "self.runtime in ['python', 'javascript']",
                     "message": "artifact.package needs runtime python or javascript",
                     "fieldPath": ".runtime",
+                },
+                {
+                    "rule": "!has(self.extensionPoints) || !has(self.extensionPoints.ui) || "
+                    "self.extensionPoints.ui.all(u, !has(u.permissions) || "
+                    "u.permissions.all(p, has(self.permissions) && p in self.permissions))",
+                    "message": "a UI element's permissions must be among spec.permissions",
+                    "fieldPath": ".extensionPoints.ui",
                 },
                 {
                     "rule": "!has(self.dependencies) || "
@@ -263,13 +325,7 @@ class ModuleSpec(ApiModel):
     network:access:api.example.com, ...). A tenant must approve each before install."""
     resources: ResourceRequirements | None = None
     """CPU and memory the module needs (requests) and may use (limits)."""
-    config_schema: (
-        Annotated[
-            dict[str, object],
-            Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}),
-        ]
-        | None
-    ) = None
+    config_schema: JsonSchema | None = None
     """A JSON Schema (draft 2020-12) that every installation's configuration must satisfy."""
     extension_points: ExtensionPoints | None = None
     """How the module plugs into the platform: ui, api, workflows, database."""

@@ -192,6 +192,11 @@ MODULE_WORKFLOW_UNKNOWN: Final = _reason(
     "permanent",
     "the installation's module declares no workflow of that name (or the installation is gone)",
 )
+MODULE_WORKFLOW_INPUT_INVALID: Final = _reason(
+    "ModuleWorkflowInputInvalid",
+    "permanent",
+    "a module workflow's input does not satisfy the inputSchema its module declares",
+)
 MODULE_WORKFLOW_FAILED: Final = _reason(
     "ModuleWorkflowFailed",
     "transient",

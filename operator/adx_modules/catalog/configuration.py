@@ -40,13 +40,19 @@ def configuration_problems(
     schema: Mapping[str, Any] | None, configuration: Mapping[str, Any] | None
 ) -> list[str]:
     """Why ``configuration`` does not satisfy ``schema``; at most ``MAX_REPORTED`` lines."""
+    return value_problems(schema, configuration or {}, "spec.configuration")
+
+
+def value_problems(schema: Mapping[str, Any] | None, value: Any, where: str) -> list[str]:
+    """Why ``value`` does not satisfy ``schema``, each line starting with the path under
+    ``where``; at most ``MAX_REPORTED`` lines."""
     if schema is None:
         return []
     validator = Draft202012Validator(schema)
     errors: list[ValidationError] = sorted(
-        validator.iter_errors(configuration or {}), key=lambda e: [str(p) for p in e.absolute_path]
+        validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]
     )
-    lines = [f"{_path('spec.configuration', e.absolute_path)}: {e.message}" for e in errors]
+    lines = [f"{_path(where, e.absolute_path)}: {e.message}" for e in errors]
     if len(lines) > MAX_REPORTED:
         lines = [*lines[:MAX_REPORTED], f"... and {len(lines) - MAX_REPORTED} more"]
     return lines

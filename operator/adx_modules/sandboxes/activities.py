@@ -147,6 +147,8 @@ class ModuleWorkflowSteps:
         )
         if status == 404:
             raise StepError(r.MODULE_WORKFLOW_UNKNOWN, str(body.get("message")))
+        if status == 422:  # the input does not satisfy the workflow's inputSchema: never retried
+            raise StepError(r.MODULE_WORKFLOW_INPUT_INVALID, str(body.get("message")))
         if status != 200:
             raise StepError(
                 r.MODULE_WORKFLOW_FAILED,

@@ -20,6 +20,14 @@ from adx_module_sdk import (
 )
 
 
+FULFIL_INPUT = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {"id": {"type": "string", "minLength": 1}},
+}
+FULFIL_OUTPUT = {"type": "object", "required": ["order", "total", "currency"]}
+
+
 class Orders(Module):
     async def initialize(self, config: dict) -> None:
         self.currency = config.get("currency", "EUR")
@@ -64,8 +72,10 @@ class Orders(Module):
         order_id = (request.json() or {}).get("id", "")
         try:
             run = await self.sdk.workflows.start("fulfil", {"id": order_id}, key=order_id)
-        except (PermissionDeniedError, BadInputError) as error:
+        except PermissionDeniedError as error:
             return Response(403, {"error": error.message})
+        except BadInputError as error:  # e.g. not the workflow's inputSchema
+            return Response(400, {"error": error.message})
         return Response(202, {"run": run})
 
     @route("/orders/fulfilment")
@@ -73,9 +83,16 @@ class Orders(Module):
         """GET ?run=: RUNNING, COMPLETED with the result, or FAILED with the step's error."""
         return await self.sdk.workflows.status(request.query.get("run", ""))
 
-    @workflow("fulfil", timeout_seconds=30, max_attempts=3)
+    @workflow(
+        "fulfil",
+        timeout_seconds=30,
+        max_attempts=3,
+        input_schema=FULFIL_INPUT,
+        output_schema=FULFIL_OUTPUT,
+    )
     async def fulfil(self, given: dict) -> dict:
-        """A durable step: the platform retries it (up to 3 attempts of 30 s each)."""
+        """A durable step: the platform retries it (up to 3 attempts of 30 s each); an input
+        without an order id is refused when the run is started."""
         orders = await self._orders()
         order = orders.get(given["id"])
         if order is None:

@@ -33,6 +33,8 @@ ERRORS: dict[int, type[SdkError]] = {
     BAD_INPUT: BadInputError,
 }
 SettingsOf = Callable[[str, Any], Awaitable[dict[str, Any]]]
+# why an input is no input of a workflow: (target installation, workflow, input) -> problems
+InputProblems = Callable[[str, str, Any], list[str]]
 """Persist the module's own setting; answer the effective configuration."""
 
 
@@ -45,11 +47,13 @@ class HostBridge:
         settings_of: SettingsOf,
         caller: tuple[str, str],
         workflows: WorkflowStarter | None = None,
+        input_problems: InputProblems | None = None,
     ) -> None:
         self._api = api
         self._settings_of = settings_of
         self._namespace, self._caller = caller
         self._workflows = workflows
+        self._input_problems = input_problems
 
     async def call(self, op: str, args: dict[str, Any], seconds: float | None = None) -> Any:
         api = self._api
@@ -92,6 +96,12 @@ class HostBridge:
             return await self._workflows.status(self._namespace, str(args["id"]))
         name = str(args["name"])
         await asyncio.to_thread(self._api.workflow_allowed, name)
+        target = str(args.get("installation") or self._caller)
+        problems = (
+            self._input_problems(target, name, args.get("input")) if self._input_problems else []
+        )
+        if problems:
+            raise BadInputError(f"workflow {name}: " + "; ".join(problems))
         return await self._workflows.start(
             self._namespace,
             self._caller,

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from adx_modules.catalog.configuration import value_problems
 from adx_modules.catalog.scanning.unpack import unpack
 from adx_modules.core.settings import RunnerSettings
 from adx_modules.sandboxes.runner import cgroups
@@ -132,6 +133,9 @@ class RunnerHost:
                 lambda key, value: self._set_setting(registration, key, value),
                 (registration.namespace, registration.name),
                 self._workflows,
+                lambda target, workflow, given: self.input_problems(
+                    registration.namespace, target, workflow, given
+                ),
             )
             if registration.isolation == "none":
                 if registration.runtime != "python":
@@ -346,35 +350,60 @@ class RunnerHost:
             raise RunnerError(404, "NotFound", f"no module runs for {namespace}/{name}")
         return running, running.started
 
-    def workflow_policy(self, namespace: str, name: str, workflow: str) -> dict[str, Any]:
-        """The timeout and attempts the module declares for ``workflow``."""
+    def _declared(self, namespace: str, name: str, workflow: str) -> dict[str, Any]:
+        """What the module declares for ``workflow``: timeout, attempts, schemas."""
         _, started = self._serving(namespace, name)
         for declared in started.workflows:
             if declared["name"] == workflow:
-                return {
-                    "timeout_seconds": declared["timeout_seconds"],
-                    "max_attempts": declared["max_attempts"],
-                }
+                return dict(declared)
         names = ", ".join(w["name"] for w in started.workflows) or "none"
         raise RunnerError(
             404, "NoSuchWorkflow", f"{namespace}/{name} declares no workflow {workflow} ({names})"
         )
 
+    def workflow_policy(self, namespace: str, name: str, workflow: str) -> dict[str, Any]:
+        """The timeout and attempts the module declares for ``workflow``."""
+        declared = self._declared(namespace, name, workflow)
+        return {k: declared[k] for k in ("timeout_seconds", "max_attempts")}
+
+    def input_problems(self, namespace: str, name: str, workflow: str, given: Any) -> list[str]:
+        """Why ``given`` is no input of ``workflow`` (its inputSchema); nothing to say when the
+        installation is not served here (a WASM module's, another runner's: its step checks)."""
+        if f"{namespace}/{name}" not in self._running:
+            return []
+        try:
+            declared = self._declared(namespace, name, workflow)
+        except RunnerError:
+            return []
+        return value_problems(declared.get("input_schema"), given, "input")
+
     async def run_workflow(self, namespace: str, name: str, workflow: str, given: Any) -> Any:
-        """One attempt of the workflow's step, within its declared timeout."""
-        policy = self.workflow_policy(namespace, name, workflow)
+        """One attempt of the workflow's step, within its declared timeout; its input and its
+        result held to the declared schemas."""
+        declared = self._declared(namespace, name, workflow)
+        problems = value_problems(declared.get("input_schema"), given, "input")
+        if problems:
+            raise RunnerError(422, "ModuleWorkflowInputInvalid", "; ".join(problems))
         running, _ = self._serving(namespace, name)
         assert running.process is not None  # noqa: S101 - _serving checked it
         try:
-            return await running.process.call(
+            result = await running.process.call(
                 "workflow",
                 {"name": workflow, "input": given},
-                float(policy["timeout_seconds"]),
+                float(declared["timeout_seconds"]),
                 what=f"workflow {workflow}",
             )
         except ModuleCallError as error:
             status = 504 if error.reason == "DeadlineExceeded" else 502
             raise RunnerError(status, error.reason, error.message) from None
+        problems = value_problems(declared.get("output_schema"), result, "output")
+        if problems:
+            raise RunnerError(
+                502,
+                "ModuleWorkflowOutputInvalid",
+                "the step's result does not satisfy its outputSchema: " + "; ".join(problems),
+            )
+        return result
 
     def describe(self, namespace: str | None = None, name: str | None = None) -> Any:
         if namespace is None:
