@@ -98,6 +98,19 @@ class Storage:
         await self._transport.call("storage_delete", {"key": key})
 
 
+class Database:
+    """The installation's own PostgreSQL schema, made from the module's ``migrations/``: SQL
+    run as a database role of its own (which can reach nothing else), ``$1``-style parameters,
+    at most 1000 rows back."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        rows = await self._transport.call("db_query", {"sql": sql, "params": list(params)})
+        return list(rows)
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     status: int
@@ -178,3 +191,4 @@ class Sdk:
         self.http = Http(transport)
         self.events = Events(transport)
         self.workflows = Workflows(transport)
+        self.db = Database(transport)

@@ -188,6 +188,8 @@ async def test_modules_talk_through_events_and_run_durable_workflows(
         directory = tmp_path / role
         (directory / "src").mkdir(parents=True)
         (directory / "src" / "module.py").write_text(probe())
+        (directory / "migrations").mkdir()
+        (directory / "migrations" / "001_notes.sql").write_text("CREATE TABLE notes (body text);")
         manifest = {**manifest_for(module_id, "python"), "permissions": permissions}
         (directory / "manifest.json").write_text(json.dumps(manifest))
         built = build(directory / "manifest.json", directory / f"{role}.adx")
@@ -255,6 +257,11 @@ async def test_modules_talk_through_events_and_run_durable_workflows(
         state = await finished_run(client, shop, echoed.json()["id"])
     assert state["status"] == "COMPLETED", state
     assert state["result"] == {"function": "echo", "input": {"n": 1}}
+    async with httpx.AsyncClient(timeout=30) as client:
+        noted = await client.post(
+            f"{shop}/db", json={"sql": "INSERT INTO notes VALUES ($1)", "params": ["kept"]}
+        )
+        assert noted.status_code == 200, noted.text
     # uninstalled with backupData: the module's own data is kept in the backup, then removed
     uid = kubectl.json("get", "mi", "shop")["metadata"]["uid"]
     kubectl("delete", "mi", "shop", "--timeout=120s")
@@ -263,10 +270,19 @@ async def test_modules_talk_through_events_and_run_durable_workflows(
     )
     kept = backups[0]["contents"]["moduleData"]["storage"]
     assert json.loads(base64.b64decode(kept["notes/flaky"])) == 2  # what the workflow stored
+    tables = backups[0]["contents"]["moduleData"]["tables"]
+    assert tables["notes"] == [{"body": "kept"}]  # and which migrations made them:
+    assert [m["name"] for m in tables["adx_migrations"]] == ["001_notes.sql"]
     left = await query(
         service_env, "SELECT key FROM module_storage WHERE installation_uid = $1::uuid", uid
     )
     assert left == []
+    schema = await query(
+        service_env,
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name = $1",
+        "mod_" + uid.replace("-", ""),
+    )
+    assert schema == []  # its own tables went with it
 
 
 async def test_a_module_whose_process_keeps_ending_is_reported_unhealthy_on_its_installation(

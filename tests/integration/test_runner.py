@@ -20,7 +20,7 @@ import pytest
 
 from adx_modules.api import reasons as r
 from adx_modules.api.module import ModuleSpec
-from adx_modules.clients.postgres import Store
+from adx_modules.clients.postgres import Store, module_schema
 from adx_modules.core.errors import StepError
 from adx_modules.sandboxes.events import POLL_SECONDS
 from adx_modules.sandboxes.runner.backend import RunnerBackend
@@ -316,6 +316,81 @@ async def test_a_workflow_step_is_held_to_its_declared_input_and_output_schemas(
     assert status == 502
     assert failed["reason"] == "ModuleWorkflowOutputInvalid"
     assert "'doubled' is a required property" in str(failed["message"])
+
+
+LEDGER_V1 = {
+    "migrations/001_entries.sql": "CREATE TABLE entries (id serial PRIMARY KEY, note text);"
+}
+LEDGER_V2 = {
+    **LEDGER_V1,
+    "migrations/002_amount.sql": "ALTER TABLE entries ADD COLUMN amount integer DEFAULT 0;",
+}
+
+
+async def test_a_module_gets_a_database_of_its_own_migrated_queried_and_dropped(
+    backend: RunnerBackend, files: Files, store: Store, db_schema: str
+) -> None:
+    first = package(
+        files, "ledger", "1.0.0", probe("1.0.0"), permissions=PERMISSIONS, extra=LEDGER_V1
+    )
+    assert first.extension_points is not None
+    assert [m.name for m in first.extension_points.migrations] == ["001_entries.sql"]
+    endpoint = await install(backend, first, "ledger")
+    other = await install(backend, first, "ledger-b")  # another installation: another schema
+    async with httpx.AsyncClient() as client:
+        inserted = await call(
+            client,
+            endpoint,
+            "/db",
+            {"sql": "INSERT INTO entries (note) VALUES ($1) RETURNING id, note", "params": ["tea"]},
+        )
+        assert inserted.json() == [{"id": 1, "note": "tea"}]
+        # the module's role reaches nothing but its own schema
+        for table in (
+            f"{db_schema}.runner_installations",  # the service's own
+            f"{module_schema(ref('ledger-b').uid)}.entries",  # another installation's
+            "pg_catalog.pg_authid",
+        ):
+            refused = await call(client, endpoint, "/db", {"sql": f"SELECT * FROM {table}"})  # noqa: S608
+            assert refused.status_code == 403, refused.text
+            assert "permission denied" in refused.json()["message"]
+        empty = await call(client, other, "/db", {"sql": "SELECT count(*) AS n FROM entries"})
+        assert empty.json() == [{"n": 0}]
+        # an update ships a second migration: applied once, before the new code runs
+        second = package(
+            files, "ledger", "1.1.0", probe("1.1.0"), permissions=PERMISSIONS, extra=LEDGER_V2
+        )
+        await install(backend, second, "ledger", revision=2)
+        await install(backend, second, "ledger", revision=2)  # a retried step: applied once
+        rows = await call(client, endpoint, "/db", {"sql": "SELECT note, amount FROM entries"})
+        assert rows.json() == [{"note": "tea", "amount": 0}]
+        # a migration edited after it was applied is refused, naming it
+        edited = package(
+            files,
+            "ledger",
+            "1.2.0",
+            probe("1.2.0"),
+            permissions=PERMISSIONS,
+            extra={**LEDGER_V2, "migrations/001_entries.sql": "CREATE TABLE entries (x int);"},
+        )
+        with pytest.raises(StepError, match=r"001_entries\.sql changed since it was applied"):
+            await install(backend, edited, "ledger", revision=3)
+    schema = module_schema(ref("ledger").uid)
+    assert await backend.deprovision(ref("ledger"), lambda _: None) == [
+        "ModuleProcess/ledger",
+        f"ModuleDatabase/{schema}",
+    ]
+    async with store.pool.acquire() as connection:
+        assert (
+            await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", schema) is None
+        )
+        assert (
+            await connection.fetchval(
+                "SELECT 1 FROM information_schema.schemata WHERE schema_name = $1", schema
+            )
+            is None
+        )
+    await backend.deprovision(ref("ledger-b"), lambda _: None)
 
 
 async def test_an_update_replaces_the_process_and_uninstall_cleans_up(

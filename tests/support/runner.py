@@ -54,17 +54,34 @@ def settings_of(runner: ServiceProcess) -> Settings:
 
 
 def package(
-    files: Files, name: str, version: str, code: str, runtime: str = "python", **manifest: Any
+    files: Files,
+    name: str,
+    version: str,
+    code: str,
+    runtime: str = "python",
+    *,
+    extra: dict[str, str] | None = None,
+    **manifest: Any,
 ) -> ModuleSpec:
     """A Module whose package (``src/module.py``, or ``src/module.js`` for javascript, =
-    ``code``) ``files`` serves, by URL and SHA-256, built as ``adx-module-cli package`` does."""
+    ``code``; ``extra`` more files by relative path) ``files`` serves, by URL and SHA-256,
+    built as ``adx-module-cli package`` does, with the migrations it packaged."""
     source = files.root / f"src-{name}-{version}"
     (source / "src").mkdir(parents=True, exist_ok=True)
     entry = "module.js" if runtime == "javascript" else "module.py"
     (source / "src" / entry).write_text(code)
+    for relative, text in (extra or {}).items():
+        (source / relative).parent.mkdir(parents=True, exist_ok=True)
+        (source / relative).write_text(text)
     document = {**manifest_for(name, runtime), "version": version, **manifest}
     (source / "manifest.json").write_text(json.dumps(document))
     built = build(source / "manifest.json", files.root / f"{name}-{version}.adx")
+    migrations = (built.manifest.get("extensionPoints") or {}).get("migrations")
+    if migrations:
+        document["extensionPoints"] = {
+            **document.get("extensionPoints", {}),
+            "migrations": migrations,
+        }
     return ModuleSpec.model_validate(
         {
             **document,

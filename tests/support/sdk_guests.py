@@ -169,6 +169,15 @@ class Probe(Module):
         except OSError as error:
             return Response(403, {"error": type(error).__name__, "message": str(error)})
 
+    @route("/db", methods=("POST",))
+    async def db(self, request: Request):
+        asked = request.json()
+        try:
+            return await self.sdk.db.query(asked["sql"], *asked.get("params", []))
+        except SdkError as error:
+            return Response(403 if isinstance(error, PermissionDeniedError) else 400,
+                            {"code": error.code, "message": error.message})
+
     @route("/burn", methods=("POST",))
     async def burn(self, request: Request):
         import time

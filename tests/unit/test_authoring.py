@@ -172,6 +172,28 @@ def test_a_javascript_module_declares_workflows_with_their_policy_and_ui_with_it
     ExtensionPoints.model_validate(points)
 
 
+def test_migrations_are_packaged_in_version_order_with_their_digests(
+    module: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (module / "migrations").mkdir()
+    (module / "migrations" / "002_index.sql").write_text("CREATE INDEX i ON t (x);")
+    (module / "migrations" / "001_table.sql").write_text("CREATE TABLE t (x int);")
+    assert package(module / "manifest.json", module / "g.adx") == OK
+    packaged = entries(module / "g.adx")
+    points = json.loads(packaged["manifest.json"])["extensionPoints"]
+    assert points["migrations"] == [
+        {
+            "version": version,
+            "name": name,
+            "sha256": hashlib.sha256(packaged[f"code/migrations/{name}"]).hexdigest(),
+        }
+        for version, name in ((1, "001_table.sql"), (2, "002_index.sql"))
+    ]
+    (module / "migrations" / "3-more.sql").write_text("SELECT 1;")
+    assert package(module / "manifest.json", module / "h.adx") == BAD_INPUT
+    assert "3-more.sql: a migration is a file named NNN_name.sql" in capsys.readouterr().err
+
+
 def test_init_never_overwrites(module: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli("init", "greeter", "--dir", str(module)) == BAD_INPUT
     assert "would overwrite manifest.json" in capsys.readouterr().err

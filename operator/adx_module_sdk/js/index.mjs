@@ -86,6 +86,8 @@ export class Sdk {
       post: (url, options) => this.http.request("POST", url, options),
     };
     this.events = { emit: (topic, payload) => call("event_emit", { topic, payload }) };
+    // the installation's own schema (from the module's migrations/): $1-style parameters
+    this.db = { query: (sql, params = []) => call("db_query", { sql, params }) };
     this.workflows = {
       start: (name, input = null, { installation = null, key = null } = {}) =>
         call("workflow_start", { name, input, installation, key }),

@@ -201,6 +201,27 @@ class WorkflowDefinition(ApiModel):
     """What the step's result must satisfy: a result that does not fails the attempt."""
 
 
+class Migration(ApiModel):
+    """One SQL migration of the module's own database schema (``migrations/NNN_name.sql`` in
+    its package), applied in version order, once, before the version that ships it runs."""
+
+    version: Annotated[int, Field(ge=1, le=9999)]
+    """Its number (the file name's NNN); ascending, never reused."""
+    name: Annotated[
+        str,
+        rule(
+            r"^[0-9]{3,4}_[a-z0-9_]{1,64}\.sql$",
+            "must be a migration file name NNN_name.sql (lowercase, digits, _)",
+            max_length=80,
+        ),
+    ]
+    """The file, under migrations/ in the package."""
+    sha256: Annotated[
+        str, rule(r"^[0-9a-f]{64}$", "must be a SHA-256 in lowercase hex", max_length=64)
+    ]
+    """Its content's digest: a migration applied once may never change."""
+
+
 class ExtensionPoints(ApiModel):
     """How the module plugs into the platform."""
 
@@ -219,7 +240,7 @@ class ExtensionPoints(ApiModel):
 
     ui: Annotated[list[UiExtension], Field(max_length=16)] = []
     """UI pages and widgets the module fills."""
-    api: Annotated[list[ApiExtension], Field(max_length=16)] = []
+    api: Annotated[list[ApiExtension], Field(max_length=32)] = []
     """HTTP APIs the module serves."""
     workflows: Annotated[list[Name], Field(max_length=32)] = []
     """Workflows the module contributes to the platform."""
@@ -227,6 +248,18 @@ class ExtensionPoints(ApiModel):
     """Each workflow's timeout, retry policy and input and output schemas."""
     database: Annotated[list[TableName], Field(max_length=32)] = []
     """Tables the module owns in its tenant's database."""
+    migrations: Annotated[
+        list[Migration],
+        Field(
+            max_length=64,
+            json_schema_extra={
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["version"],
+            },
+        ),
+    ] = []
+    """The SQL migrations of the module's own schema (a schema and a database role of each
+    installation's own), in version order."""
 
 
 class Compatibility(ApiModel):

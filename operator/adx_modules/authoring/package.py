@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,10 @@ class Package:
     digest: str  # sha256:<hex>
     size: int
     files: tuple[str, ...]
+    manifest: dict[str, Any]  # as packaged: with the extension points read from the code
+
+
+MIGRATION_FILE = re.compile(r"^([0-9]{3,4})_[a-z0-9_]{1,64}\.sql$")
 
 
 def _ignored(relative: str, patterns: list[str]) -> bool:
@@ -109,9 +114,36 @@ def _entry(archive: tarfile.TarFile, name: str, data: bytes, executable: bool = 
     archive.addfile(info, io.BytesIO(data))
 
 
+def declared_migrations(root: Path) -> list[dict[str, Any]]:
+    """The module's ``migrations/NNN_name.sql`` files, in version order, with their digests."""
+    directory = root / "migrations"
+    if not directory.is_dir():
+        return []
+    found: dict[int, dict[str, Any]] = {}
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith("."):
+            continue
+        match = MIGRATION_FILE.match(path.name)
+        if match is None or not path.is_file() or path.is_symlink():
+            raise InputError(
+                f"{path}: a migration is a file named NNN_name.sql (lowercase, digits, _)"
+            )
+        version = int(match[1])
+        if version in found:
+            raise InputError(f"{path}: version {version} is {found[version]['name']} already")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        found[version] = {"version": version, "name": path.name, "sha256": digest}
+    return [found[version] for version in sorted(found)]
+
+
 def with_declared_points(document: dict[str, Any], root: Path) -> dict[str, Any]:
     """The manifest with the extension points an SDK module's code declares (its routes,
-    workflows, UI, tables) in place of what the manifest says of them."""
+    workflows, UI, tables) and its migrations in place of what the manifest says of them."""
+    if document.get("runtime") in ("python", "javascript"):
+        migrations = declared_migrations(root)
+        if migrations:
+            declared = {**(document.get("extensionPoints") or {}), "migrations": migrations}
+            document = {**document, "extensionPoints": declared}
     runtime = document.get("runtime")
     if runtime == "python" and (root / "src" / "module.py").is_file():
         reader = [sys.executable, "-I", "-B", "-m", "adx_module_sdk.points", str(root)]
@@ -177,4 +209,5 @@ def build(manifest_path: Path, output: Path) -> Package:
         digest=f"sha256:{hashlib.sha256(data).hexdigest()}",
         size=len(data),
         files=tuple(name for name, _, _ in entries),
+        manifest=document,
     )

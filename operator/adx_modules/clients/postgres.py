@@ -59,6 +59,11 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+def module_schema(uid: str) -> str:
+    """The schema (and database role) of an installation's own tables: ``mod_<uid hex>``."""
+    return "mod_" + uid.replace("-", "").lower()
+
+
 class Store:
     """The service's tables, in one schema (``public`` unless settings say otherwise)."""
 
@@ -262,7 +267,26 @@ class Store:
         return {
             "storage": {r["key"]: base64.b64encode(bytes(r["value"])).decode() for r in storage},
             "settings": {r["key"]: r["value"] for r in settings},
+            "tables": await self._module_tables(uid),
         }
+
+    async def _module_tables(self, uid: str) -> dict[str, Any]:
+        """The rows of the installation's own tables (its schema), up to 10,000 per table."""
+        schema = module_schema(uid)
+        names = await self._pool.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name",
+            schema,
+        )
+        tables: dict[str, Any] = {}
+        for row in names:
+            quoted = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, row[0]))
+            rows = await self._pool.fetchval(
+                f"SELECT coalesce(json_agg(t), '[]'::json) FROM "  # noqa: S608 - quoted names
+                f"(SELECT * FROM {quoted} LIMIT 10000) t"
+            )
+            tables[row[0]] = json.loads(rows) if isinstance(rows, str) else rows
+        return tables
 
     async def record_scan(self, record: ScanRecord) -> ScanRecord:
         """Keep a verdict; if one exists for the same digest and versions, that one stands

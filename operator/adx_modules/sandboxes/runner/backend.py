@@ -25,7 +25,7 @@ from adx_modules.api.module import ModuleSpec
 from adx_modules.catalog.artifacts import ArtifactFetcher
 from adx_modules.catalog.configuration import configuration_hash
 from adx_modules.clients.kube import KubeClient
-from adx_modules.clients.postgres import Store
+from adx_modules.clients.postgres import Store, module_schema
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.settings import Settings
@@ -38,6 +38,7 @@ from adx_modules.sandboxes.contract import (
     SandboxDescription,
 )
 from adx_modules.sandboxes.fetched import artifact_bytes
+from adx_modules.sandboxes.runner.databases import ModuleDatabases, migration_files
 from adx_modules.sandboxes.runner.placement import RunnerPlacement
 from adx_modules.sandboxes.runner.records import RunnerRecords, RunnerRegistration
 from adx_modules.sandboxes.wasm.capabilities import effective
@@ -106,12 +107,13 @@ class RunnerBackend:
         self._artifacts = ArtifactFetcher(settings.registry, kube)
         self._settings = settings
         self._placement = RunnerPlacement(settings.runner, kube)
+        self._databases = ModuleDatabases(store, settings.database.url)
 
     def _endpoints(self, ref: InstallationRef) -> list[Endpoint]:
         path = f"/v1/tenants/{ref.namespace}/installations/{ref.name}/api"
         return [Endpoint(name="api", url=self._placement.invoke_url(ref.namespace) + path)]
 
-    async def _package(self, module: ModuleSpec) -> str:
+    async def _package(self, module: ModuleSpec) -> tuple[str, bytes]:
         where = f"{module.module_id} {module.version}"
         if module.runtime not in RUNTIMES:
             raise StepError(
@@ -127,7 +129,16 @@ class RunnerBackend:
                 f"{MAX_PACKAGE_BYTES} bytes",
             )
         await self._records.store_package(digest, content)
-        return digest
+        return digest, content
+
+    async def _migrate(self, ref: InstallationRef, module: ModuleSpec, package: bytes) -> None:
+        """The module's own schema made and its migrations applied, before its code runs."""
+        declared = module.extension_points.migrations if module.extension_points else []
+        if not declared:
+            return
+        files = migration_files(package, declared)
+        await self._databases.ensure(ref.uid, ref.namespace, ref.name)
+        await self._databases.migrate(ref.uid, files)
 
     async def _load(self, ref: InstallationRef) -> dict[str, Any]:
         status, body = await self._placement.admin(ref.namespace).call("PUT", ref)
@@ -137,7 +148,8 @@ class RunnerBackend:
 
     async def provision(self, request: ProvisionRequest) -> ProvisionResult:
         ref, module = request.ref, request.module
-        digest = await self._package(module)
+        digest, package = await self._package(module)
+        await self._migrate(ref, module, package)
         await self._records.register(
             registration(
                 ref,
@@ -211,6 +223,8 @@ class RunnerBackend:
                     raise
                 # a tenant runner that cannot be reached is about to be removed, or was
             removed.append(f"ModuleProcess/{ref.name}")
+        if await self._databases.drop(ref.uid):
+            removed.append(f"ModuleDatabase/{module_schema(ref.uid)}")
         return removed + await self._placement.release_unused(await self._records.tenants())
 
     async def describe(self, ref: InstallationRef) -> SandboxDescription:

@@ -35,6 +35,8 @@ ERRORS: dict[int, type[SdkError]] = {
 SettingsOf = Callable[[str, Any], Awaitable[dict[str, Any]]]
 # why an input is no input of a workflow: (target installation, workflow, input) -> problems
 InputProblems = Callable[[str, str, Any], list[str]]
+# the installation's own database: (sql, params) -> rows
+Database = Callable[[str, list[Any]], Awaitable[list[dict[str, Any]]]]
 """Persist the module's own setting; answer the effective configuration."""
 
 
@@ -46,14 +48,17 @@ class HostBridge:
         api: InstallationHostApi,
         settings_of: SettingsOf,
         caller: tuple[str, str],
+        *,
         workflows: WorkflowStarter | None = None,
         input_problems: InputProblems | None = None,
+        database: Database | None = None,
     ) -> None:
         self._api = api
         self._settings_of = settings_of
         self._namespace, self._caller = caller
         self._workflows = workflows
         self._input_problems = input_problems
+        self._database = database
 
     async def call(self, op: str, args: dict[str, Any], seconds: float | None = None) -> Any:
         api = self._api
@@ -74,6 +79,13 @@ class HostBridge:
                 payload = json.dumps(args.get("payload")).encode()
                 await asyncio.to_thread(api.event_emit, str(args["topic"]), payload)
                 return None
+            if op == "db_query":
+                if self._database is None:
+                    raise SdkError("module databases are not available in this runner")
+                params = args.get("params") or []
+                if not isinstance(params, list):
+                    raise BadInputError("db_query: params is a list")
+                return await self._database(str(args["sql"]), params)
             if op in ("workflow_start", "workflow_status"):
                 return await self._workflow(op, args)
             if op == "http_fetch":

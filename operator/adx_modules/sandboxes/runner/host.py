@@ -27,8 +27,9 @@ from adx_modules.catalog.configuration import value_problems
 from adx_modules.catalog.scanning.unpack import unpack
 from adx_modules.core.settings import RunnerSettings
 from adx_modules.sandboxes.runner import cgroups
-from adx_modules.sandboxes.runner.bridge import HostBridge
+from adx_modules.sandboxes.runner.bridge import Database, HostBridge
 from adx_modules.sandboxes.runner.children import Launch, ModuleCallError, ModuleProcess, Started
+from adx_modules.sandboxes.runner.databases import ModuleDatabases
 from adx_modules.sandboxes.runner.flows import WorkflowStarter
 from adx_modules.sandboxes.runner.records import RunnerRecords, RunnerRegistration
 from adx_modules.sandboxes.runner.state import FAILING_WINDOW, Answer, RunnerError, Running
@@ -54,8 +55,10 @@ class RunnerHost:
         work_dir: Path | None = None,
         trusted: frozenset[str] = frozenset(),
         workflows: WorkflowStarter | None = None,
+        databases: ModuleDatabases | None = None,
     ) -> None:
         self._records = records
+        self._databases = databases
         self._host_records = host_records
         self._settings = settings
         self._trusted = trusted
@@ -132,10 +135,11 @@ class RunnerHost:
                 self._host_api(registration),
                 lambda key, value: self._set_setting(registration, key, value),
                 (registration.namespace, registration.name),
-                self._workflows,
-                lambda target, workflow, given: self.input_problems(
+                workflows=self._workflows,
+                input_problems=lambda target, workflow, given: self.input_problems(
                     registration.namespace, target, workflow, given
                 ),
+                database=self._database_of(registration.uid),
             )
             if registration.isolation == "none":
                 if registration.runtime != "python":
@@ -195,6 +199,16 @@ class RunnerHost:
             cgroups.kill_all(groups)
             await asyncio.sleep(0.05)
             cgroups.remove(groups)
+
+    def _database_of(self, uid: str) -> Database | None:
+        databases = self._databases
+        if databases is None:
+            return None
+
+        async def query(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+            return await databases.query(uid, sql, params)
+
+        return query
 
     def _launch(
         self,
@@ -286,6 +300,8 @@ class RunnerHost:
         async with running.lock:
             if running.process is not None:
                 await self._end(running.process, running.cgroups)
+        if self._databases is not None:
+            await self._databases.close(running.registration.uid)
         shutil.rmtree(self._dir / "work" / key, ignore_errors=True)
 
     async def revive(self) -> None:

@@ -34,6 +34,7 @@ from adx_modules.sandboxes.admin_http import (
 )
 from adx_modules.sandboxes.events import EVENTS_CHANNEL, EventDispatcher
 from adx_modules.sandboxes.reporting import HealthReporter
+from adx_modules.sandboxes.runner.databases import ModuleDatabases
 from adx_modules.sandboxes.runner.flows import WorkflowStarter
 from adx_modules.sandboxes.runner.host import RunnerHost
 from adx_modules.sandboxes.runner.records import RunnerRecords
@@ -144,6 +145,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 ),
                 settings.temporal.task_queue,
             ),
+            databases=ModuleDatabases(store, settings.database.url),
         )
         apps: list[Any] = [
             web.AppRunner(invoke_app(host), access_log=None),
