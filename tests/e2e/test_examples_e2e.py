@@ -2,13 +2,12 @@
 author CLI, installed with ``isolation: process`` from their own ``installation.yaml``, and
 called. The Python module takes an order and announces it; the JavaScript module, hearing it,
 issues an invoice and announces that; the order then carries its invoice; the order is fulfilled
-by the module's durable workflow. Module ids get the test's suffix (Modules are cluster-wide)."""
+by the module's durable workflow. Module ids get the test's suffix (Modules are cluster-wide).
+That they are scanned clean is ``test_scanning_e2e``'s (this session's pair does not scan)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,36 +15,22 @@ import httpx
 import pytest
 import yaml
 
-from adx_modules.authoring.errors import OK
-from adx_modules.authoring.publish import publish
-from adx_modules.service.cli import author_main
+from support.examples import publish_example
 from support.kube import Kubectl
-from support.objects import API_VERSION, wait_phase
+from support.objects import wait_phase
 from support.stack import StackInfo
 
 pytestmark = pytest.mark.usefixtures("operator", "worker", "runner")
-EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def install_example(
     kubectl: Kubectl, stack: StackInfo, example: str, unique: str, work: Path
 ) -> str:
     """Package, publish and install ``examples/<example>``; its route endpoint once Active."""
-    directory = work / Path(example).name
-    shutil.copytree(EXAMPLES / example, directory)
-    manifest = json.loads((directory / "manifest.json").read_text())
-    module_id = f"{manifest['moduleId']}-{unique}"
-    (directory / "manifest.json").write_text(json.dumps({**manifest, "moduleId": module_id}))
-    output = directory / "module.adx"
-    packaged = author_main(
-        ["package", "--manifest", str(directory / "manifest.json"), "--output", str(output)]
-    )
-    assert packaged == OK
-    published = publish(output, stack.env["ADX_REGISTRY_ADDRESS"], insecure=True)
-    kubectl.apply({**published.module, "apiVersion": API_VERSION})
-    kubectl("wait", f"module/{published.module['metadata']['name']}", "--for=condition=Ready")
+    module, directory = publish_example(kubectl, stack, example, unique, work)
+    kubectl("wait", f"module/{module['metadata']['name']}", "--for=condition=Ready")
     installation = yaml.safe_load((directory / "installation.yaml").read_text())
-    installation["spec"]["module"] = module_id
+    installation["spec"]["module"] = module["spec"]["moduleId"]
     kubectl.apply(installation)
     name = installation["metadata"]["name"]
     active = wait_phase(kubectl, f"mi/{name}", "Active", timeout=120)

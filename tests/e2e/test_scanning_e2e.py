@@ -26,6 +26,7 @@ from adx_modules.authoring.scaffold import scaffold
 from adx_modules.devstack import vulndb
 from adx_modules.devstack.images import push_image, python_package
 from adx_modules.devstack.toolchain import cache_dir
+from support.examples import publish_example
 from support.kube import Kubectl
 from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
 from support.operator import ServiceProcess
@@ -231,6 +232,18 @@ def test_a_package_with_a_secret_and_a_vulnerable_dependency_is_rejected_naming_
     again = module_status(kubectl, f"twin-{unique}", "Rejected")
     assert again["status"]["digest"] == module["status"]["digest"]
     assert scans_run(scanning_service["worker"]) == before
+
+
+@pytest.mark.usefixtures("scanning_service")
+@pytest.mark.parametrize("example", ["python/orders", "javascript/invoicer"])
+def test_the_example_modules_are_scanned_clean(
+    kubectl: Kubectl, stack: StackInfo, unique: str, tmp_path: Path, example: str
+) -> None:
+    published, _ = publish_example(kubectl, stack, example, unique, tmp_path)
+    module = module_status(kubectl, published["metadata"]["name"], "Available")
+    assert condition(module, c.SCANNED)["status"] == "True"
+    assert module["status"]["securityScore"] == 100
+    assert module["status"]["digest"] in str(published["spec"]["artifact"])  # what it pinned
 
 
 @pytest.mark.usefixtures("scanning_service")
