@@ -191,7 +191,8 @@ def main() -> None:
             "",
             f"{machine()}; one fresh local stack; `adx-module-service runner` as a process, SDK "
             "modules installed by the worker's `process` backend steps, each in a confined "
-            "process of its own (Landlock, seccomp, rlimits, a pids and a cpu cgroup: 500m), called over HTTP on loopback "
+            "process of its own (Landlock, seccomp, rlimits, a pids and a cpu cgroup: 500m), "
+            "called over HTTP on loopback "
             f"by an aiohttp client in another process (sharing the 2 cores). {RUNS} runs each, "
             "min / median / max.",
             "",
