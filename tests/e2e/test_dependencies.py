@@ -136,3 +136,23 @@ def test_a_cascade_uninstall_removes_the_dependents_first(kubectl: Kubectl, uniq
     kubectl("delete", "mi", lib, "--timeout=150s")
     assert kubectl.json("get", "mi")["items"] == []
     assert kubectl.json("get", "deployments")["items"] == []
+
+
+def test_an_installation_whose_dependency_is_not_published_yet_waits_for_it(
+    kubectl: Kubectl, unique: str
+) -> None:
+    """GitOps applies a directory in one go: the installation may come before the Module it
+    needs. It waits, saying for what, and installs once the Module is there (not Failed)."""
+    app, lib = f"app-{unique}", f"lib-{unique}"
+    publish(kubectl, app, "1.0.0", {lib: "^2.0"})
+    kubectl.apply(installation_doc("app", app))
+    waiting = wait_condition(kubectl, "mi/app", "Resolved", "Unknown", timeout=60)
+    resolved = condition(waiting, "Resolved")
+    assert resolved["reason"] == "DependencyPending"
+    assert resolved["message"].startswith(f"waiting for {lib} (not published yet): ")
+    assert waiting["status"].get("phase") != "Failed"
+    assert not waiting["status"].get("workflow")  # nothing started, nothing to fail
+    publish(kubectl, lib, "2.1.0")
+    installed = wait_phase(kubectl, "mi/app", "Active", timeout=180)
+    assert [d["moduleId"] for d in installed["status"]["resolvedDependencies"]] == [lib]
+    assert condition(installed, "Resolved")["reason"] == "ModuleResolved"

@@ -127,3 +127,24 @@ def test_dependency_installation_names_are_short_and_unique() -> None:
     assert len(other) <= 48
     long_name = installation_name("x" * 60, set())
     assert len(long_name) <= 48
+
+
+def test_pending_dependencies_are_the_closures_unpublished_and_unjudged_parts() -> None:
+    scanning = {**module("charts", "3.2.0"), "status": {"phase": "Scanning"}}
+    rejected = {**module("charts", "3.1.0"), "status": {"phase": "Rejected"}}
+    catalog = Catalog.from_objects(
+        [
+            module("app", "1.0.0", {"charts": "^3.0"}),
+            scanning,
+            rejected,
+            module("charts", "3.0.0", {"fonts": "*"}),
+            module("solo", "1.0.0"),
+        ]
+    )
+    assert catalog.pending_dependencies("app") == [
+        "charts 3.2.0 (Scanning)",
+        "fonts (not published yet)",
+    ]
+    assert catalog.pending_dependencies("solo") == []
+    judged = Catalog.from_objects([module("app", "1.0.0", {"charts": "^3.0"}), rejected])
+    assert judged.pending_dependencies("app") == []  # judged, even if unusable: the plan says

@@ -221,6 +221,13 @@ MODULE_FAILING: Final = _reason(
 MODULE_SERVING: Final = _reason(
     "ModuleServing", "progress", "the module's recent calls in the WASM host succeed again"
 )
+DEPENDENCY_PENDING: Final = _reason(
+    "DependencyPending",
+    "progress",
+    "the dependencies cannot be resolved yet and a Module they need is still being judged "
+    "(scanned); resolved again once it is",
+    RESOLVED,
+)
 DEPENDENCY_CONFLICT: Final = _reason(
     "DependencyConflict", "permanent", "no set of versions fits every constraint", RESOLVED
 )

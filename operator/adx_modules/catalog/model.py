@@ -112,6 +112,9 @@ def describe_validation_error(error: ValidationError, prefix: str) -> str:
     return "; ".join(lines)
 
 
+JUDGED = ("Available", "Rejected")  # phases the operator's judgement ends in
+
+
 class Catalog:
     """The published Module versions, by module id."""
 
@@ -159,6 +162,34 @@ class Catalog:
             for e in self._by_module.get(module_id, ())
             if e.available
         ]
+
+    def _requires(self, module_id: str) -> set[str]:
+        """The module ids any version of ``module_id`` names as a dependency."""
+        return {
+            dependency.module_id
+            for entry in self._by_module.get(module_id, ())
+            if entry.spec is not None
+            for dependency in entry.spec.dependencies
+        }
+
+    def pending_dependencies(self, module_id: str) -> list[str]:
+        """What in the dependency closure of ``module_id`` may still change: versions the
+        operator has not judged yet (neither Available nor Rejected: being scanned, say) and
+        modules not published at all; each as a phrase (``charts 3.2.0 (Scanning)``)."""
+        seen, todo = {module_id}, [module_id]
+        pending: list[str] = []
+        while todo:
+            for needed in sorted(self._requires(todo.pop()) - seen):
+                seen.add(needed)
+                todo.append(needed)
+                if not self.knows(needed):
+                    pending.append(f"{needed} (not published yet)")
+                pending += [
+                    f"{e.module_id} {e.version} ({e.phase or 'not judged yet'})"
+                    for e in self.versions(needed)
+                    if e.phase not in JUDGED
+                ]
+        return pending
 
     def entry(self, module_id: str, version: str) -> CatalogEntry | None:
         """The first published object of ``module_id`` at ``version``, Available or not."""

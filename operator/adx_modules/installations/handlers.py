@@ -134,6 +134,11 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
     if not outcome.accepted and awaiting_judgement(body, catalog):
         RECONCILES.labels("ModuleInstallation", "deferred").inc()
         return  # no verdict on half a catalog: the Module's judgement revisits it (revisit.py)
+    if outcome.accepted and not spec.get("dryRun"):
+        waiting = await _dependencies_pending(context, body, catalog)
+        if waiting is not None:
+            RECONCILES.labels("ModuleInstallation", "deferred").inc()
+            return  # a dependency's judgement revisits it (revisit.py)
     RECONCILES.labels("ModuleInstallation", "accepted" if outcome.accepted else "rejected").inc()
     patch = dict(outcome.patch)
     if outcome.accepted and not spec.get("dryRun"):
@@ -160,6 +165,36 @@ async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: 
     )
     run = UpdateModuleWorkflow.run if installed else InstallModuleWorkflow.run
     await _start(context, run, request, id_)
+
+
+async def _dependencies_pending(
+    context: OperatorContext, body: Mapping[str, Any], catalog: Catalog
+) -> str | None:
+    """What the installation waits for, when its dependencies cannot be resolved yet and a
+    module they need is not published or still being judged (GitOps applied the Modules with
+    the installation, say: failing it now would fail it for good a moment before the scan
+    passes); said in its status once. None when it may go ahead (or its dependencies fail on
+    judged Modules only: the workflow says so)."""
+    spec = body.get("spec") or {}
+    pending = catalog.pending_dependencies(str(spec.get("module", "")))
+    if not pending:
+        return None
+    ref = reference(body)
+    installations = await context.kube.list_custom(INSTALLATION, ref.namespace)
+    try:
+        plan(ref.name, spec["module"], spec.get("version", "*"), catalog, installations)
+    except ResolutionError as error:
+        message = f"waiting for {', '.join(pending[:3])}: {error}"
+    else:
+        return None
+    if (body.get("status") or {}).get("message") != message:
+        update = status_update(body, ref).condition(
+            c.RESOLVED, "Unknown", r.DEPENDENCY_PENDING, message
+        )
+        await context.kube.patch_status(
+            INSTALLATION, ref.name, update.set(message=message).patch(), ref.namespace
+        )
+    return message
 
 
 async def _start(

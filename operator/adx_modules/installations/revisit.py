@@ -15,6 +15,8 @@ from typing import Any, cast
 
 import kopf
 
+from adx_modules.api import conditions as c
+from adx_modules.api import reasons as r
 from adx_modules.api.installation import INSTALLATION
 from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.catalog.index import module_catalog
@@ -27,6 +29,7 @@ from adx_modules.installations.handlers import reconcile
 LOG = logging.getLogger("adx_modules.operator")
 WATCHER = "installations"
 MEMO_KEY = "installations_by_module"
+WAITING_KEY = "installations_waiting_for_dependencies"
 ByModule = dict[str, set[tuple[str, str]]]
 
 
@@ -35,37 +38,68 @@ async def prepare(memo: kopf.Memo, **_: Any) -> None:
     """Shared state goes into the operator's memo before any object is seen: each object's
     memo is a shallow copy of it, so what is added later would stay with one object."""
     memo[MEMO_KEY] = {}
+    memo[WAITING_KEY] = set()
 
 
 def _by_module(memo: kopf.Memo) -> ByModule:
     return cast(ByModule, memo[MEMO_KEY])
 
 
+def _waiting(memo: kopf.Memo) -> set[tuple[str, str]]:
+    return cast(set[tuple[str, str]], memo[WAITING_KEY])
+
+
 @kopf.on.event(GROUP, VERSION, "moduleinstallations")
 async def installation_seen(
     *,
     event: kopf.RawEvent,
+    body: kopf.Body,
     spec: kopf.Spec,
     namespace: str | None,
     name: str,
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
-    """module -> (namespace, name) of the installations of it."""
+    """module -> (namespace, name) of the installations of it; and which installations wait
+    for their dependencies to be judged."""
     module = str(spec.get("module", ""))
     installations = _by_module(memo).setdefault(module, set())
+    key = (namespace or "", name)
     if event.get("type") == "DELETED":
-        installations.discard((namespace or "", name))
+        installations.discard(key)
+        _waiting(memo).discard(key)
+        return
+    installations.add(key)
+    if _waits_for_dependencies(cast(Mapping[str, Any], body)):
+        _waiting(memo).add(key)
     else:
-        installations.add((namespace or "", name))
+        _waiting(memo).discard(key)
 
 
-async def _reconcile(context: OperatorContext, name: str, namespace: str, catalog: Catalog) -> None:
+def _waits_for_dependencies(body: Mapping[str, Any]) -> bool:
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return any(
+        item.get("type") == c.RESOLVED and item.get("reason") == r.DEPENDENCY_PENDING
+        for item in conditions
+    )
+
+
+async def _reconcile(
+    context: OperatorContext,
+    name: str,
+    namespace: str,
+    catalog: Catalog,
+    *,
+    waiting_only: bool = False,
+) -> None:
     """An installation is reconciled as its own handler would (it may now proceed), and told
-    when the version it runs was withdrawn or rescanned to another verdict."""
+    when the version it runs was withdrawn or rescanned to another verdict. ``waiting_only``:
+    only if it waits for its dependencies to be judged."""
     try:
         body = await context.kube.get_custom(INSTALLATION, name, namespace)
         if body.get("metadata", {}).get("deletionTimestamp"):
+            return
+        if waiting_only and not _waits_for_dependencies(body):
             return
         await reconcile(context, body, catalog)
         warning = catalog_warnings(body, catalog)
@@ -85,7 +119,7 @@ async def installed_module_changed(
     *, event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
 ) -> None:
     """A version of the module appeared, changed phase or went: its installations are
-    reconciled."""
+    reconciled, and those waiting for their dependencies to be judged (few, usually none)."""
     catalog = module_catalog(memo)
     if not catalog.changed(WATCHER, event.get("type"), cast(Mapping[str, Any], body)):
         return
@@ -94,3 +128,5 @@ async def installed_module_changed(
     module_id = str(body.spec.get("moduleId", ""))
     for namespace, installation in sorted(_by_module(memo).get(module_id, ())):
         await _reconcile(context, installation, namespace, current)
+    for namespace, installation in sorted(_waiting(memo)):
+        await _reconcile(context, installation, namespace, current, waiting_only=True)
