@@ -34,6 +34,10 @@ class InvalidError(ClientError):
     """The server refused the request as invalid (400, 422): e.g. an immutable field."""
 
 
+class ExpiredError(ClientError):
+    """A watch asked for a resourceVersion the server no longer has (410): list again."""
+
+
 class UnavailableError(ClientError):
     """The server did not answer, or answered that it cannot now (429, 5xx, timeouts)."""
 

@@ -10,6 +10,7 @@ of Kopf or Temporal; credentials come from :mod:`adx_modules.clients.kubeconfig`
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, cast
@@ -20,6 +21,7 @@ from adx_modules.api.meta import GROUP, VERSION, KindInfo
 from adx_modules.clients.errors import (
     ClientError,
     ConflictError,
+    ExpiredError,
     ForbiddenError,
     InvalidError,
     NotFoundError,
@@ -168,16 +170,61 @@ class KubeClient:
     ) -> list[dict[str, Any]]:
         """Every object of one kind, in one namespace or (None) in all: paged, so a large
         catalog never arrives as one giant answer."""
+        items, _ = await self.snapshot(kind, namespace)
+        return items
+
+    async def snapshot(
+        self, kind: KindInfo, namespace: str | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """:meth:`list_custom`, and the resourceVersion a watch of what follows starts from."""
         path = custom_path(kind, None if kind.scope == "Cluster" else namespace)
         items: list[dict[str, Any]] = []
         query = {"limit": "500"}
         while True:
             page = await self._rest("GET", path, query=query, what=f"list {kind.plural}")
             items.extend(page.get("items") or [])
-            token = (page.get("metadata") or {}).get("continue")
+            metadata = page.get("metadata") or {}
+            token = metadata.get("continue")
             if not token:
-                return items
+                return items, str(metadata.get("resourceVersion") or "")
             query = {"limit": "500", "continue": token}
+
+    async def watch_custom(
+        self, kind: KindInfo, resource_version: str, *, seconds: int = 240
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """The changes to every object of a custom kind after ``resource_version``, as
+        (ADDED | MODIFIED | DELETED | BOOKMARK, object), until the server ends the watch
+        (after about ``seconds``); ExpiredError when that version is too old (list again)."""
+        what = f"watch {kind.plural}"
+        query = {
+            "watch": "1",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(seconds),
+        }
+        headers = {"Accept": "application/json", **self._endpoint.headers()}
+        timeout = aiohttp.ClientTimeout(total=seconds + 30, connect=30)
+        try:
+            async with self._session.get(
+                custom_path(kind, None), params=query, headers=headers, timeout=timeout
+            ) as response:
+                if response.status == 410:
+                    raise ExpiredError(f"{what}: {resource_version} is too old", status=410)
+                if response.status >= 300:
+                    raise translated(response.status, await response.text(), "", what)
+                async for line in response.content:
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    body = event.get("object") or {}
+                    if event.get("type") == "ERROR":
+                        code = int(body.get("code") or 0)
+                        if code == 410:
+                            raise ExpiredError(f"{what}: {body.get('message')}", status=410)
+                        raise translated(code, json.dumps(body), "", what)
+                    yield str(event.get("type")), body
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise UnavailableError(f"{what}: the Kubernetes API did not answer ({error})") from None
 
     async def apply(
         self, manifest: dict[str, Any], *, manager: str = FIELD_MANAGER, force: bool = True

@@ -61,11 +61,24 @@ async def listing_seen(
 async def install_phase_seen(
     *, event: kopf.RawEvent, body: kopf.Body, uid: str, memo: kopf.Memo, **_: Any
 ) -> None:
-    phases = _phases(memo).setdefault(str(body.spec.get("module", "")), {})
+    """Each installation's phase; when one becomes Active or stops being, the listings of its
+    module count their installs again (not only when the listing or the module changes)."""
+    module_id = str(body.spec.get("module", ""))
+    phases = _phases(memo).setdefault(module_id, {})
+    was_active = phases.get(uid) == "Active"
     if event.get("type") == "DELETED":
         phases.pop(uid, None)
     else:
         phases[uid] = str(body.status.get("phase") or "")
+    if was_active == (phases.get(uid) == "Active") or not _listings(memo).get(module_id):
+        return
+    context: OperatorContext = memo["context"]
+    current = catalog_from(memo)
+    installs = active_installs(memo, module_id)
+    for listing in sorted(_listings(memo).get(module_id, ())):
+        await context.refresh(
+            LISTING, listing, None, lambda b: listing_outcome(b, current, installs)
+        )
 
 
 @kopf.on.resume(GROUP, VERSION, "marketplacelistings")

@@ -38,6 +38,7 @@ from adx_modules.installations.activities.supersede import SupersedeActivities
 from adx_modules.installations.workflows.install import InstallModuleWorkflow
 from adx_modules.installations.workflows.uninstall import UninstallModuleWorkflow
 from adx_modules.installations.workflows.update import UpdateModuleWorkflow
+from adx_modules.marketplace.projection import CatalogProjection
 from adx_modules.sandboxes.activities import ModuleWorkflowSteps, SandboxSteps, registry
 from adx_modules.sandboxes.runner.placement import RunnerPlacement
 from adx_modules.sandboxes.runner.records import RunnerRecords
@@ -127,10 +128,12 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         async with worker:
             if settings.security.scanning_enabled:
                 await watch_database(client, settings)
+            projecting = asyncio.create_task(CatalogProjection(kube, store).run(stop))
             LOG.info(
                 "worker serving %s on %s", settings.temporal.task_queue, settings.temporal.address
             )
             await stop.wait()
+            await projecting
 
 
 def run(settings: Settings) -> int:

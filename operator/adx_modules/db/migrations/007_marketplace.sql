@@ -1,0 +1,54 @@
+-- The marketplace's read model: MarketplaceListings, Module versions and installations as the
+-- apiserver has them (the CRs stay the truth; marketplace/projection.py keeps these in step from
+-- a watch, and a lost table is rebuilt by the next list). Search reads market_listings only:
+-- what it filters and sorts on (latest version, runtime, installs, ratings) is kept on the row.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+
+CREATE TABLE market_listings (
+    name           text          PRIMARY KEY,        -- the MarketplaceListing's name
+    module_id      text          NOT NULL,
+    publisher      text          NOT NULL,
+    summary        text          NOT NULL,
+    description    text          NOT NULL DEFAULT '',
+    categories     text[]        NOT NULL DEFAULT '{}',
+    tags           text[]        NOT NULL DEFAULT '{}',
+    keywords       text          NOT NULL DEFAULT '', -- tags and categories, for the search vector
+    pricing_model  text          NOT NULL,            -- free | one-time | subscription | usage
+    price          numeric(12,2),                     -- null: free
+    currency       text,
+    featured       boolean       NOT NULL DEFAULT false,
+    created_at     timestamptz   NOT NULL,
+    latest_version text,                              -- the highest Available version
+    runtime        text,                              -- of that version
+    installs       integer       NOT NULL DEFAULT 0,  -- Active installations of the module
+    rating_average real,
+    rating_count   integer       NOT NULL DEFAULT 0,
+    search         tsvector      GENERATED ALWAYS AS (
+        setweight(to_tsvector('simple', replace(module_id, '-', ' ')), 'A')
+        || setweight(to_tsvector('english', summary || ' ' || keywords), 'B')
+        || setweight(to_tsvector('english', description), 'C')
+    ) STORED
+);
+CREATE INDEX market_listings_search ON market_listings USING gin (search);
+CREATE INDEX market_listings_trigrams ON market_listings USING gin (module_id gin_trgm_ops);
+CREATE INDEX market_listings_module ON market_listings (module_id);
+CREATE INDEX market_listings_categories ON market_listings USING gin (categories);
+CREATE INDEX market_listings_tags ON market_listings USING gin (tags);
+
+CREATE TABLE market_modules (
+    name       text        PRIMARY KEY,               -- the Module's name
+    module_id  text        NOT NULL,
+    version    text        NOT NULL,
+    runtime    text        NOT NULL,
+    phase      text,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX market_modules_module ON market_modules (module_id);
+
+CREATE TABLE market_installations (
+    uid        uuid        PRIMARY KEY,
+    namespace  text        NOT NULL,
+    module_id  text        NOT NULL,
+    phase      text
+);
+CREATE INDEX market_installations_module ON market_installations (module_id);
