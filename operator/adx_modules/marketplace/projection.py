@@ -230,7 +230,8 @@ class CatalogProjection:
 
     async def refresh(self, module_ids: list[str] | None) -> None:
         """Write onto the listings of ``module_ids`` (None: every module) their module's latest
-        Available version and runtime, and their Active installations."""
+        Available version and runtime, their Active installations and their ratings (kept by
+        reviews.py: a rebuilt table gets them back)."""
         pool = self._store.pool
         if module_ids is None:
             module_ids = [
@@ -244,8 +245,13 @@ class CatalogProjection:
             await pool.execute(
                 """UPDATE market_listings SET latest_version = $2, runtime = $3,
                        installs = (SELECT count(*) FROM market_installations
-                                   WHERE module_id = $1 AND phase = 'Active')
-                   WHERE module_id = $1""",
+                                   WHERE module_id = $1 AND phase = 'Active'),
+                       rating_count = coalesce(r.rating_count, 0),
+                       rating_average = CASE WHEN r.rating_count > 0
+                           THEN round(r.rating_sum::numeric / r.rating_count, 2) END
+                   FROM (SELECT $1::text AS id) m
+                   LEFT JOIN market_ratings r ON r.module_id = m.id
+                   WHERE market_listings.module_id = $1""",
                 module_id,
                 latest[0] if latest else None,
                 latest[1] if latest else None,

@@ -103,15 +103,16 @@ class _Parameters:
         return f"${len(self.values)}"
 
 
-def _text(text: str, param: _Parameters) -> tuple[str | None, str]:
-    """The match condition of the query's words (None: no words) and the rank expression."""
+def _text(text: str, param: _Parameters, trigrams: str) -> tuple[str | None, str]:
+    """The match condition of the query's words (None: no words) and the rank expression;
+    ``trigrams``: the schema of pg_trgm's functions."""
     if not text:
         return None, f"{POPULARITY}::real"
     words = param(text)
     either = (
         f"(websearch_to_tsquery('simple', {words}) || websearch_to_tsquery('english', {words}))"
     )
-    typo = f"word_similarity({words}, module_id)"
+    typo = f'"{trigrams}".word_similarity({words}, module_id)'
     match = f"(search @@ {either} OR {typo} >= {TYPO_SIMILARITY})"
     rank = f"(ts_rank('{{0.1, 0.2, 0.4, 1.0}}', search, {either}) + {typo} * 0.5)::real"
     return match, rank
@@ -148,10 +149,10 @@ def _after(query: SearchQuery, param: _Parameters) -> str:
     return f"WHERE ({key} {worse} {bound} OR ({key} = {bound} AND name > {param(after_name)}))"
 
 
-def build(query: SearchQuery) -> tuple[str, list[Any]]:
+def build(query: SearchQuery, trigrams: str = "public") -> tuple[str, list[Any]]:
     """The SQL and its parameters for one page (one row more than asked: is there a next?)."""
     param = _Parameters()
-    match, rank = _text(query.text.strip(), param)
+    match, rank = _text(query.text.strip(), param, trigrams)
     where = ["latest_version IS NOT NULL"]  # installable: a version is Available
     where += [match] if match else []
     where += _filters(query, param)
@@ -189,9 +190,20 @@ class MarketplaceSearch:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._trigrams: str | None = None
+
+    async def _trigram_schema(self) -> str:
+        """Where pg_trgm lives in this database (one place per database)."""
+        if self._trigrams is None:
+            found = await self._store.pool.fetchval(
+                "SELECT extnamespace::regnamespace::text FROM pg_extension "
+                "WHERE extname = 'pg_trgm'"
+            )
+            self._trigrams = str(found or "public").strip('"')
+        return self._trigrams
 
     async def search(self, query: SearchQuery) -> SearchPage:
-        sql, params = build(query)
+        sql, params = build(query, await self._trigram_schema())
         rows = [dict(r) for r in await self._store.pool.fetch(sql, *params)]
         page, more = rows[: query.page_size], len(rows) > query.page_size
         cursor = None

@@ -2,7 +2,9 @@
 -- apiserver has them (the CRs stay the truth; marketplace/projection.py keeps these in step from
 -- a watch, and a lost table is rebuilt by the next list). Search reads market_listings only:
 -- what it filters and sorts on (latest version, runtime, installs, ratings) is kept on the row.
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
+-- pg_trgm (typo tolerance) is one per database: made in public, or found where a DBA put it;
+-- its operator class and functions are named with that schema (search.py looks it up).
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 
 CREATE TABLE market_listings (
     name           text          PRIMARY KEY,        -- the MarketplaceListing's name
@@ -30,7 +32,12 @@ CREATE TABLE market_listings (
     ) STORED
 );
 CREATE INDEX market_listings_search ON market_listings USING gin (search);
-CREATE INDEX market_listings_trigrams ON market_listings USING gin (module_id gin_trgm_ops);
+DO $$
+BEGIN
+    EXECUTE format(
+        'CREATE INDEX market_listings_trigrams ON market_listings USING gin (module_id %I.gin_trgm_ops)',
+        (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'));
+END $$;
 CREATE INDEX market_listings_module ON market_listings (module_id);
 CREATE INDEX market_listings_categories ON market_listings USING gin (categories);
 CREATE INDEX market_listings_tags ON market_listings USING gin (tags);
