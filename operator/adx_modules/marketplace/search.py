@@ -22,7 +22,6 @@ from adx_modules.clients.postgres import Store
 
 Sort = Literal["relevance", "rating", "downloads", "newest", "name", "price"]
 PricingModel = Literal["free", "one-time", "subscription", "usage"]
-TYPO_SIMILARITY = 0.35  # word similarity of the query to a module name that counts as a match
 COLUMNS = """name, module_id, publisher, summary, categories, tags, pricing_model, price,
     currency, featured, latest_version, runtime, installs, rating_average, rating_count,
     created_at"""
@@ -43,9 +42,6 @@ CURSOR_TYPES = {
     "newest": "timestamptz",
     "price": "numeric",
 }
-POPULARITY = (
-    "(ln(1 + installs) * 2 + coalesce(rating_average, 0) * rating_count / (rating_count + 5))"
-)
 
 
 class SearchQuery(BaseModel):
@@ -107,14 +103,20 @@ def _text(text: str, param: _Parameters, trigrams: str) -> tuple[str | None, str
     """The match condition of the query's words (None: no words) and the rank expression;
     ``trigrams``: the schema of pg_trgm's functions."""
     if not text:
-        return None, f"{POPULARITY}::real"
+        return None, "popularity"
     words = param(text)
     either = (
         f"(websearch_to_tsquery('simple', {words}) || websearch_to_tsquery('english', {words}))"
     )
-    typo = f'"{trigrams}".word_similarity({words}, module_id)'
-    match = f"(search @@ {either} OR {typo} >= {TYPO_SIMILARITY})"
-    rank = f"(ts_rank('{{0.1, 0.2, 0.4, 1.0}}', search, {either}) + {typo} * 0.5)::real"
+    # both halves use an index (GIN on the vector, GIN trigrams on the name), so their OR does
+    exact = f"search @@ {either}"
+    typo = f'{words} OPERATOR("{trigrams}".<%) module_id'
+    match = f"({exact} OR {typo})"
+    # exact matches rank 1 and above, by ts_rank; names only similar rank below, by similarity
+    rank = (
+        f"(CASE WHEN {exact} THEN 1 + ts_rank('{{0.1, 0.2, 0.4, 1.0}}', search, {either}) "
+        f'ELSE "{trigrams}".word_similarity({words}, module_id) END)::real'
+    )
     return match, rank
 
 
@@ -216,9 +218,9 @@ class MarketplaceSearch:
         """The curated listings first, then by popularity (installs, and ratings weighed by
         how many there are)."""
         rows = await self._store.pool.fetch(
-            f"SELECT {COLUMNS}, {POPULARITY}::real AS rank FROM market_listings "  # noqa: S608
+            f"SELECT {COLUMNS}, popularity AS rank FROM market_listings "  # noqa: S608
             "WHERE latest_version IS NOT NULL "
-            f"ORDER BY featured DESC, {POPULARITY} DESC, name ASC LIMIT $1",
+            "ORDER BY featured DESC, popularity DESC, name ASC LIMIT $1",
             max(1, min(limit, 100)),
         )
         return [_public(dict(r)) for r in rows]

@@ -25,6 +25,11 @@ CREATE TABLE market_listings (
     installs       integer       NOT NULL DEFAULT 0,  -- Active installations of the module
     rating_average real,
     rating_count   integer       NOT NULL DEFAULT 0,
+    -- what "popular" means (featured, and relevance without words): installs, and ratings
+    -- weighed by how many there are
+    popularity     real          GENERATED ALWAYS AS (
+        ln(1 + installs) * 2 + coalesce(rating_average, 0) * rating_count / (rating_count + 5.0)
+    ) STORED,
     search         tsvector      GENERATED ALWAYS AS (
         setweight(to_tsvector('simple', replace(module_id, '-', ' ')), 'A')
         || setweight(to_tsvector('english', summary || ' ' || keywords), 'B')
@@ -41,6 +46,13 @@ END $$;
 CREATE INDEX market_listings_module ON market_listings (module_id);
 CREATE INDEX market_listings_categories ON market_listings USING gin (categories);
 CREATE INDEX market_listings_tags ON market_listings USING gin (tags);
+-- each sort order pages through an index (keyset: the sort key, then the name)
+CREATE INDEX market_listings_popular ON market_listings (featured DESC, popularity DESC, name);
+CREATE INDEX market_listings_by_popularity ON market_listings (popularity DESC, name);
+CREATE INDEX market_listings_by_rating ON market_listings ((coalesce(rating_average, 0)) DESC, name);
+CREATE INDEX market_listings_by_installs ON market_listings (installs DESC, name);
+CREATE INDEX market_listings_by_newest ON market_listings (created_at DESC, name);
+CREATE INDEX market_listings_by_price ON market_listings ((coalesce(price, 0)), name);
 
 CREATE TABLE market_modules (
     name       text        PRIMARY KEY,               -- the Module's name
