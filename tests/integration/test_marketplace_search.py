@@ -193,6 +193,9 @@ async def test_search_ranks_filters_sorts_and_tolerates_a_typo(
     assert await find(sort="downloads") == [mailer, *sorted([board, reports])]
     assert await find(sort="price") == [reports, mailer, board]
     assert (await find(sort="rating"))[0] == reports
+    # words and another order: the matches, in that order
+    assert await find(text="analytics", sort="price") == [reports, mailer, board]
+    assert await find(text="analytics", sort="downloads") == [mailer, *sorted([board, reports])]
     # what a listing shows: its module's highest Available version (semantic, not text order)
     page = await search.search(SearchQuery(publisher=pub["name"], text="dashboards"))
     assert page.items[0]["latest_version"] == "1.10.0"
@@ -245,6 +248,23 @@ async def test_pages_neither_skip_nor_repeat_while_listings_are_added_and_a_lost
     assert len(seen) == len(set(seen)), "a listing was repeated"
     assert set(first) <= set(seen), f"skipped: {sorted(set(first) - set(seen))}"
     assert seen == sorted(seen)
+    # by relevance to words, where every listing ranks the same: the cursor's rank compares
+    # equal, so the name decides and again nothing is skipped or repeated
+    present = set(seen) | set(added)
+    ranked: list[str] = []
+    cursor = None
+    while True:
+        page = await search.search(
+            SearchQuery(publisher=pub["name"], text="bulk", page_size=7, cursor=cursor)
+        )
+        ranked += names(page.items)
+        added.append(f"c{len(ranked):03d}-{unique}")
+        await publish(kube, added[-1], listing)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(ranked) == len(set(ranked)), "a listing was repeated"
+    assert present <= set(ranked)
     # the read model is a copy: lost, it is rebuilt from the CRs
     await store.pool.execute("DELETE FROM market_listings")
     await projection.replace(LISTING, await kube.list_custom(LISTING))

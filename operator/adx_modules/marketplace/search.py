@@ -22,9 +22,24 @@ from adx_modules.clients.postgres import Store
 
 Sort = Literal["relevance", "rating", "downloads", "newest", "name", "price"]
 PricingModel = Literal["free", "one-time", "subscription", "usage"]
-COLUMNS = """name, module_id, publisher, summary, categories, tags, pricing_model, price,
-    currency, featured, latest_version, runtime, installs, rating_average, rating_count,
-    created_at"""
+COLUMNS = (
+    "name",
+    "module_id",
+    "publisher",
+    "summary",
+    "categories",
+    "tags",
+    "pricing_model",
+    "price",
+    "currency",
+    "featured",
+    "latest_version",
+    "runtime",
+    "installs",
+    "rating_average",
+    "rating_count",
+    "created_at",
+)
 # the expression each sort orders by (descending but name), and its type for the cursor
 ORDER: dict[str, tuple[str, str]] = {
     "relevance": ("rank", "desc"),
@@ -34,6 +49,7 @@ ORDER: dict[str, tuple[str, str]] = {
     "price": ("coalesce(price, 0)", "asc"),
     "name": ("name", "asc"),
 }
+RANKED_AT_MOST = 2000  # matches of a query ranked by relevance, the most popular first
 # the type a cursor's key is read back as: exactly the column's, so equal stays equal
 CURSOR_TYPES = {
     "relevance": "real",
@@ -99,25 +115,37 @@ class _Parameters:
         return f"${len(self.values)}"
 
 
-def _text(text: str, param: _Parameters, trigrams: str) -> tuple[str | None, str]:
-    """The match condition of the query's words (None: no words) and the rank expression;
-    ``trigrams``: the schema of pg_trgm's functions."""
-    if not text:
-        return None, "popularity"
+def _matches(query: SearchQuery, text: str, where: str, param: _Parameters, trigrams: str) -> str:
+    """Name, rank and sort key (``key``, an expression of the row or ``rank``) of the listings
+    the words find: exact matches (the search vector's GIN index; rank 1 + ts_rank) and, apart,
+    names only similar to the words (pg_trgm's GIN index; rank their similarity, below every
+    exact match). Each half on its own index, computing no more than these three."""
     words = param(text)
     either = (
         f"(websearch_to_tsquery('simple', {words}) || websearch_to_tsquery('english', {words}))"
     )
-    # both halves use an index (GIN on the vector, GIN trigrams on the name), so their OR does
     exact = f"search @@ {either}"
-    typo = f'{words} OPERATOR("{trigrams}".<%) module_id'
-    match = f"({exact} OR {typo})"
-    # exact matches rank 1 and above, by ts_rank; names only similar rank below, by similarity
-    rank = (
-        f"(CASE WHEN {exact} THEN 1 + ts_rank('{{0.1, 0.2, 0.4, 1.0}}', search, {either}) "
-        f'ELSE "{trigrams}".word_similarity({words}, module_id) END)::real'
+    halves = (
+        (f"(1 + ts_rank('{{0.1, 0.2, 0.4, 1.0}}', search, {either}))::real", exact),
+        (
+            f'"{trigrams}".word_similarity({words}, module_id)::real',
+            f'{words} OPERATOR("{trigrams}".<%) module_id AND NOT {exact}',
+        ),
     )
-    return match, rank
+    key, direction = ORDER[query.sort]
+    if key == "rank":
+        # ranked by relevance, the candidates are the most popular RANKED_AT_MOST matches
+        # (ranking every one of 50,000 matches of a very common word reads every row)
+        chosen = f"ORDER BY popularity DESC LIMIT {RANKED_AT_MOST}"
+    else:
+        # in another order, each half's page after the cursor (that order's index finds it)
+        where = f"{where} AND {_after(query, key, param)}"
+        chosen = f"ORDER BY {key} {direction.upper()}, name ASC LIMIT {query.page_size + 1}"
+    return " UNION ALL ".join(
+        f"SELECT name, {rank} AS rank, {rank if key == 'rank' else key} AS sort_key "  # noqa: S608
+        f"FROM (SELECT * FROM market_listings WHERE {match} AND {where} {chosen}) candidates"
+        for rank, match in halves
+    )
 
 
 def _filters(query: SearchQuery, param: _Parameters) -> list[str]:
@@ -138,33 +166,46 @@ def _filters(query: SearchQuery, param: _Parameters) -> list[str]:
     ]
 
 
-def _after(query: SearchQuery, param: _Parameters) -> str:
-    """The keyset condition of the page after the cursor ('' on the first page)."""
+def _after(query: SearchQuery, key: str, param: _Parameters) -> str:
+    """The keyset condition on ``key`` (and the name) of the page after the cursor ('TRUE' on
+    the first page)."""
     if not query.cursor:
-        return ""
+        return "TRUE"
     after_key, after_name = _decode(query.cursor, query.sort)
     if query.sort == "name":
-        return f"WHERE name > {param(after_name)}"
-    key, direction = ORDER[query.sort]
-    bound = f"{param(str(after_key))}::{CURSOR_TYPES[query.sort]}"
+        return f"name > {param(after_name)}"
+    direction = ORDER[query.sort][1]
+    bound = f"{param(str(after_key))}::text::{CURSOR_TYPES[query.sort]}"
     worse = "<" if direction == "desc" else ">"
-    return f"WHERE ({key} {worse} {bound} OR ({key} = {bound} AND name > {param(after_name)}))"
+    return f"({key} {worse} {bound} OR ({key} = {bound} AND name > {param(after_name)}))"
 
 
 def build(query: SearchQuery, trigrams: str = "public") -> tuple[str, list[Any]]:
-    """The SQL and its parameters for one page (one row more than asked: is there a next?)."""
+    """The SQL and its parameters for one page (one row more than asked: is there a next?).
+    With words, the page's names are chosen from the matches first and only their rows read;
+    without, the rows are read in the order of the sort's index."""
     param = _Parameters()
-    match, rank = _text(query.text.strip(), param, trigrams)
-    where = ["latest_version IS NOT NULL"]  # installable: a version is Available
-    where += [match] if match else []
-    where += _filters(query, param)
-    after = _after(query, param)
+    where = " AND ".join(["latest_version IS NOT NULL", *_filters(query, param)])
     key, direction = ORDER[query.sort]
-    order = "name ASC" if query.sort == "name" else f"{key} {direction.upper()}, name ASC"
+    limit = query.page_size + 1
+    text = query.text.strip()
+    if not text:
+        order = "name ASC" if query.sort == "name" else f"{key} {direction.upper()}, name ASC"
+        source = (
+            f"SELECT {', '.join(COLUMNS)}, popularity AS rank "  # noqa: S608
+            f"FROM market_listings WHERE {where}"
+        )
+        after = _after(query, key, param)
+        sql = f"SELECT * FROM ({source}) page WHERE {after} ORDER BY {order} LIMIT {limit}"  # noqa: S608
+        return sql, param.values
+    found = _matches(query, text, where, param, trigrams)
+    order = "name ASC" if query.sort == "name" else f"sort_key {direction.upper()}, name ASC"
+    after = _after(query, "sort_key", param)
+    chosen = f"SELECT * FROM ({found}) found WHERE {after} ORDER BY {order} LIMIT {limit}"  # noqa: S608
+    columns = ", ".join(f"l.{column}" for column in COLUMNS)
     sql = (
-        f"SELECT * FROM (SELECT {COLUMNS}, {rank} AS rank FROM market_listings "  # noqa: S608
-        f"WHERE {' AND '.join(where)}) found {after} "
-        f"ORDER BY {order} LIMIT {query.page_size + 1}"
+        f"SELECT {columns}, page.rank FROM ({chosen}) page "  # noqa: S608
+        f"JOIN market_listings l USING (name) ORDER BY {order.replace('name', 'l.name')}"
     )
     return sql, param.values
 
@@ -218,7 +259,7 @@ class MarketplaceSearch:
         """The curated listings first, then by popularity (installs, and ratings weighed by
         how many there are)."""
         rows = await self._store.pool.fetch(
-            f"SELECT {COLUMNS}, popularity AS rank FROM market_listings "  # noqa: S608
+            f"SELECT {', '.join(COLUMNS)}, popularity AS rank FROM market_listings "  # noqa: S608
             "WHERE latest_version IS NOT NULL "
             "ORDER BY featured DESC, popularity DESC, name ASC LIMIT $1",
             max(1, min(limit, 100)),
