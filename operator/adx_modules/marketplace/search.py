@@ -116,10 +116,10 @@ class _Parameters:
 
 
 def _matches(query: SearchQuery, text: str, where: str, param: _Parameters, trigrams: str) -> str:
-    """Name, rank and sort key (``key``, an expression of the row or ``rank``) of the listings
-    the words find: exact matches (the search vector's GIN index; rank 1 + ts_rank) and, apart,
-    names only similar to the words (pg_trgm's GIN index; rank their similarity, below every
-    exact match). Each half on its own index, computing no more than these three."""
+    """Name, rank and sort key (the query's sort: the rank, or an expression of the row) of
+    the listings the words find: exact matches (the search vector's GIN index; rank 1 +
+    ts_rank) and, apart, names only similar to the words (pg_trgm's GIN index; rank their
+    similarity, below every exact match). Each half on its own index."""
     words = param(text)
     either = (
         f"(websearch_to_tsquery('simple', {words}) || websearch_to_tsquery('english', {words}))"
