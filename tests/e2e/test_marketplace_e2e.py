@@ -12,7 +12,7 @@ import pytest
 from adx_modules.clients.postgres import Store
 from adx_modules.marketplace.search import MarketplaceSearch, SearchQuery
 from support.kube import Kubectl
-from support.objects import API_VERSION, installation_doc, module_doc, wait_phase
+from support.objects import installation_doc, listing_doc, module_doc, wait_phase
 
 pytestmark = pytest.mark.usefixtures("operator", "worker")
 
@@ -29,19 +29,7 @@ async def test_a_listing_counts_installs_as_installations_come_and_go_and_is_sea
 ) -> None:
     module_id = f"counted-{unique}"
     kubectl.apply(module_doc(module_id, "1.0.0"))
-    kubectl.apply(
-        {
-            "apiVersion": API_VERSION,
-            "kind": "MarketplaceListing",
-            "metadata": {"name": module_id},
-            "spec": {
-                "module": module_id,
-                "publisher": {"name": "Tests"},
-                "summary": f"Counts its installs {unique}",
-                "pricing": {"model": "free"},
-            },
-        }
-    )
+    kubectl.apply(listing_doc(module_id, f"Counts its installs {unique}"))
 
     def installs(wanted: int) -> dict[str, Any] | None:
         listing: dict[str, Any] = kubectl.json("get", "marketplacelisting", module_id)

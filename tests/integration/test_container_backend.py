@@ -4,7 +4,6 @@ apiserver's refusals to the clients' own errors (no raw HTTP text)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,15 +21,8 @@ from adx_modules.sandboxes.container.manifests import SANDBOX_SELECTOR
 from adx_modules.sandboxes.contract import ProvisionRequest
 from support.kube import Kubectl
 from support.objects import installation_doc, module_doc
-from support.stack import StackInfo
 
 MODULE = ModuleSpec.model_validate(module_doc("probe", "1.0.0")["spec"])
-
-
-@pytest.fixture
-async def kube(stack: StackInfo) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(str(stack.kubeconfig)) as client:
-        yield client
 
 
 def owner(kubectl: Kubectl, name: str) -> InstallationRef:

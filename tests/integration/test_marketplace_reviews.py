@@ -10,7 +10,6 @@ projection would write them (test_marketplace_search proves the projection).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pydantic
 import pytest
@@ -21,21 +20,12 @@ from adx_modules.clients.postgres import Store
 from adx_modules.marketplace import reviews as reviews_module
 from adx_modules.marketplace.projection import CatalogProjection
 from adx_modules.marketplace.reviews import ReviewError, ReviewInput, Reviews
-from support.objects import API_VERSION
-from support.stack import StackInfo
+from support.objects import listing_doc
 
 
 @pytest.fixture
-async def kube(stack: StackInfo) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(str(stack.kubeconfig)) as client:
-        yield client
-
-
-@pytest.fixture
-async def store(stack: StackInfo, db_schema: str) -> AsyncIterator[Store]:
-    async with await Store.connect(stack.database_url, schema=db_schema) as connected:
-        await connected.migrate()
-        yield connected
+def store(migrated: Store) -> Store:
+    return migrated
 
 
 async def runs(store: Store, tenant: str, module_id: str) -> None:
@@ -48,20 +38,7 @@ async def runs(store: Store, tenant: str, module_id: str) -> None:
 
 
 async def listed(kube: KubeClient, store: Store, module_id: str) -> None:
-    body = await kube.apply_custom(
-        LISTING,
-        {
-            "apiVersion": API_VERSION,
-            "kind": "MarketplaceListing",
-            "metadata": {"name": module_id},
-            "spec": {
-                "module": module_id,
-                "publisher": {"name": "Tests"},
-                "summary": "reviewed",
-                "pricing": {"model": "free"},
-            },
-        },
-    )
+    body = await kube.apply_custom(LISTING, listing_doc(module_id, "reviewed"))
     await CatalogProjection(kube, store).replace(LISTING, [body])
 
 

@@ -24,21 +24,12 @@ from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.marketplace.projection import CatalogProjection
 from adx_modules.marketplace.search import InvalidCursorError, MarketplaceSearch, SearchQuery
-from support.objects import API_VERSION, installation_doc, module_doc
-from support.stack import StackInfo
+from support.objects import installation_doc, listing_doc, module_doc
 
 
 @pytest.fixture
-async def kube(stack: StackInfo) -> AsyncIterator[KubeClient]:
-    async with await KubeClient.connect(str(stack.kubeconfig)) as client:
-        yield client
-
-
-@pytest.fixture
-async def store(stack: StackInfo, db_schema: str) -> AsyncIterator[Store]:
-    async with await Store.connect(stack.database_url, schema=db_schema) as connected:
-        await connected.migrate()
-        yield connected
+def store(migrated: Store) -> Store:
+    return migrated
 
 
 @pytest.fixture
@@ -78,15 +69,7 @@ async def publish(
             doc["spec"]["artifact"] = {"wasm": {"url": f"https://example.com/{module_id}.wasm"}}
         await kube.apply_custom(MODULE, doc)
         await kube.patch_status(MODULE, doc["metadata"]["name"], {"phase": phase})
-    await kube.apply_custom(
-        LISTING,
-        {
-            "apiVersion": API_VERSION,
-            "kind": "MarketplaceListing",
-            "metadata": {"name": module_id},
-            "spec": {"module": module_id, **listing},
-        },
-    )
+    await kube.apply_custom(LISTING, listing_doc(module_id, **listing))
 
 
 def names(items: list[dict[str, Any]]) -> list[str]:

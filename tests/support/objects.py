@@ -29,6 +29,22 @@ def module_doc(
     }
 
 
+def listing_doc(module: str, summary: str = "A module.", **spec: Any) -> dict[str, Any]:
+    """A free MarketplaceListing of ``module``; keyword arguments override or add spec fields."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "MarketplaceListing",
+        "metadata": {"name": module},
+        "spec": {
+            "module": module,
+            "publisher": {"name": "Tests"},
+            "summary": summary,
+            "pricing": {"model": "free"},
+            **spec,
+        },
+    }
+
+
 def installation_doc(name: str, module: str, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,

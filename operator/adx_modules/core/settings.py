@@ -179,18 +179,6 @@ class WasmSettings(_Section):
         description="Bearer token of the admin API, shared by the worker and the host "
         "(the chart keeps it in a Secret); the host refuses to start without one.",
     )
-    deployment_template: str = Field(
-        "",
-        description="Path of a runner Deployment (YAML; the chart mounts one): each tenant's "
-        "modules then run in a Deployment of their own made from it, adx-runner-<tenant> in "
-        "the template's namespace, created with the tenant's first process installation and "
-        "removed with its last. Empty: the one runner at admin_url serves every tenant.",
-    )
-    tenant: str = Field(
-        "",
-        description="The only tenant namespace this runner serves (each tenant's runner "
-        "Deployment sets it); empty: every tenant.",
-    )
     listen_host: str = Field(
         "0.0.0.0",  # noqa: S104 - in a pod; the NetworkPolicy decides who reaches it
         min_length=1,

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -58,7 +59,16 @@ UPSERT_INSTALLATION = """
 INSERT INTO market_installations (uid, namespace, module_id, phase) VALUES ($1, $2, $3, $4)
 ON CONFLICT (uid) DO UPDATE SET namespace = EXCLUDED.namespace,
     module_id = EXCLUDED.module_id, phase = EXCLUDED.phase"""
-TABLES = {"MarketplaceListing": "market_listings", "Module": "market_modules"}
+REFRESH = """
+UPDATE market_listings SET latest_version = $2, runtime = $3,
+    installs = (SELECT count(*) FROM market_installations
+                WHERE module_id = $1 AND phase = 'Active'),
+    rating_count = coalesce(r.rating_count, 0),
+    rating_average = CASE WHEN r.rating_count > 0
+        THEN round(r.rating_sum::numeric / r.rating_count, 2) END
+FROM (SELECT $1::text AS id) m
+LEFT JOIN market_ratings r ON r.module_id = m.id
+WHERE market_listings.module_id = $1"""
 
 
 def _created(body: Mapping[str, Any]) -> str:
@@ -132,6 +142,36 @@ def latest_available(versions: Iterable[tuple[str, str, str | None]]) -> tuple[s
     return version, runtime
 
 
+@dataclass(frozen=True)
+class Projected:
+    """How one kind is kept: its table, the key of a row, its row, and its module's field."""
+
+    table: str
+    key: str  # the column; "uid" (uuid) or "name"
+    upsert: str
+    row: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    module_field: str  # in the object's spec
+
+    def key_of(self, body: Mapping[str, Any]) -> str:
+        return str(body["metadata"][self.key])
+
+    def module_of(self, body: Mapping[str, Any]) -> str:
+        return str((body.get("spec") or {}).get(self.module_field, ""))
+
+    @property
+    def key_type(self) -> str:
+        return "uuid" if self.key == "uid" else "text"
+
+
+KINDS = {
+    LISTING.kind: Projected("market_listings", "name", UPSERT_LISTING, listing_row, "module"),
+    MODULE.kind: Projected("market_modules", "name", UPSERT_MODULE, module_row, "moduleId"),
+    INSTALLATION.kind: Projected(
+        "market_installations", "uid", UPSERT_INSTALLATION, installation_row, "module"
+    ),
+}
+
+
 class CatalogProjection:
     """The three kinds, listed then watched, into the marketplace tables."""
 
@@ -176,83 +216,53 @@ class CatalogProjection:
 
     async def replace(self, kind: KindInfo, items: list[dict[str, Any]]) -> None:
         """Every row of ``kind`` from a list: upserted, the rows of what is gone deleted."""
+        projected = KINDS[kind.kind]
         async with self._store.pool.acquire() as connection, connection.transaction():
-            if kind is INSTALLATION:
-                await connection.executemany(
-                    UPSERT_INSTALLATION, [installation_row(b) for b in items]
-                )
-                kept = [b["metadata"]["uid"] for b in items]
-                await connection.execute(
-                    "DELETE FROM market_installations WHERE NOT (uid = ANY($1::uuid[]))", kept
-                )
-            else:
-                table = TABLES[kind.kind]
-                rows = [listing_row(b) if kind is LISTING else module_row(b) for b in items]
-                await connection.executemany(
-                    UPSERT_LISTING if kind is LISTING else UPSERT_MODULE, rows
-                )
-                kept = [b["metadata"]["name"] for b in items]
-                await connection.execute(
-                    f"DELETE FROM {table} WHERE NOT (name = ANY($1::text[]))",  # noqa: S608
-                    kept,
-                )
+            await connection.executemany(projected.upsert, [projected.row(b) for b in items])
+            await connection.execute(
+                f"DELETE FROM {projected.table} WHERE NOT "  # noqa: S608 - names of ours
+                f"({projected.key} = ANY($1::{projected.key_type}[]))",
+                [projected.key_of(b) for b in items],
+            )
         await self.refresh(None)
 
     async def apply(self, kind: KindInfo, event: str, body: Mapping[str, Any]) -> None:
         """One watch event: the object's row written or deleted, its module's listings
         refreshed."""
-        metadata = body.get("metadata", {})
-        if kind is INSTALLATION:
-            module_id = str((body.get("spec") or {}).get("module", ""))
-            if event == "DELETED":
-                await self._store.pool.execute(
-                    "DELETE FROM market_installations WHERE uid = $1::uuid", metadata["uid"]
-                )
-            else:
-                await self._store.pool.execute(UPSERT_INSTALLATION, *installation_row(body))
-        elif kind is MODULE:
-            module_id = str((body.get("spec") or {}).get("moduleId", ""))
-            if event == "DELETED":
-                await self._store.pool.execute(
-                    "DELETE FROM market_modules WHERE name = $1", metadata["name"]
-                )
-            else:
-                await self._store.pool.execute(UPSERT_MODULE, *module_row(body))
+        projected = KINDS[kind.kind]
+        if event == "DELETED":
+            await self._store.pool.execute(
+                f"DELETE FROM {projected.table} "  # noqa: S608 - names of ours
+                f"WHERE {projected.key} = $1::{projected.key_type}",
+                projected.key_of(body),
+            )
         else:
-            module_id = str((body.get("spec") or {}).get("module", ""))
-            if event == "DELETED":
-                await self._store.pool.execute(
-                    "DELETE FROM market_listings WHERE name = $1", metadata["name"]
-                )
-                return
-            await self._store.pool.execute(UPSERT_LISTING, *listing_row(body))
-        await self.refresh([module_id])
+            await self._store.pool.execute(projected.upsert, *projected.row(body))
+        await self.refresh([projected.module_of(body)])
 
     async def refresh(self, module_ids: list[str] | None) -> None:
-        """Write onto the listings of ``module_ids`` (None: every module) their module's latest
-        Available version and runtime, their Active installations and their ratings (kept by
-        reviews.py: a rebuilt table gets them back)."""
+        """Write onto the listings of ``module_ids`` (None: every listed module) their module's
+        latest Available version and runtime, their Active installations and their ratings
+        (kept by reviews.py: a rebuilt table gets them back). The versions are read in one
+        query, the listings updated in one batch."""
         pool = self._store.pool
         if module_ids is None:
-            module_ids = [
-                r[0] for r in await pool.fetch("SELECT DISTINCT module_id FROM market_listings")
-            ]
-        for module_id in module_ids:
+            listed = await pool.fetch("SELECT DISTINCT module_id FROM market_listings")
+            module_ids = [r[0] for r in listed]
             versions = await pool.fetch(
-                "SELECT version, runtime, phase FROM market_modules WHERE module_id = $1", module_id
+                "SELECT module_id, version, runtime, phase FROM market_modules"
             )
-            latest = latest_available((r[0], r[1], r[2]) for r in versions)
-            await pool.execute(
-                """UPDATE market_listings SET latest_version = $2, runtime = $3,
-                       installs = (SELECT count(*) FROM market_installations
-                                   WHERE module_id = $1 AND phase = 'Active'),
-                       rating_count = coalesce(r.rating_count, 0),
-                       rating_average = CASE WHEN r.rating_count > 0
-                           THEN round(r.rating_sum::numeric / r.rating_count, 2) END
-                   FROM (SELECT $1::text AS id) m
-                   LEFT JOIN market_ratings r ON r.module_id = m.id
-                   WHERE market_listings.module_id = $1""",
-                module_id,
-                latest[0] if latest else None,
-                latest[1] if latest else None,
+        else:
+            versions = await pool.fetch(
+                "SELECT module_id, version, runtime, phase FROM market_modules "
+                "WHERE module_id = ANY($1::text[])",
+                module_ids,
             )
+        by_module: dict[str, list[tuple[str, str, str | None]]] = {}
+        for row in versions:
+            by_module.setdefault(row[0], []).append((row[1], row[2], row[3]))
+        updates = []
+        for module_id in module_ids:
+            latest = latest_available(by_module.get(module_id, []))
+            updates.append((module_id, *(latest or (None, None))))
+        await pool.executemany(REFRESH, updates)
