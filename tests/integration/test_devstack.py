@@ -61,17 +61,19 @@ def test_killing_the_launcher_with_sigkill_leaves_no_process_behind(tmp_path: Pa
     not by command line: a PostgreSQL backend's command line names nothing of the stack."""
     state_dir = tmp_path / "stack"
     env_file = state_dir / "env"
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "adx_modules.devstack", "up", "--state-dir", str(state_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    output = tmp_path / "launcher.log"
+    with output.open("wb") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "adx_modules.devstack", "up", "--state-dir", str(state_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     family: list[psutil.Process] = []
     connection: subprocess.Popen[bytes] | None = None
     try:
         deadline = time.monotonic() + 300
         while not env_file.exists() and time.monotonic() < deadline:
-            assert launcher.poll() is None, "the stack did not start"
+            assert launcher.poll() is None, f"the stack did not start:\n{output.read_text()}"
             time.sleep(0.5)
         assert env_file.exists()
         env = read_env_file(env_file)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,16 +36,42 @@ def as_user(user: str | None) -> dict[str, Any]:
     return {"user": user, "group": user, "extra_groups": []} if user else {}
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel gives outgoing connections (and ``bind(0)``)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _listen_ports() -> list[int]:
+    """Candidate ports for a server that starts later, in random order, all *outside* the
+    ephemeral range: a port chosen there and released until the server binds it may meanwhile
+    become the source port of any outgoing connection on the machine (a busy test run makes
+    thousands), and the server then fails with "address already in use"."""
+    low, high = _ephemeral_range()
+    ports = [port for port in range(20000, 32768) if not low <= port <= high]
+    if not ports:  # an unusual range: fall back to the kernel's choice
+        return [0]
+    return random.sample(ports, len(ports))
+
+
+def _bindable(port: int, host: str) -> int | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return None
+        bound: int = probe.getsockname()[1]
+        return bound
+
+
 def free_port(preferred: int | None = None, host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on: ``preferred`` when it is free, else one the kernel picks."""
-    candidates = [preferred, 0] if preferred else [0]
-    for candidate in candidates:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind((host, candidate or 0))
-            except OSError:
-                continue
-            port: int = probe.getsockname()[1]
+    """A TCP port nobody listens on: ``preferred`` when it is free, else a random one outside
+    the ephemeral range (see ``_listen_ports``)."""
+    for candidate in ([preferred] if preferred else []) + _listen_ports():
+        if (port := _bindable(candidate, host)) is not None:
             return port
     raise DevStackError("no free TCP port on the loopback interface")
 
