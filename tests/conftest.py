@@ -19,7 +19,7 @@ import pytest
 
 from adx_modules.devstack.stack import DevStack, read_env_file
 from support.kube import Kubectl
-from support.stack import StackInfo
+from support.stack import StackInfo, stack_home
 
 TESTS = Path(__file__).parent
 
@@ -65,7 +65,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
+def stack() -> Iterator[StackInfo]:
     """The running local stack: control plane with a kwok node, Temporal, PostgreSQL."""
     reuse = os.environ.get("ADX_TEST_STACK_ENV")
     if reuse:
@@ -74,8 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
         running.install_crds()  # the checkout's CRDs, which may be newer than the stack's
         yield StackInfo(env, running.state_dir)
         return
-    state_dir = tmp_path_factory.mktemp("devstack")
-    with DevStack(state_dir) as running:
+    with stack_home() as state_dir, DevStack(state_dir) as running:
         yield StackInfo(running.environment(), running.state_dir)
 
 

@@ -89,3 +89,19 @@ def runner(
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def api(
+    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    """The HTTP API on the stack's API port: the Stripe emulator sends its webhooks there."""
+    process = ServiceProcess(
+        "api",
+        service_env,
+        tmp_path_factory.mktemp("api") / "api.log",
+        ready_url=f"http://127.0.0.1:{service_env['ADX_SERVER_PORT']}/health",
+    )
+    process.start()
+    yield process
+    process.stop()

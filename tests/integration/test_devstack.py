@@ -6,14 +6,23 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import pytest
 
 from adx_modules.devstack.stack import read_env_file
 from adx_modules.devstack.supervisor import running_pid, start_detached, stop_detached
 from adx_modules.devstack.toolchain import GO_TOOLS, build_tool, cache_dir
 from support.kube import Kubectl
+from support.stack import stack_home
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    with stack_home() as home:
+        yield home
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -30,8 +39,7 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def test_stack_up_writes_an_env_file_and_stack_down_leaves_no_process(tmp_path: Path) -> None:
-    state_dir = tmp_path / "stack"
+def test_stack_up_writes_an_env_file_and_stack_down_leaves_no_process(state_dir: Path) -> None:
     env_file = start_detached(state_dir, timeout=300)
     try:
         env = read_env_file(env_file)
@@ -55,11 +63,12 @@ def test_a_second_toolchain_build_does_nothing() -> None:
     assert [build_tool(tool, bin_dir, log=False) for tool in GO_TOOLS] == [False] * len(GO_TOOLS)
 
 
-def test_killing_the_launcher_with_sigkill_leaves_no_process_behind(tmp_path: Path) -> None:
+def test_killing_the_launcher_with_sigkill_leaves_no_process_behind(
+    state_dir: Path, tmp_path: Path
+) -> None:
     """No cleanup code runs after SIGKILL: the children must die on their own (parent-death
     signal), and their children too (PostgreSQL backends, etcd, kwok). Matched by ancestry,
     not by command line: a PostgreSQL backend's command line names nothing of the stack."""
-    state_dir = tmp_path / "stack"
     env_file = state_dir / "env"
     output = tmp_path / "launcher.log"
     with output.open("wb") as log:

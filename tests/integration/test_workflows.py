@@ -43,6 +43,7 @@ from adx_modules.installations.contract import (
 )
 from adx_modules.installations.workflows.install import InstallModuleWorkflow
 from adx_modules.installations.workflows.update import UpdateModuleWorkflow
+from adx_modules.marketplace.contract import Entitlement, EntitlementQuery, PurchaseActivities
 from adx_modules.sandboxes.contract import (
     ActivationRequest,
     HealthRequest,
@@ -74,6 +75,8 @@ class Scenario:
     healthy: Callable[[int], bool] = lambda _attempt: True
     provision_failures: list[Exception] = field(default_factory=list)
     dependency_failure: str | None = None
+    entitlement: Entitlement = field(default_factory=lambda: Entitlement(paid=False, entitled=True))
+    entitlement_checks: int = 0
     calls: list[tuple[str, Any]] = field(default_factory=list)
     reports: list[StatusReport] = field(default_factory=list)
 
@@ -101,6 +104,12 @@ class Scenario:
                 dependencies=scenario.dependencies,
                 health_timeout_seconds=10,
             )
+
+        @activity.defn(name=PurchaseActivities.CHECK_ENTITLEMENT)
+        async def check_entitlement(query: EntitlementQuery) -> Entitlement:
+            assert (query.tenant, query.module_id) == (REF.namespace, "analytics")
+            scenario.entitlement_checks += 1
+            return scenario.entitlement
 
         @activity.defn(name=Activities.REPORT)
         async def report(request: StatusReport) -> bool:
@@ -161,6 +170,7 @@ class Scenario:
 
         return [
             resolve,
+            check_entitlement,
             report,
             provision,
             wait_healthy,
@@ -287,6 +297,53 @@ async def test_unapproved_permissions_wait_without_provisioning(
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     assert "provision" not in scenario.names()
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_paid_module_waits_for_its_purchase_then_installs(
+    client: Client, scenario: Scenario, task_queue: str
+) -> None:
+    scenario.entitlement = Entitlement(
+        paid=True, entitled=False, listing="analytics-pro", price="49.00 USD"
+    )
+    handle = await client.start_workflow(
+        InstallModuleWorkflow.run, request(), id=f"test-{uuid.uuid4()}", task_queue=task_queue
+    )
+    for _ in range(50):
+        if any(report.phase == "AwaitingPurchase" for report in scenario.reports):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1)  # it keeps waiting: nothing is provisioned, nothing polls
+    assert scenario.names() == ["resolve"]
+    assert scenario.entitlement_checks == 2  # before the report, and once after it
+    waiting = scenario.reports[-1]
+    assert (waiting.phase, waiting.rollup, waiting.reason) == (
+        "AwaitingPurchase",
+        "stalled",
+        r.ENTITLEMENT_REQUIRED,
+    )
+    assert conditions(waiting)[c.ENTITLED] == ("False", r.ENTITLEMENT_REQUIRED)
+    assert "MarketplaceListing analytics-pro (49.00 USD)" in waiting.message
+    # a signal without a purchase changes nothing: the entitlement is checked again
+    await handle.signal(PurchaseActivities.ENTITLEMENT_SIGNAL)
+    for _ in range(50):
+        if scenario.entitlement_checks == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert scenario.names() == ["resolve"]
+    # the purchase settles: its workflow signals, the install goes on
+    scenario.entitlement = Entitlement(
+        paid=True, entitled=True, listing="analytics-pro", price="49.00 USD"
+    )
+    await handle.signal(PurchaseActivities.ENTITLEMENT_SIGNAL)
+    assert await handle.result() == "Active"
+    assert "provision" in scenario.names()
+    granted = next(
+        report
+        for report in scenario.reports
+        if c.ENTITLED in conditions(report) and conditions(report)[c.ENTITLED][0] == "True"
+    )
+    assert conditions(granted)[c.ENTITLED] == ("True", r.PURCHASED)
 
 
 @pytest.mark.usefixtures("worker")

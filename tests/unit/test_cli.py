@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adx_modules.service.cli import NOT_BUILT, author_main, service_main
+from adx_modules.service.cli import author_main, service_main
 
 
 def test_a_bad_setting_stops_the_service_naming_it(
@@ -17,9 +17,9 @@ def test_a_bad_setting_stops_the_service_naming_it(
     assert "ADX_SERVER_METRICS_PORT (server.metrics_port)" in capsys.readouterr().err
 
 
-def test_roles_not_built_yet_say_so(capsys: pytest.CaptureFixture[str]) -> None:
-    assert service_main(["api"]) == NOT_BUILT
-    assert "not available in this version yet" in capsys.readouterr().err
+def test_every_role_checks_its_settings_and_stops_when_asked() -> None:
+    for role in ("operator", "worker", "api", "wasm-host", "runner"):
+        assert service_main([role, "--check"]) == 0, role
 
 
 def test_unknown_role_is_a_usage_error() -> None:

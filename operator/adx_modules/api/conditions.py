@@ -24,6 +24,7 @@ STALLED: Final = "Stalled"
 ACCEPTED: Final = "Accepted"  # the operator validated what the apiserver could not
 RESOLVED: Final = "Resolved"  # references (module, versions, dependencies) resolve
 PERMISSIONS_APPROVED: Final = "PermissionsApproved"
+ENTITLED: Final = "Entitled"  # a paid module: the tenant holds an entitlement (a purchase)
 SCANNED: Final = "Scanned"
 INSTALLED: Final = "Installed"
 HEALTHY: Final = "Healthy"
@@ -36,6 +37,7 @@ CONDITION_TYPES: Final = (
     ACCEPTED,
     RESOLVED,
     PERMISSIONS_APPROVED,
+    ENTITLED,
     SCANNED,
     INSTALLED,
     HEALTHY,

@@ -27,6 +27,7 @@ Phase = Literal[
     "Pending",
     "Resolving",
     "AwaitingApproval",
+    "AwaitingPurchase",
     "Scanning",
     "Installing",
     "Active",
@@ -204,8 +205,8 @@ class ModuleInstallationStatus(ObjectStatus):
     """Where the installation stands."""
 
     phase: Phase | None = None
-    """Pending, Resolving, AwaitingApproval, Scanning, Installing, Active, Inactive, Updating,
-    RollingBack, Failed or Uninstalling."""
+    """Pending, Resolving, AwaitingApproval, AwaitingPurchase, Scanning, Installing, Active,
+    Inactive, Updating, RollingBack, Failed or Uninstalling."""
     resolved_version: Annotated[str, Field(max_length=64)] | None = None
     """The version chosen for the current spec."""
     installed_version: Annotated[str, Field(max_length=64)] | None = None

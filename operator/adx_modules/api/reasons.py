@@ -22,6 +22,7 @@ from typing import Final, Literal
 
 from adx_modules.api.conditions import (
     ACCEPTED,
+    ENTITLED,
     HEALTHY,
     INSTALLED,
     REMEDIATED,
@@ -221,6 +222,30 @@ MODULE_FAILING: Final = _reason(
 MODULE_SERVING: Final = _reason(
     "ModuleServing", "progress", "the module's recent calls in the WASM host succeed again"
 )
+ENTITLEMENT_REQUIRED: Final = _reason(
+    "EntitlementRequired",
+    "permanent",
+    "the module is paid and the tenant holds no entitlement to it: it waits (AwaitingPurchase) "
+    "until a purchase of its listing is confirmed",
+    ENTITLED,
+)
+ENTITLEMENT_REVOKED: Final = _reason(
+    "EntitlementRevoked",
+    "permanent",
+    "the tenant's entitlement to the paid module was revoked (its purchase was refunded); "
+    "marketplace.revocation_policy was applied",
+    ENTITLED,
+)
+PURCHASED: Final = _reason(
+    "Purchased", "progress", "the tenant holds an entitlement to the paid module"
+)
+PAYMENT_PROVIDER_DISABLED: Final = _reason(
+    "PaymentProviderDisabled",
+    "permanent",
+    "a purchase names a payment provider this service has not enabled (Stripe needs "
+    "marketplace.stripe_api_key)",
+)
+FREE_MODULE: Final = _reason("FreeModule", "progress", "the module is free: nothing to buy")
 DEPENDENCY_PENDING: Final = _reason(
     "DependencyPending",
     "progress",

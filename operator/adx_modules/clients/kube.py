@@ -244,11 +244,17 @@ class KubeClient:
         query = {"fieldManager": manager, "force": "true"}
         return await self._rest("PATCH", path, query=query, body=manifest, content_type=APPLY_PATCH)
 
-    async def delete_custom(self, kind: KindInfo, name: str, namespace: str | None = None) -> bool:
-        """Delete one of the service's custom objects; False if it was already gone."""
+    async def delete_custom(
+        self, kind: KindInfo, name: str, namespace: str | None = None, *, uid: str | None = None
+    ) -> bool:
+        """Delete one of the service's custom objects; False if it was already gone (or, with
+        ``uid``, if another object holds the name now)."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": uid}}
         try:
-            await self._rest("DELETE", custom_path(kind, namespace, name))
-        except NotFoundError:
+            await self._rest(
+                "DELETE", custom_path(kind, namespace, name), body=body if uid else None
+            )
+        except (NotFoundError, ConflictError):
             return False
         return True
 

@@ -22,7 +22,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -38,9 +38,10 @@ class _Section(BaseModel):
 
 
 class ServerSettings(_Section):
-    """The ports every process serves besides its work. (The HTTP API's host, port and
-    connection limit arrive with the API itself.)"""
+    """The HTTP API's address, and the ports every process serves besides its work."""
 
+    host: str = Field("0.0.0.0", min_length=1, description="Address the HTTP API listens on.")  # noqa: S104
+    port: int = Field(8086, ge=1, le=65535, description="Port of the HTTP API.")
     health_port: int = Field(8080, ge=1, le=65535, description="Port of the operator's probes.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of the Prometheus metrics.")
 
@@ -287,6 +288,49 @@ class RunnerSettings(_Section):
     )
 
 
+class MarketplaceSettings(_Section):
+    """Purchases, entitlements, analytics and the remote marketplace."""
+
+    stripe_api_key: str = Field(
+        "",
+        description="Secret key of the Stripe account (sk_...); empty: card payments are "
+        "refused, invoices (the manual provider) still work.",
+    )
+    stripe_api_base: str = Field(
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="Base URL of the Stripe API; empty: Stripe's own (the local stack points "
+        "it at its Stripe emulator).",
+    )
+    stripe_webhook_secret: str = Field(
+        "",
+        description="Signing secret (whsec_...) of the webhook endpoint Stripe calls; a webhook "
+        "whose Stripe-Signature does not verify against it is refused.",
+    )
+    payment_timeout_seconds: int = Field(
+        3600,
+        ge=10,
+        description="How long a card purchase waits for the provider's confirmation before it "
+        "asks the provider itself once, then gives up.",
+    )
+    invoice_timeout_seconds: int = Field(
+        14 * 24 * 3600,
+        ge=10,
+        description="How long an invoice purchase waits for an operator to approve it.",
+    )
+    revocation_policy: Literal["suspend", "uninstall"] = Field(
+        "suspend",
+        description="What a revoked entitlement (a refund) does to the tenant's installations of "
+        "the module: suspend (stop routing to it, keep its data and objects) or uninstall "
+        "(delete the ModuleInstallation, which runs its uninstall).",
+    )
+    enable_analytics: bool = Field(
+        True,
+        description="Record usage events (installs, uninstalls, invocations) per tenant; "
+        "recommendations learn from them.",
+    )
+
+
 class Settings(_Section):
     """Every setting of the service, one section per concern."""
 
@@ -298,6 +342,7 @@ class Settings(_Section):
     registry: RegistrySettings = RegistrySettings()
     wasm: WasmSettings = WasmSettings()
     runner: RunnerSettings = RunnerSettings()
+    marketplace: MarketplaceSettings = MarketplaceSettings()
 
 
 def env_name(section: str, field: str) -> str:

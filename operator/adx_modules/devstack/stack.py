@@ -27,6 +27,7 @@ from adx_modules.devstack.pki import CertificateAuthority, write_kubeconfig
 from adx_modules.devstack.postgres import PostgresServer
 from adx_modules.devstack.process import free_port
 from adx_modules.devstack.registry import LocalRegistry
+from adx_modules.devstack.stripe import StripeEmulator
 from adx_modules.devstack.temporal import TemporalDevServer
 from adx_modules.devstack.toolchain import build_all, project_root, python_tool
 
@@ -59,6 +60,8 @@ class DevStack:
         self.temporal: TemporalDevServer | None = None
         self.postgres: PostgresServer | None = None
         self.registry: LocalRegistry | None = None
+        self.stripe: StripeEmulator | None = None
+        self.api_port = 0
         self.vulnerability_db = ""
 
     @classmethod
@@ -87,6 +90,8 @@ class DevStack:
             self.postgres.launch()
             self.registry = LocalRegistry(self.state_dir, bin_dir)
             self.registry.launch()
+            self.stripe = StripeEmulator(self.state_dir)
+            self.stripe.launch()
             phase = time.monotonic()
             self.control_plane = ControlPlane(self.state_dir, bin_dir, nodes=self.nodes)
             self.control_plane.start()
@@ -95,6 +100,10 @@ class DevStack:
             self.temporal.wait_ready()
             self.postgres.wait_ready()
             self.registry.wait_ready()
+            self.stripe.wait_ready()
+            # the HTTP API's port, chosen now: the emulator's webhooks are sent there
+            self.api_port = free_port(8086)
+            self.stripe.send_webhooks_to(f"http://127.0.0.1:{self.api_port}")
             self.vulnerability_db = vulndb.publish(bin_dir, self.registry.address)
             samples.publish(self.registry.address)
             self.times.services = time.monotonic() - phase
@@ -123,7 +132,9 @@ class DevStack:
 
     def environment(self) -> dict[str, str]:
         """The variables that point a process (or kubectl) at this stack."""
-        if not (self.control_plane and self.temporal and self.postgres and self.registry):
+        if not (
+            self.control_plane and self.temporal and self.postgres and self.registry and self.stripe
+        ):
             raise DevStackError("the stack is not running")
         return {
             "KUBECONFIG": str(self.kubeconfig),
@@ -137,6 +148,12 @@ class DevStack:
             "ADX_REGISTRY_MIRRORS": f"{samples.SAMPLES_REGISTRY}={self.registry.address}",
             # Trivy's database, built from the repository's advisories, served by that registry
             "ADX_SECURITY_VULNERABILITY_DB": self.vulnerability_db,
+            # the HTTP API on loopback, and card payments through the Stripe emulator
+            "ADX_SERVER_HOST": "127.0.0.1",
+            "ADX_SERVER_PORT": str(self.api_port),
+            "ADX_MARKETPLACE_STRIPE_API_KEY": self.stripe.api_key,
+            "ADX_MARKETPLACE_STRIPE_API_BASE": self.stripe.url,
+            "ADX_MARKETPLACE_STRIPE_WEBHOOK_SECRET": self.stripe.webhook_secret,
             "ADX_DEVSTACK_DIR": str(self.state_dir),
             "ADX_DEVSTACK_TEMPORAL_UI": self.temporal.ui_url,
         }
@@ -149,7 +166,7 @@ class DevStack:
     def stop(self) -> None:
         """Stop everything this object started, in reverse order; remove the env file."""
         self.env_file.unlink(missing_ok=True)
-        for part in (self.control_plane, self.registry, self.postgres, self.temporal):
+        for part in (self.control_plane, self.stripe, self.registry, self.postgres, self.temporal):
             if part is not None:
                 part.stop()
 

@@ -15,7 +15,7 @@ from adx_modules.api.meta import ConditionStatus
 from adx_modules.api.module import ModuleSpec
 from adx_modules.core.refs import InstallationRef, Payload
 
-Action = Literal["install", "update", "uninstall"]
+Action = Literal["install", "update", "uninstall", "revoke"]
 
 
 def workflow_id(ref: InstallationRef, *, uninstall: bool = False) -> str:
@@ -129,6 +129,7 @@ class Activities:
     ENSURE_DEPENDENCIES = "ensure_dependencies"
     WAIT_INSTALLATIONS = "wait_installations"
     COLLECT_DEPENDENCIES = "collect_dependencies"
+    WITHDRAW = "withdraw_installation"
 
 
 class ConditionChange(Payload):

@@ -37,3 +37,17 @@ def permissions_missing(missing: Sequence[str]) -> Condition:
 def awaiting_approval(missing: Sequence[str]) -> str:
     """The rollup's sentence while the permission gate waits."""
     return f"waiting for approval of {', '.join(missing)}"
+
+
+def entitlement_required(tenant: str, module_id: str, listing: str, price: str) -> str:
+    """What a tenant must buy (the rollup's and the Entitled condition's sentence)."""
+    return (
+        f"{module_id} is a paid module: tenant {tenant} holds no entitlement to it; purchase "
+        f"MarketplaceListing {listing} ({price}) and the install continues"
+    )
+
+
+def entitled(listing: str, paid: bool) -> Condition:
+    if not paid:
+        return (c.ENTITLED, "True", r.FREE_MODULE, "the module is free")
+    return (c.ENTITLED, "True", r.PURCHASED, f"the tenant purchased MarketplaceListing {listing}")

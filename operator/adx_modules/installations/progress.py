@@ -17,6 +17,7 @@ class Step(NamedTuple):
 
 RESOLVE = Step("resolve", 15)
 APPROVE = Step("approve-permissions", 20)
+PURCHASE = Step("await-purchase", 22)
 DEPENDENCIES = Step("dependencies", 30)
 DEPENDENCIES_READY = Step("dependencies", 38)
 PROVISION = Step("provision", 40)
@@ -26,6 +27,7 @@ ACTIVATE = Step("activate", 80)
 DONE = Step("done", 100)
 DEACTIVATE = Step("deactivate", 10)
 DELETE = Step("delete", 60)
+REVOKE = Step("revoke", 50)
 
 
 def labelled(step: Step, label: str) -> Step:

@@ -8,6 +8,7 @@ setting stops the process before anything starts, with a message naming it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -20,16 +21,6 @@ from adx_modules.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from adx_modules.devstack.stack import DevStack
-
-NOT_BUILT = 3  # exit status of a subcommand that does not exist yet
-
-
-def _not_built(what: str) -> int:
-    print(
-        f"adx-module-service {what}: not available in this version yet (see the README's roadmap)",
-        file=sys.stderr,
-    )
-    return NOT_BUILT
 
 
 def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
@@ -54,16 +45,7 @@ def _run_dev(args: argparse.Namespace, settings: Settings) -> int:
         env.setdefault("ADX_SERVER_HEALTH_PORT", str(free_port(settings.server.health_port)))
         children = []
         logs = stack.state_dir / "logs"
-        for role in ("operator", "worker", "wasm-host", "runner"):
-            probe = subprocess.run(
-                [sys.executable, "-m", "adx_modules", role, "--check"],
-                env=env,
-                capture_output=True,
-                check=False,
-            )
-            if probe.returncode == NOT_BUILT:
-                print(f"  ({role}: not built yet in this version; skipped)")
-                continue
+        for role in LONG_RUNNING:
             role_env = {**env, "ADX_SERVER_METRICS_PORT": str(free_port(None))}
             with (logs / f"{role}.log").open("ab") as log:
                 children.append(
@@ -99,6 +81,8 @@ UI {env["ADX_DEVSTACK_TEMPORAL_UI"]}
   registry:    {env["ADX_REGISTRY_ADDRESS"]} (OCI, plain HTTP on loopback; curl http://{env["ADX_REGISTRY_ADDRESS"]}/v2/_catalog)
   WASM host:   {env["ADX_WASM_INVOKE_URL"]}/v1/tenants/NAMESPACE/installations/NAME/invoke/FUNCTION
   runner:      {env["ADX_RUNNER_INVOKE_URL"]}/v1/tenants/NAMESPACE/installations/NAME/api/ROUTE
+  HTTP API:    http://127.0.0.1:{env["ADX_SERVER_PORT"]}/health \
+(card payments: Stripe emulator at {env["ADX_MARKETPLACE_STRIPE_API_BASE"]})
   logs:        {stack.state_dir / "logs"}
   all of it:   source {stack.env_file}
 
@@ -132,6 +116,28 @@ def _service_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the long-running roles: a module's ``run(settings)``, or its ``serve`` under the common lifetime
+LONG_RUNNING = {
+    "operator": ("adx_modules.service.operator", "run"),
+    "worker": ("adx_modules.service.worker", "run"),
+    "api": ("adx_modules.service.api", "serve"),
+    "wasm-host": ("adx_modules.sandboxes.wasm.server", "serve"),
+    "runner": ("adx_modules.sandboxes.runner.server", "serve"),
+}
+
+
+def _serve_role(role: str, settings: Settings) -> int:
+    """Import the role only now (the operator must not load the worker's drivers), run it."""
+    from adx_modules.service.lifetime import serve_until_signalled  # noqa: PLC0415
+
+    module, name = LONG_RUNNING[role]
+    entry = getattr(importlib.import_module(module), name)
+    if name == "run":
+        code: int = entry(settings)
+        return code
+    return serve_until_signalled(role, entry, settings)
+
+
 def service_main(argv: Sequence[str] | None = None) -> int:
     """``adx-module-service ROLE``."""
     args = _service_parser().parse_args(argv)
@@ -142,37 +148,13 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.role == "dev":
         return _run_dev(args, settings)
-    if args.role == "operator":
-        if args.check:
-            return 0
-        from adx_modules.service.operator import run  # noqa: PLC0415
-
-        return run(settings)
-    if args.role == "worker":
-        if args.check:
-            return 0
-        from adx_modules.service.worker import run as run_worker  # noqa: PLC0415
-
-        return run_worker(settings)
-    if args.role == "wasm-host":
-        if args.check:
-            return 0
-        from adx_modules.sandboxes.wasm.server import serve  # noqa: PLC0415
-        from adx_modules.service.lifetime import serve_until_signalled  # noqa: PLC0415
-
-        return serve_until_signalled("wasm-host", serve, settings)
-    if args.role == "runner":
-        if args.check:
-            return 0
-        from adx_modules.sandboxes.runner.server import serve as serve_runner  # noqa: PLC0415
-        from adx_modules.service.lifetime import serve_until_signalled  # noqa: PLC0415
-
-        return serve_until_signalled("runner", serve_runner, settings)
+    if args.role in LONG_RUNNING:
+        return 0 if args.check else _serve_role(args.role, settings)
     if args.role == "findings":
         from adx_modules.service.findings import run as run_findings  # noqa: PLC0415
 
         return run_findings(settings, args.module)
-    return _not_built(args.role)
+    raise AssertionError(f"adx-module-service: role {args.role} has no entry point")
 
 
 def runner_main(argv: Sequence[str] | None = None) -> int:

@@ -35,10 +35,16 @@ from adx_modules.installations.activities.records import RecordActivities
 from adx_modules.installations.activities.report import StatusActivities
 from adx_modules.installations.activities.resolve import ResolveActivities
 from adx_modules.installations.activities.supersede import SupersedeActivities
+from adx_modules.installations.activities.withdraw import WithdrawActivities
 from adx_modules.installations.workflows.install import InstallModuleWorkflow
+from adx_modules.installations.workflows.revoke import EnforceRevocationWorkflow
 from adx_modules.installations.workflows.uninstall import UninstallModuleWorkflow
 from adx_modules.installations.workflows.update import UpdateModuleWorkflow
+from adx_modules.marketplace.activities.purchases import PurchaseSteps
+from adx_modules.marketplace.entitlements import Entitlements
+from adx_modules.marketplace.payments import providers
 from adx_modules.marketplace.projection import CatalogProjection
+from adx_modules.marketplace.workflows.purchase import PurchaseWorkflow, RefundPurchaseWorkflow
 from adx_modules.sandboxes.activities import ModuleWorkflowSteps, SandboxSteps, registry
 from adx_modules.sandboxes.runner.placement import RunnerPlacement
 from adx_modules.sandboxes.runner.records import RunnerRecords
@@ -53,6 +59,9 @@ WORKFLOWS = (
     ScanModuleWorkflow,
     WatchVulnerabilityDatabaseWorkflow,
     ModuleWorkflow,
+    PurchaseWorkflow,
+    RefundPurchaseWorkflow,
+    EnforceRevocationWorkflow,
 )
 
 
@@ -69,6 +78,9 @@ def activities(
     module_workflows = ModuleWorkflowSteps(settings)
     scanner = Scanner(store, settings, kube)
     rescans = Rescans(kube, client, settings)
+    purchases = PurchaseSteps(
+        Entitlements(store), kube, providers(settings.marketplace), settings.marketplace
+    )
     return [
         resolve.resolve,
         status.report,
@@ -85,6 +97,8 @@ def activities(
         scanner.report_scan,
         rescans.refresh_database,
         rescans.rescan_outdated,
+        *purchases.all(),
+        WithdrawActivities(kube).withdraw,
     ]
 
 

@@ -75,6 +75,9 @@ async def resolve_and_gate(
             type=r.MODULE_NOT_AVAILABLE,
             non_retryable=True,
         )
+    gates: list[Condition] = []
+    if workflow.patched("entitlement-gate"):
+        gates.append(await steps.entitlement_gate(module.module_id))
     score, minimum = resolution.security_score, resolution.min_security_score
     if workflow.patched("scan-gate-fails-closed"):
         scanned = security_gate(resolution, chosen)
@@ -103,6 +106,7 @@ async def resolve_and_gate(
         conditions=[
             *resolved,
             permissions_approved(),
+            *gates,
             scanned,
         ],
         fields={

@@ -30,8 +30,19 @@ with workflow.unsafe.imports_passed_through():
         LifecycleRequest,
         StatusReport,
     )
-    from adx_modules.installations.messages import Condition, awaiting_approval, permissions_missing
-    from adx_modules.installations.progress import APPROVE, Step
+    from adx_modules.installations.messages import (
+        Condition,
+        awaiting_approval,
+        entitled,
+        entitlement_required,
+        permissions_missing,
+    )
+    from adx_modules.installations.progress import APPROVE, PURCHASE, Step
+    from adx_modules.marketplace.contract import (
+        Entitlement,
+        EntitlementQuery,
+        PurchaseActivities,
+    )
 
 T = TypeVar("T")
 
@@ -199,6 +210,37 @@ class StepRunner:
             audit=[(APPROVE.name, "waiting", ", ".join(missing))],
         )
         await workflow.wait_condition(lambda: False)
+
+    async def entitlement_gate(self, module_id: str) -> Condition:
+        """A paid module needs the tenant's entitlement: without one, say what to buy and wait
+        (no polling) for the purchase workflow's signal, then check again. The Entitled
+        condition it returns says why the install may go on."""
+        query = EntitlementQuery(tenant=self.ref.namespace, module_id=module_id)
+        check = await self.quick(PurchaseActivities.CHECK_ENTITLEMENT, query, Entitlement)
+        if check.allowed:
+            return entitled(check.listing, check.paid)
+        signals: list[bool] = []
+        workflow.set_signal_handler(
+            PurchaseActivities.ENTITLEMENT_SIGNAL, lambda: signals.append(True)
+        )
+        message = entitlement_required(self.ref.namespace, module_id, check.listing, check.price)
+        await self.report(
+            PURCHASE,
+            phase="AwaitingPurchase",
+            rollup="stalled",
+            reason=r.ENTITLEMENT_REQUIRED,
+            message=message,
+            conditions=[(c.ENTITLED, "False", r.ENTITLEMENT_REQUIRED, message)],
+            audit=[(PURCHASE.name, "waiting", f"{check.listing} ({check.price})")],
+        )
+        # checked once more after the report: a purchase settled before the report was written
+        # found no installation waiting to signal
+        check = await self.quick(PurchaseActivities.CHECK_ENTITLEMENT, query, Entitlement)
+        while not check.allowed:
+            await workflow.wait_condition(lambda: bool(signals))
+            signals.clear()
+            check = await self.quick(PurchaseActivities.CHECK_ENTITLEMENT, query, Entitlement)
+        return entitled(check.listing, check.paid)
 
 
 def failure_conditions(step: str, reason: str, message: str) -> list[Condition]:

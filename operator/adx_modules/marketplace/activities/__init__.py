@@ -1,0 +1,1 @@
+"""Side effects of the marketplace's workflows (payments, purchases, entitlements)."""

@@ -1,0 +1,57 @@
+"""``adx-module-service api``: the HTTP API process.
+
+Why it exists: the API's routes need the Kubernetes, PostgreSQL and Temporal clients built once;
+this wires them into the application and serves it with uvicorn on ``server.host:server.port``
+until SIGTERM (Kubernetes' stop), letting requests in flight finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+
+from adx_modules.clients import temporal
+from adx_modules.clients.kube import KubeClient
+from adx_modules.clients.postgres import Store
+from adx_modules.core.settings import Settings
+from adx_modules.marketplace.entitlements import Entitlements
+from adx_modules.marketplace.payments import providers
+from adx_modules.marketplace.purchases import Purchases
+from adx_modules.web.app import Services, create_app
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Serve the API until ``stop`` is set."""
+    client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
+    async with (
+        await KubeClient.connect() as kube,
+        await Store.connect(
+            settings.database.url,
+            schema=settings.database.schema_name,
+            pool_size=settings.database.pool_size,
+        ) as store,
+    ):
+        purchases = Purchases(
+            client,
+            Entitlements(store),
+            kube,
+            providers=providers(settings.marketplace),
+            settings=settings.marketplace,
+            task_queue=settings.temporal.task_queue,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(Services(purchases=purchases)),
+                host=settings.server.host,
+                port=settings.server.port,
+                log_level="info",
+                lifespan="off",
+            )
+        )
+        serving = asyncio.create_task(server.serve())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+        stopping.cancel()

@@ -1,0 +1,1 @@
+"""The HTTP API (``adx-module-service api``): FastAPI over the same custom resources and tables."""
