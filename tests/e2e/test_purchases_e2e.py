@@ -53,7 +53,7 @@ async def marketplace(env: dict[str, str]) -> AsyncIterator[tuple[Purchases, Ent
     settings = load_settings(environ=env)
     client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
     async with (
-        await KubeClient.connect() as kube,
+        await KubeClient.connect(env["KUBECONFIG"]) as kube,
         await Store.connect(settings.database.url, schema=settings.database.schema_name) as store,
     ):
         entitlements = Entitlements(store)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adx_modules.api.installation import INSTALLATION
 from adx_modules.api.module import MODULE
 from adx_modules.clients.errors import ForbiddenError, InvalidError, NotFoundError
 from adx_modules.clients.kube import KubeClient
 from support.kube import Kubectl
-from support.objects import module_doc
+from support.objects import installation_doc, module_doc
 from support.stack import StackInfo
 
 
@@ -67,3 +68,18 @@ async def test_refusals_are_the_clients_own_errors(stack: StackInfo, tmp_path: P
     async with await KubeClient.connect(str(config_path)) as kube:
         with pytest.raises(ForbiddenError):
             await kube.list_custom(MODULE)
+
+
+async def test_a_delete_by_uid_spares_an_object_recreated_under_the_name(
+    stack: StackInfo, kubectl: Kubectl, unique: str
+) -> None:
+    name = f"again-{unique}"
+    kubectl.apply(installation_doc(name, "anything"))
+    first = kubectl.json("get", "mi", name)["metadata"]["uid"]
+    kubectl("delete", "mi", name, "--wait=true", "--timeout=60s")
+    kubectl.apply(installation_doc(name, "anything"))
+    second = kubectl.json("get", "mi", name)["metadata"]["uid"]
+    async with await KubeClient.connect(str(stack.kubeconfig)) as kube:
+        assert not await kube.delete_custom(INSTALLATION, name, kubectl.namespace, uid=first)
+        assert kubectl.json("get", "mi", name)["metadata"]["uid"] == second
+        assert await kube.delete_custom(INSTALLATION, name, kubectl.namespace, uid=second)

@@ -43,7 +43,13 @@ from adx_modules.installations.contract import (
 )
 from adx_modules.installations.workflows.install import InstallModuleWorkflow
 from adx_modules.installations.workflows.update import UpdateModuleWorkflow
-from adx_modules.marketplace.contract import Entitlement, EntitlementQuery, PurchaseActivities
+from adx_modules.marketplace.contract import (
+    Entitlement,
+    EntitlementQuery,
+    Policy,
+    PurchaseActivities,
+    Revocation,
+)
 from adx_modules.sandboxes.contract import (
     ActivationRequest,
     HealthRequest,
@@ -163,6 +169,11 @@ class Scenario:
             if scenario.dependency_failure:
                 raise StepError(r.DEPENDENCY_FAILED, scenario.dependency_failure)
 
+        @activity.defn(name=Activities.WITHDRAW)
+        async def withdraw(ref: InstallationRef) -> bool:
+            scenario.calls.append(("withdraw", ref.uid))
+            return True
+
         @activity.defn(name=Activities.COLLECT_DEPENDENCIES)
         async def collect_dependencies(request: InstallationsRequest) -> list[str]:
             scenario.calls.append(("collect_dependencies", request.names))
@@ -181,6 +192,7 @@ class Scenario:
             ensure_dependencies,
             wait_installations,
             collect_dependencies,
+            withdraw,
         ]
 
 
@@ -428,3 +440,36 @@ async def test_a_passing_module_is_installed_saying_its_score_and_digest(
     assert (scanned[0].status, scanned[0].reason) == ("True", r.SCAN_PASSED)
     assert "security score 90 (minimum 70)" in scanned[0].message
     assert "sha256:5555" in scanned[0].message
+
+
+@pytest.mark.usefixtures("worker")
+@pytest.mark.parametrize("policy", ["suspend", "uninstall"])
+async def test_a_revoked_entitlement_suspends_or_uninstalls_as_the_policy_says(
+    client: Client, scenario: Scenario, task_queue: str, policy: Policy
+) -> None:
+    revocation = Revocation(
+        ref=REF,
+        spec=ModuleInstallationSpec.model_validate({"module": "analytics"}),
+        isolation="wasm",
+        policy=policy,
+        message="the entitlement was revoked: refunded by support",
+    )
+    outcome = await client.execute_workflow(
+        PurchaseActivities.ENFORCE_REVOCATION,
+        revocation,
+        id=f"test-{uuid.uuid4()}",
+        task_queue=task_queue,
+        result_type=str,
+    )
+    last = scenario.reports[-1]
+    assert conditions(last)[c.ENTITLED] == ("False", r.ENTITLEMENT_REVOKED)
+    assert (last.rollup, last.reason) == ("stalled", r.ENTITLEMENT_REVOKED)
+    if policy == "suspend":
+        assert outcome == "suspended"
+        assert scenario.calls == [("activate", False)]  # routing stops; nothing is removed
+        assert last.phase == "Inactive"
+        assert "suspended" in last.message
+    else:
+        assert outcome == "uninstalled"
+        assert scenario.calls == [("withdraw", REF.uid)]  # the delete runs the uninstall
+        assert "uninstalling" in last.message
