@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +14,31 @@ import pytest
 import yaml
 
 from support.kube import Kubectl
-from support.objects import condition, installation_doc, module_doc, wait_condition
+from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
 from support.operator import ServiceProcess
 
 SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
 pytestmark = pytest.mark.usefixtures("operator", "worker", "wasm_host", "runner")
 
 
-def test_samples_reach_their_expected_conditions(kubectl: Kubectl) -> None:
+def purchases(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """``adx-module-service purchases ...`` as an operator runs it; its JSON answer."""
+    done = subprocess.run(
+        [sys.executable, "-m", "adx_modules", "purchases", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def test_samples_reach_their_expected_conditions(
+    kubectl: Kubectl, service_env: dict[str, str]
+) -> None:
     kubectl("apply", "-f", str(SAMPLES))
     for path in sorted(SAMPLES.glob("0*-module-*.yaml")):
         name = yaml.safe_load(path.read_text())["metadata"]["name"]
@@ -27,8 +48,22 @@ def test_samples_reach_their_expected_conditions(kubectl: Kubectl) -> None:
     for listing in ("analytics-dashboard", "text-transform"):
         kubectl("wait", "--for=condition=Ready", "--timeout=60s", f"marketplacelisting/{listing}")
 
+    # the analytics dashboard is sold (the paid listing sample): it waits for a purchase
+    waiting = wait_phase(kubectl, "mi/analytics", "AwaitingPurchase", timeout=120)
+    assert condition(waiting, "Stalled")["reason"] == "EntitlementRequired"
+    assert (
+        "MarketplaceListing analytics-dashboard (19.99 USD (subscription))"
+        in (condition(waiting, "Entitled")["message"])
+    )
+    bought = purchases(
+        service_env,
+        *("buy", kubectl.namespace, "analytics-dashboard", "--user", "ops", "--invoice", "PO-1"),
+    )
+    assert bought["status"] == "pending"
+    purchases(service_env, "approve", bought["purchase_id"], "--approver", "finance")
     kubectl("wait", "--for=condition=Ready", "--timeout=120s", "mi/analytics")
     analytics = kubectl.json("get", "mi", "analytics")
+    assert condition(analytics, "Entitled")["reason"] == "Purchased"
     assert analytics["status"]["phase"] == "Active"
     assert analytics["status"]["installedVersion"] == "2.1.0"
 

@@ -177,6 +177,15 @@ def crd(info: KindInfo) -> dict[str, Any]:
                     "storage": True,
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": columns,
+                    **(
+                        {
+                            "selectableFields": [
+                                {"jsonPath": f".{f}"} for f in info.selectable_fields
+                            ]
+                        }
+                        if info.selectable_fields
+                        else {}
+                    ),
                     "schema": {"openAPIV3Schema": root},
                 }
             ],

@@ -152,4 +152,5 @@ LISTING = KindInfo(
         PrinterColumn("Latest", ".status.latestVersion", priority=1),
         age_column(),
     ),
+    selectable_fields=("spec.module",),
 )

@@ -113,6 +113,8 @@ class KindInfo:
     status: type[ObjectStatus]
     description: str
     columns: tuple[PrinterColumn, ...] = ()
+    selectable_fields: tuple[str, ...] = ()
+    """Spec fields a list may select on (``fieldSelector=spec.module=...``)."""
     # CEL rules on the whole object (spec immutability is a rule on spec itself)
     extra: dict[str, Any] = field(default_factory=dict)
 

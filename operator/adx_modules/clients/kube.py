@@ -166,20 +166,22 @@ class KubeClient:
         return await self._rest("GET", path, what=f"get {kind.kind} {name}")
 
     async def list_custom(
-        self, kind: KindInfo, namespace: str | None = None
+        self, kind: KindInfo, namespace: str | None = None, *, field_selector: str | None = None
     ) -> list[dict[str, Any]]:
         """Every object of one kind, in one namespace or (None) in all: paged, so a large
         catalog never arrives as one giant answer."""
-        items, _ = await self.snapshot(kind, namespace)
+        items, _ = await self.snapshot(kind, namespace, field_selector=field_selector)
         return items
 
     async def snapshot(
-        self, kind: KindInfo, namespace: str | None = None
+        self, kind: KindInfo, namespace: str | None = None, *, field_selector: str | None = None
     ) -> tuple[list[dict[str, Any]], str]:
-        """:meth:`list_custom`, and the resourceVersion a watch of what follows starts from."""
+        """:meth:`list_custom`, and the resourceVersion a watch of what follows starts from;
+        ``field_selector`` on the kind's selectable fields (``spec.module=charts``)."""
         path = custom_path(kind, None if kind.scope == "Cluster" else namespace)
         items: list[dict[str, Any]] = []
-        query = {"limit": "500"}
+        selected = {"fieldSelector": field_selector} if field_selector else {}
+        query = {"limit": "500", **selected}
         while True:
             page = await self._rest("GET", path, query=query, what=f"list {kind.plural}")
             items.extend(page.get("items") or [])
@@ -187,7 +189,7 @@ class KubeClient:
             token = metadata.get("continue")
             if not token:
                 return items, str(metadata.get("resourceVersion") or "")
-            query = {"limit": "500", "continue": token}
+            query = {"limit": "500", "continue": token, **selected}
 
     async def watch_custom(
         self, kind: KindInfo, resource_version: str, *, seconds: int = 240

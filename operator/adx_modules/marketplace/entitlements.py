@@ -1,10 +1,9 @@
 """Purchases and entitlements in PostgreSQL: what a tenant bought, and whether it may run it.
 
-Why it exists: the install path asks one question of the marketplace, "may this tenant run this
-module?", and a purchase's steps must each be idempotent (they run at least once): a purchase
-row is created once per idempotency key, its payment reference recorded once, an entitlement
-granted once per purchase however often the grant runs, and revoked once. A module is paid when
-one of its listings (the read model of the MarketplaceListings) has a price.
+Why it exists: the install path asks "does this tenant hold an entitlement to this module?", and
+a purchase's steps must each be idempotent (they run at least once): a purchase row is created
+once per idempotency key, its payment reference recorded once, an entitlement granted once per
+purchase however often the grant runs, and revoked once.
 """
 
 from __future__ import annotations
@@ -17,21 +16,11 @@ from typing import Any
 import asyncpg
 
 from adx_modules.clients.postgres import Store
-from adx_modules.marketplace.contract import Entitlement, Outcome, PurchaseRequest
+from adx_modules.marketplace.contract import Outcome, PurchaseRequest
 
-PAID_LISTING = """
-SELECT name, pricing_model, price, currency FROM market_listings
-WHERE module_id = $1 AND pricing_model <> 'free' AND price IS NOT NULL
-ORDER BY price, name LIMIT 1"""
 HELD = """
 SELECT 1 FROM market_entitlements WHERE tenant = $1 AND module_id = $2 AND revoked_at IS NULL
 LIMIT 1"""
-
-
-def price_text(amount: Decimal | str, currency: str, model: str) -> str:
-    """``49.00 USD`` (one-time) or ``9.99 USD (subscription)``."""
-    text = f"{Decimal(amount):.2f} {currency}"
-    return text if model == "one-time" else f"{text} ({model})"
 
 
 @dataclass(frozen=True)
@@ -82,19 +71,9 @@ class Entitlements:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def check(self, tenant: str, module_id: str) -> Entitlement:
-        """Free, paid and held, or paid and missing (with the listing and price to buy)."""
-        async with self._store.pool.acquire() as connection:
-            listing = await connection.fetchrow(PAID_LISTING, module_id)
-            if listing is None:
-                return Entitlement(paid=False, entitled=True)
-            held = await connection.fetchval(HELD, tenant, module_id)
-        return Entitlement(
-            paid=True,
-            entitled=bool(held),
-            listing=str(listing["name"]),
-            price=price_text(listing["price"], listing["currency"], listing["pricing_model"]),
-        )
+    async def held(self, tenant: str, module_id: str) -> bool:
+        """Whether the tenant holds an entitlement to the module (a purchase not refunded)."""
+        return bool(await self._store.pool.fetchval(HELD, tenant, module_id))
 
     async def open(self, request: PurchaseRequest, idempotency_key: str) -> PurchaseRecord:
         """The purchase's row: made by the first request, returned as it is to a repeat."""

@@ -59,6 +59,9 @@ UPSERT_INSTALLATION = """
 INSERT INTO market_installations (uid, namespace, module_id, phase) VALUES ($1, $2, $3, $4)
 ON CONFLICT (uid) DO UPDATE SET namespace = EXCLUDED.namespace,
     module_id = EXCLUDED.module_id, phase = EXCLUDED.phase"""
+RECORD_USAGE = """
+INSERT INTO market_usage (tenant, module_id, installation, kind) VALUES ($1, $2, $3, $4)
+ON CONFLICT (installation, kind) DO NOTHING"""
 REFRESH = """
 UPDATE market_listings SET latest_version = $2, runtime = $3,
     installs = (SELECT count(*) FROM market_installations
@@ -175,9 +178,10 @@ KINDS = {
 class CatalogProjection:
     """The three kinds, listed then watched, into the marketplace tables."""
 
-    def __init__(self, kube: KubeClient, store: Store) -> None:
+    def __init__(self, kube: KubeClient, store: Store, *, analytics: bool = False) -> None:
         self._kube = kube
         self._store = store
+        self._analytics = analytics
 
     async def run(self, stop: asyncio.Event) -> None:
         """Project until ``stop`` is set, while holding the projector's lock."""
@@ -238,7 +242,21 @@ class CatalogProjection:
             )
         else:
             await self._store.pool.execute(projected.upsert, *projected.row(body))
+        if self._analytics and kind.kind == INSTALLATION.kind:
+            await self._record_usage(event, body)
         await self.refresh([projected.module_of(body)])
+
+    async def _record_usage(self, event: str, body: Mapping[str, Any]) -> None:
+        """An installation that became Active is an install, one deleted an uninstall (once
+        each: the event is keyed by the installation)."""
+        phase = (body.get("status") or {}).get("phase")
+        kind = "uninstall" if event == "DELETED" else "install" if phase == "Active" else None
+        if kind is None:
+            return
+        _, tenant, module_id, _ = installation_row(body)
+        await self._store.pool.execute(
+            RECORD_USAGE, tenant, module_id, body["metadata"]["uid"], kind
+        )
 
     async def refresh(self, module_ids: list[str] | None) -> None:
         """Write onto the listings of ``module_ids`` (None: every listed module) their module's

@@ -227,6 +227,10 @@ class Purchases:
         delivered = await self._signal(record, signal)
         return f"{event.outcome} delivered to {record.id}" if delivered else f"{record.id} settled"
 
+    async def of_tenant(self, tenant: str) -> list[dict[str, Any]]:
+        """A tenant's purchases, newest first (at most 100)."""
+        return [record.view() for record in await self._entitlements.of_tenant(tenant)]
+
     async def view(self, purchase: str) -> dict[str, Any]:
         record = await self._known(purchase)
         answer = record.view()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from adx_modules.core.errors import DevStackError, SettingsError
 from adx_modules.core.settings import Settings, load_settings
+from adx_modules.service.purchases import add_arguments as add_purchase_arguments
 
 if TYPE_CHECKING:
     from adx_modules.devstack.stack import DevStack
@@ -110,6 +111,8 @@ def _service_parser() -> argparse.ArgumentParser:
         sub.add_argument("--check", action="store_true", help="validate settings and exit")
     findings = roles.add_parser("findings", help="every finding of a Module's last scan")
     findings.add_argument("module", help="the Module's name, e.g. charts-3-2-0")
+    purchases = roles.add_parser("purchases", help="buy, approve, refund, list purchases")
+    add_purchase_arguments(purchases)
     dev = roles.add_parser("dev", help="everything locally on embedded defaults (make run)")
     dev.add_argument("--state-dir", type=Path, default=None, help="default: .cache/devstack")
     dev.add_argument("--fresh", action="store_true", help="start from an empty cluster")
@@ -150,6 +153,10 @@ def service_main(argv: Sequence[str] | None = None) -> int:
         return _run_dev(args, settings)
     if args.role in LONG_RUNNING:
         return 0 if args.check else _serve_role(args.role, settings)
+    if args.role == "purchases":
+        from adx_modules.service.purchases import run as run_purchases  # noqa: PLC0415
+
+        return run_purchases(settings, args)
     if args.role == "findings":
         from adx_modules.service.findings import run as run_findings  # noqa: PLC0415
 

@@ -142,7 +142,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         async with worker:
             if settings.security.scanning_enabled:
                 await watch_database(client, settings)
-            projecting = asyncio.create_task(CatalogProjection(kube, store).run(stop))
+            projection = CatalogProjection(
+                kube, store, analytics=settings.marketplace.enable_analytics
+            )
+            projecting = asyncio.create_task(projection.run(stop))
             LOG.info(
                 "worker serving %s on %s", settings.temporal.task_queue, settings.temporal.address
             )

@@ -16,6 +16,7 @@ from temporalio import activity
 from adx_modules.api import conditions as c
 from adx_modules.api import reasons as r
 from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec
+from adx_modules.api.listing import LISTING
 from adx_modules.clients.kube import KubeClient
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
@@ -35,6 +36,7 @@ from adx_modules.marketplace.contract import (
 from adx_modules.marketplace.entitlements import Entitlements
 from adx_modules.marketplace.payments import PaymentProvider, provider
 from adx_modules.marketplace.payments.provider import PaymentError
+from adx_modules.marketplace.rules import paid_listing
 
 UNAVAILABLE = 502
 
@@ -148,8 +150,7 @@ class PurchaseSteps:
         record = await self._entitlements.purchase(settlement.purchase_id)
         if record is None:
             return Revoked(policy=self._settings.revocation_policy)
-        still = await self._entitlements.check(record.tenant, record.module_id)
-        if still.allowed:
+        if await self._entitlements.held(record.tenant, record.module_id):  # bought twice
             return Revoked(policy=self._settings.revocation_policy)
         installations = await self._kube.list_custom(INSTALLATION, record.tenant)
         return Revoked(
@@ -168,8 +169,18 @@ class PurchaseSteps:
 
     @activity.defn(name=PurchaseActivities.CHECK_ENTITLEMENT)
     async def check_entitlement(self, query: EntitlementQuery) -> Entitlement:
-        """The install path's question: may this tenant run this module?"""
-        return await self._entitlements.check(query.tenant, query.module_id)
+        """The install path's question: may this tenant run this module? Whether it is paid is
+        asked of the apiserver (its listings, selected by module), not of the read model, which
+        may not have seen a listing created a moment ago."""
+        listings = await self._kube.list_custom(
+            LISTING, field_selector=f"spec.module={query.module_id}"
+        )
+        paid = paid_listing(listings)
+        if paid is None:
+            return Entitlement(paid=False, entitled=True)
+        listing, price = paid
+        held = await self._entitlements.held(query.tenant, query.module_id)
+        return Entitlement(paid=True, entitled=held, listing=listing, price=price)
 
     def all(self) -> list[Any]:
         return [
