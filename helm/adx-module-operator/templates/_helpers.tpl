@@ -118,6 +118,32 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.health.port | quote }}
 {{- end -}}
 
+{{/* The marketplace's settings: the workers' only (payments and the sync run there; the
+     runners, which run module code, never see the Stripe key or the remote's token). */}}
+{{- define "adx.marketplaceEnv" -}}
+- name: ADX_MARKETPLACE_REVOCATION_POLICY
+  value: {{ .Values.marketplace.revocationPolicy | quote }}
+- name: ADX_MARKETPLACE_ENABLE_ANALYTICS
+  value: {{ .Values.marketplace.enableAnalytics | quote }}
+- name: ADX_MARKETPLACE_BASE_URL
+  value: {{ .Values.marketplace.remoteUrl | quote }}
+- name: ADX_MARKETPLACE_SYNC_INTERVAL_SECONDS
+  value: {{ .Values.marketplace.syncIntervalSeconds | quote }}
+{{- with .Values.marketplace.stripeSecret }}
+- name: ADX_MARKETPLACE_STRIPE_API_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ . }}, key: {{ $.Values.marketplace.stripeApiKeyKey }}}
+- name: ADX_MARKETPLACE_STRIPE_WEBHOOK_SECRET
+  valueFrom:
+    secretKeyRef: {name: {{ . }}, key: {{ $.Values.marketplace.stripeWebhookSecretKey }}}
+{{- end }}
+{{- with .Values.marketplace.remoteTokenSecret }}
+- name: ADX_MARKETPLACE_API_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ . }}, key: {{ $.Values.marketplace.remoteTokenKey }}}
+{{- end }}
+{{- end -}}
+
 {{/* The hardened pod: non-root, read-only, no capabilities, RuntimeDefault seccomp. */}}
 {{- define "adx.podSecurity" -}}
 runAsNonRoot: true

@@ -9,13 +9,15 @@ of Kopf or Temporal; credentials come from :mod:`adx_modules.clients.kubeconfig`
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, cast
 
 import aiohttp
+from multidict import CIMultiDict
 
 from adx_modules.api.meta import GROUP, VERSION, KindInfo
 from adx_modules.clients.errors import (
@@ -105,6 +107,7 @@ class KubeClient:
 
     def __init__(self, endpoint: Connection) -> None:
         self._endpoint = endpoint
+        self._acting_as: tuple[str, tuple[str, ...]] | None = None
         self._session = aiohttp.ClientSession(
             base_url=endpoint.server,
             connector=aiohttp.TCPConnector(ssl=endpoint.ssl_context(), limit=64),
@@ -117,7 +120,67 @@ class KubeClient:
         return cls(connection(kubeconfig))
 
     async def close(self) -> None:
-        await self._session.close()
+        if self._acting_as is None:  # a view shares its client's connections
+            await self._session.close()
+
+    def impersonating(self, user: str, groups: Sequence[str] = ()) -> KubeClient:
+        """This client acting as ``user`` (and ``groups``): the apiserver authorises each
+        request as that identity (RBAC decides), after checking that this client's own identity
+        may impersonate. A view on the same connections: closing it closes nothing."""
+        view = copy.copy(self)
+        view._acting_as = (user, tuple(groups))
+        return view
+
+    def _headers(self) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict(
+            {"Accept": "application/json", **self._endpoint.headers()}
+        )
+        if self._acting_as is not None:
+            user, groups = self._acting_as
+            headers.add("Impersonate-User", user)
+            for group in groups:
+                headers.add("Impersonate-Group", group)
+        return headers
+
+    async def review_token(self, token: str) -> dict[str, Any]:
+        """A TokenReview of ``token``: its status (``authenticated``, ``user`` with
+        ``username``, ``uid``, ``groups``, ``extra``; ``error``)."""
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": token},
+        }
+        answer = await self._rest(
+            "POST", "/apis/authentication.k8s.io/v1/tokenreviews", body=body, what="review a token"
+        )
+        return cast(dict[str, Any], answer.get("status") or {})
+
+    async def review_access(
+        self, user: dict[str, Any], attributes: dict[str, str]
+    ) -> tuple[bool, str]:
+        """A SubjectAccessReview: may ``user`` (a TokenReview's user) do what ``attributes``
+        (namespace, verb, group, resource, name, subresource) say? (allowed, the reason)."""
+        spec: dict[str, Any] = {
+            "user": user.get("username", ""),
+            "groups": list(user.get("groups") or []),
+            "resourceAttributes": attributes,
+        }
+        if user.get("uid"):
+            spec["uid"] = user["uid"]
+        if user.get("extra"):
+            spec["extra"] = user["extra"]
+        answer = await self._rest(
+            "POST",
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            body={
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": spec,
+            },
+            what="review access",
+        )
+        status = answer.get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or "")
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -142,7 +205,7 @@ class KubeClient:
     ) -> dict[str, Any]:
         """One request; the answer's JSON, or the clients' own error naming ``what``."""
         what = what or f"{method} {path}"
-        headers = {"Accept": "application/json", **self._endpoint.headers()}
+        headers = self._headers()
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -204,7 +267,7 @@ class KubeClient:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(seconds),
         }
-        headers = {"Accept": "application/json", **self._endpoint.headers()}
+        headers = self._headers()
         timeout = aiohttp.ClientTimeout(total=seconds + 30, connect=30)
         try:
             async with self._session.get(

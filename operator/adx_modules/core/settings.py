@@ -324,6 +324,20 @@ class MarketplaceSettings(_Section):
         "the module: suspend (stop routing to it, keep its data and objects) or uninstall "
         "(delete the ModuleInstallation, which runs its uninstall).",
     )
+    base_url: str = Field(
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="A remote marketplace (another instance of this service's HTTP API) whose "
+        "listings and module versions are synced in, labelled as synced; empty: no sync.",
+    )
+    api_key: str = Field(
+        "",
+        description="The bearer token the remote marketplace accepts (a token its cluster's "
+        "TokenReview knows, allowed to list marketplacelistings and modules).",
+    )
+    sync_interval_seconds: int = Field(
+        3600, ge=5, description="How often the remote marketplace is synced."
+    )
     enable_analytics: bool = Field(
         True,
         description="Record usage events (installs, uninstalls, invocations) per tenant; "

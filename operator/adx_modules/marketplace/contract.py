@@ -48,6 +48,8 @@ class PurchaseActivities:
     PAYMENT_SIGNAL = "payment"
     ENTITLEMENT_SIGNAL = "entitlement_granted"
     ENFORCE_REVOCATION = "EnforceRevocationWorkflow"
+    PULL_REMOTE = "pull_remote_marketplace"
+    RECORD_SYNC = "record_marketplace_sync"
 
 
 class PurchaseRequest(Payload):
@@ -142,3 +144,27 @@ class Entitlement(Payload):
     @property
     def allowed(self) -> bool:
         return not self.paid or self.entitled
+
+
+def sync_workflow_id(task_queue: str) -> str:
+    """One sync of the remote marketplace per task queue (per deployment of the service)."""
+    return f"marketplace-sync-{task_queue}"
+
+
+class SyncRequest(Payload):
+    """Where the remote marketplace is, and how often to sync it."""
+
+    base_url: str
+    interval_seconds: int
+
+
+class SyncOutcome(Payload):
+    """One round of the sync: what it did, or why it failed."""
+
+    base_url: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    kept_local: list[str] = []
+    """Objects of the remote's names that exist here without the synced label: never touched."""
+    error: str = ""

@@ -18,7 +18,12 @@ from adx_modules.core.settings import Settings
 from adx_modules.marketplace.entitlements import Entitlements
 from adx_modules.marketplace.payments import providers
 from adx_modules.marketplace.purchases import Purchases
-from adx_modules.web.app import Services, create_app
+from adx_modules.marketplace.recommendations import Recommendations
+from adx_modules.marketplace.reviews import Reviews
+from adx_modules.marketplace.search import MarketplaceSearch
+from adx_modules.web.app import create_app
+from adx_modules.web.auth import Authority
+from adx_modules.web.services import Services
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -32,17 +37,25 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             pool_size=settings.database.pool_size,
         ) as store,
     ):
-        purchases = Purchases(
-            client,
-            Entitlements(store),
-            kube,
-            providers=providers(settings.marketplace),
-            settings=settings.marketplace,
-            task_queue=settings.temporal.task_queue,
+        services = Services(
+            kube=kube,
+            authority=Authority(kube),
+            purchases=Purchases(
+                client,
+                Entitlements(store),
+                kube,
+                providers=providers(settings.marketplace),
+                settings=settings.marketplace,
+                task_queue=settings.temporal.task_queue,
+            ),
+            search=MarketplaceSearch(store),
+            reviews=Reviews(store, kube),
+            recommendations=Recommendations(store),
+            store=store,
         )
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(Services(purchases=purchases)),
+                create_app(services),
                 host=settings.server.host,
                 port=settings.server.port,
                 log_level="info",

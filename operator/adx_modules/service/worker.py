@@ -9,6 +9,7 @@ simply replaced: Temporal retries what was in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from adx_modules.catalog.scanning.activities import Scanner
@@ -41,10 +43,13 @@ from adx_modules.installations.workflows.revoke import EnforceRevocationWorkflow
 from adx_modules.installations.workflows.uninstall import UninstallModuleWorkflow
 from adx_modules.installations.workflows.update import UpdateModuleWorkflow
 from adx_modules.marketplace.activities.purchases import PurchaseSteps
+from adx_modules.marketplace.activities.sync import SyncSteps
+from adx_modules.marketplace.contract import SyncRequest, sync_workflow_id
 from adx_modules.marketplace.entitlements import Entitlements
 from adx_modules.marketplace.payments import providers
 from adx_modules.marketplace.projection import CatalogProjection
 from adx_modules.marketplace.workflows.purchase import PurchaseWorkflow, RefundPurchaseWorkflow
+from adx_modules.marketplace.workflows.sync import SyncMarketplaceWorkflow
 from adx_modules.sandboxes.activities import ModuleWorkflowSteps, SandboxSteps, registry
 from adx_modules.sandboxes.runner.placement import RunnerPlacement
 from adx_modules.sandboxes.runner.records import RunnerRecords
@@ -62,6 +67,7 @@ WORKFLOWS = (
     PurchaseWorkflow,
     RefundPurchaseWorkflow,
     EnforceRevocationWorkflow,
+    SyncMarketplaceWorkflow,
 )
 
 
@@ -98,6 +104,7 @@ def activities(
         rescans.refresh_database,
         rescans.rescan_outdated,
         *purchases.all(),
+        *SyncSteps(kube, store, settings.marketplace).all(),
         WithdrawActivities(kube).withdraw,
     ]
 
@@ -111,6 +118,25 @@ async def watch_database(client: Client, settings: Settings) -> None:
         id=ScanActivities.watch_id(settings.temporal.task_queue),
         task_queue=settings.temporal.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+
+
+async def sync_marketplace(client: Client, settings: Settings) -> None:
+    """The remote marketplace's sync, started again with these settings (a running one,
+    started with older settings, is replaced); ended when no remote is set."""
+    workflow_id = sync_workflow_id(settings.temporal.task_queue)
+    market = settings.marketplace
+    if not market.base_url:
+        with contextlib.suppress(RPCError):
+            await client.get_workflow_handle(workflow_id).terminate("marketplace.base_url unset")
+        return
+    await client.start_workflow(
+        SyncMarketplaceWorkflow.run,
+        SyncRequest(base_url=market.base_url, interval_seconds=market.sync_interval_seconds),
+        id=workflow_id,
+        task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
 
@@ -142,6 +168,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         async with worker:
             if settings.security.scanning_enabled:
                 await watch_database(client, settings)
+            await sync_marketplace(client, settings)
             projection = CatalogProjection(
                 kube, store, analytics=settings.marketplace.enable_analytics
             )

@@ -1,51 +1,86 @@
-"""The HTTP API's application: routes over the marketplace, health, RFC 9457 errors.
+"""The HTTP API's application: its routes, health, and one way of answering errors.
 
 Why it exists: payment providers confirm payments by calling the service (webhooks), and web
-front ends and scripts use the service's REST surface. This grows route by route (the HTTP API
-issue); every route answers errors as ``application/problem+json`` naming what is wrong, never
-a bare 500 for bad input.
+front ends and scripts use the service's REST surface. Every error is answered as
+``application/problem+json`` naming what is wrong: bad input is a 4xx, never a 500; the
+refusals of each layer (authentication, RBAC, purchases, reviews) keep their own status.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from adx_modules.marketplace.purchases import PurchaseError, Purchases
+from adx_modules.clients.errors import ClientError, ForbiddenError, NotFoundError
+from adx_modules.marketplace.purchases import PurchaseError
+from adx_modules.marketplace.reviews import ReviewError
+from adx_modules.marketplace.search import InvalidCursorError
+from adx_modules.web import marketplace
+from adx_modules.web.auth import AuthError
+from adx_modules.web.problems import BadRequestError, problem
+from adx_modules.web.services import Services
 
 LOG = logging.getLogger("adx_modules.api")
 MAX_WEBHOOK_BYTES = 256 * 1024
-PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """An RFC 9457 problem document."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+def _field_errors(error: RequestValidationError) -> str:
+    """``body.tenant_id: Field required; query.limit: ...``: every field at fault."""
+    found = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()))
+        found.append(f"{where}: {item.get('msg', 'invalid')}")
+    return "; ".join(found) or "the request is not valid"
 
 
-@dataclass(frozen=True)
-class Services:
-    """What the routes use, built once by the process (service/api.py) or a test."""
+def _handle_errors(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        return problem(400, _field_errors(error))
 
-    purchases: Purchases
+    @app.exception_handler(HTTPException)
+    async def http(_: Request, error: HTTPException) -> JSONResponse:
+        return problem(error.status_code, str(error.detail))
 
+    @app.exception_handler(BadRequestError)
+    @app.exception_handler(InvalidCursorError)
+    async def bad(_: Request, error: Exception) -> JSONResponse:
+        return problem(400, str(error))
 
-def create_app(services: Services) -> FastAPI:
-    """The API application over ``services``."""
-    app = FastAPI(title="ADX Module Service", version=_version())
+    @app.exception_handler(AuthError)
+    @app.exception_handler(PurchaseError)
+    @app.exception_handler(ReviewError)
+    async def refused(_: Request, error: Exception) -> JSONResponse:
+        code: int = getattr(error, "code", 400)
+        return problem(code, str(getattr(error, "message", error)))
+
+    @app.exception_handler(ClientError)
+    async def kubernetes(_: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, ForbiddenError):
+            return problem(403, str(error))
+        if isinstance(error, NotFoundError):
+            return problem(404, str(error))
+        return problem(503, f"the cluster did not answer: {error}")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         """A fault of the service (never of the request): logged, answered as a problem."""
         LOG.exception("%s %s failed", request.method, request.url.path)
-        return problem(500, "Internal Server Error", f"the service failed: {type(error).__name__}")
+        return problem(500, f"the service failed: {type(error).__name__}")
+
+
+def create_app(services: Services) -> FastAPI:
+    """The API application over ``services``."""
+    app = FastAPI(title="ADX Module Service", version=_version())
+    app.state.services = services
+    _handle_errors(app)
+    app.include_router(marketplace.router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -60,15 +95,10 @@ def create_app(services: Services) -> FastAPI:
         """A payment provider's event; believed only if its signature verifies."""
         body = await request.body()
         if len(body) > MAX_WEBHOOK_BYTES:
-            return problem(
-                413, "Payload Too Large", f"a webhook is at most {MAX_WEBHOOK_BYTES} bytes"
-            )
-        try:
-            result = await services.purchases.webhook(
-                provider, body, {k.lower(): v for k, v in request.headers.items()}
-            )
-        except PurchaseError as error:
-            return problem(error.code, "Webhook refused", error.message)
+            return problem(413, f"a webhook is at most {MAX_WEBHOOK_BYTES} bytes")
+        result = await services.purchases.webhook(
+            provider, body, {k.lower(): v for k, v in request.headers.items()}
+        )
         return JSONResponse({"result": result})
 
     return app

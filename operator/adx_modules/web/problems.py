@@ -1,0 +1,45 @@
+"""RFC 9457 problem documents: how every error of the API is answered.
+
+Why it exists: a client must be able to tell its own mistake (4xx, naming the field) from the
+service's (5xx) and read why in one place; every refusal of every layer (authentication, RBAC,
+bad input, a purchase or review refused) is turned into the same shape here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+PROBLEM = "application/problem+json"
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+class BadRequestError(ValueError):
+    """The request is wrong; the message names the field (400)."""
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    """A problem document with ``status`` and ``detail``."""
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)

@@ -1,0 +1,255 @@
+"""The HTTP API's marketplace routes against the real apiserver's TokenReview and
+SubjectAccessReview: bearer tokens of ServiceAccounts, RBAC as the only policy, tenants as
+namespaces, problem+json for every refusal, and bad input answered 400 naming the field.
+
+Real apiserver, Temporal, PostgreSQL, Stripe emulator; the operator, the worker and the API run as
+users run them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from support.kube import Kubectl
+from support.objects import listing_doc, module_doc, wait_condition
+from support.stack import StackInfo
+
+pytestmark = pytest.mark.usefixtures("operator", "worker", "api")
+GROUP = "modules.adxcore.com"
+
+
+def tenant_role(namespace: str) -> list[dict[str, Any]]:
+    """What a tenant's buyer may do in its namespace: see its installations, buy, review."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "buyer", "namespace": namespace},
+            "rules": [
+                {
+                    "apiGroups": [GROUP],
+                    "resources": ["moduleinstallations"],
+                    "verbs": ["get", "list", "watch", "create"],
+                },
+                {
+                    "apiGroups": [GROUP],
+                    "resources": ["purchases", "reviews"],
+                    "verbs": ["get", "create", "update", "delete"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "buyer", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "buyer"},
+            "subjects": [{"kind": "ServiceAccount", "name": "buyer", "namespace": namespace}],
+        },
+    ]
+
+
+def catalog_reader(namespace: str, name: str) -> list[dict[str, Any]]:
+    """Reading the catalog: listings and modules, cluster-wide."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "adx-test-catalog-reader",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "buyer", "namespace": namespace}],
+        }
+    ]
+
+
+@pytest.fixture(scope="module")
+def catalog_role(stack: StackInfo) -> None:
+    Kubectl(stack.kubeconfig).apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "adx-test-catalog-reader"},
+            "rules": [
+                {
+                    "apiGroups": [GROUP],
+                    "resources": ["marketplacelistings", "modules"],
+                    "verbs": ["get", "list", "watch"],
+                }
+            ],
+        }
+    )
+
+
+class Tenant:
+    """A tenant namespace with a ServiceAccount ``buyer`` that may buy there, and its token."""
+
+    def __init__(self, kubectl: Kubectl, namespace: str, reads_catalog: bool = True) -> None:
+        self.namespace = namespace
+        kubectl("create", "serviceaccount", "buyer", "-n", namespace)
+        kubectl.apply(*tenant_role(namespace))
+        if reads_catalog:
+            kubectl.apply(*catalog_reader(namespace, f"catalog-{namespace}"))
+        self.user = f"system:serviceaccount:{namespace}:buyer"
+        self.token = kubectl("create", "token", "buyer", "-n", namespace).stdout.strip()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def other_namespace(kubectl: Kubectl) -> Iterator[str]:
+    name = f"other-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def api_url(service_env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{service_env['ADX_SERVER_PORT']}/api/v1"
+
+
+def problem_of(answer: httpx.Response, status: int) -> str:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body = answer.json()
+    assert body["status"] == status
+    return str(body["detail"])
+
+
+@pytest.mark.usefixtures("catalog_role")
+def test_tenants_are_namespaces_and_rbac_decides(
+    kubectl: Kubectl, namespace: str, other_namespace: str, api_url: str, unique: str
+) -> None:
+    module_id = f"sold-{unique}"
+    kubectl.apply(module_doc(module_id, "1.0.0"))
+    kubectl.apply(
+        listing_doc(
+            module_id,
+            f"Sold by the API {unique}.",
+            pricing={"model": "one-time", "amount": "15", "currency": "EUR"},
+            categories=["analytics"],
+        )
+    )
+    wait_condition(kubectl, f"module/{module_id}-1-0-0", "Ready")
+    alice = Tenant(kubectl, namespace)
+    bob = Tenant(kubectl, other_namespace, reads_catalog=False)
+    http = httpx.Client(timeout=30)
+
+    # who: no token, a forged one
+    assert "bearer token" in problem_of(http.post(f"{api_url}/marketplace/search", json={}), 401)
+    forged = {"Authorization": "Bearer not-a-token"}
+    assert "not valid" in problem_of(
+        http.post(f"{api_url}/marketplace/search", json={}, headers=forged), 401
+    )
+
+    # reading the catalog takes the right to list listings: alice has it, bob has not
+    for _ in range(100):  # the worker's read model follows the listing through its watch
+        found = http.post(
+            f"{api_url}/marketplace/search",
+            json={"query": unique, "sort_by": "Rating", "categories": ["Analytics"]},
+            headers=alice.headers,
+        )
+        assert found.status_code == 200, found.text
+        if found.json()["items"]:
+            break
+    assert [item["module_id"] for item in found.json()["items"]] == [module_id]
+    assert "may not list marketplacelistings" in problem_of(
+        http.post(f"{api_url}/marketplace/search", json={}, headers=bob.headers), 403
+    )
+    exported = http.get(
+        f"{api_url}/marketplace/listings", params={"module_id": module_id}, headers=alice.headers
+    ).json()
+    assert [listing["metadata"]["name"] for listing in exported["listings"]] == [module_id]
+    assert [m["spec"]["version"] for m in exported["modules"]] == ["1.0.0"]
+    assert "uid" not in exported["listings"][0]["metadata"]
+
+    # bad input: 400 naming the field, never a 500
+    assert "sort_by" in problem_of(
+        http.post(
+            f"{api_url}/marketplace/search", json={"sort_by": "Popularity"}, headers=alice.headers
+        ),
+        400,
+    )
+    assert "page_size" in problem_of(
+        http.post(f"{api_url}/marketplace/search", json={"page_size": 1000}, headers=alice.headers),
+        400,
+    )
+    assert "body.tenant_id" in problem_of(
+        http.post(f"{api_url}/marketplace/purchase", json={}, headers=alice.headers), 400
+    )
+    assert "tenant_id" in problem_of(
+        http.get(f"{api_url}/tenants/Not_A_Namespace/recommendations", headers=alice.headers),
+        400,
+    )
+
+    # buying: only in one's own tenant, only as oneself
+    order = {
+        "tenant_id": other_namespace,
+        "listing": module_id,
+        "payment_method": {"Invoice": {"reference": "PO-9"}},
+    }
+    headers = {**alice.headers, "Idempotency-Key": f"order-{unique}"}
+    assert f"may not create purchases in namespace {other_namespace}" in problem_of(
+        http.post(f"{api_url}/marketplace/purchase", json=order, headers=headers), 403
+    )
+    impostor = {**order, "tenant_id": namespace, "user_id": "mallory"}
+    assert "is not the caller" in problem_of(
+        http.post(f"{api_url}/marketplace/purchase", json=impostor, headers=headers), 403
+    )
+    mine = {**order, "tenant_id": namespace}
+    started = http.post(f"{api_url}/marketplace/purchase", json=mine, headers=headers)
+    assert started.status_code == 202, started.text
+    purchase = started.json()
+    assert (purchase["status"], purchase["user_id"], purchase["amount"]) == (
+        "pending",
+        alice.user,
+        "15.00",
+    )
+    again = http.post(f"{api_url}/marketplace/purchase", json=mine, headers=headers).json()
+    assert again["purchase_id"] == purchase["purchase_id"]
+    status = http.get(
+        f"{api_url}{purchase['status_url'].removeprefix('/api/v1')}", headers=alice.headers
+    )
+    assert status.json()["purchase_id"] == purchase["purchase_id"]
+    assert "may not get purchases" in problem_of(
+        http.get(f"{api_url}{purchase['status_url'].removeprefix('/api/v1')}", headers=bob.headers),
+        403,
+    )
+    # approving is an operator's right (purchases/approval), not the buyer's
+    assert "may not update purchases/approval" in problem_of(
+        http.post(
+            f"{api_url}/marketplace/purchases/{purchase['purchase_id']}/approve",
+            json={},
+            headers=alice.headers,
+        ),
+        403,
+    )
+
+    # reviews: only from a tenant that runs the module
+    review = {"tenant_id": namespace, "rating": 5, "title": "great"}
+    refused = http.post(
+        f"{api_url}/marketplace/modules/{module_id}/reviews", json=review, headers=alice.headers
+    )
+    assert f"tenant {namespace} has no Active installation of {module_id}" in problem_of(
+        refused, 403
+    )
+
+    # recommendations: a tenant's own, not another's
+    mine_recommended = http.get(
+        f"{api_url}/tenants/{namespace}/recommendations", headers=alice.headers
+    )
+    assert mine_recommended.status_code == 200, mine_recommended.text
+    assert "may not list moduleinstallations" in problem_of(
+        http.get(f"{api_url}/tenants/{other_namespace}/recommendations", headers=alice.headers),
+        403,
+    )
