@@ -93,12 +93,13 @@ class Tenant:
 
     def __init__(self, kubectl: Kubectl, namespace: str, reads_catalog: bool = True) -> None:
         self.namespace = namespace
-        kubectl("create", "serviceaccount", "buyer", "-n", namespace)
-        kubectl.apply(*tenant_role(namespace))
+        here = Kubectl(kubectl.kubeconfig, namespace)
+        here("create", "serviceaccount", "buyer")
+        here.apply(*tenant_role(namespace))
         if reads_catalog:
-            kubectl.apply(*catalog_reader(namespace, f"catalog-{namespace}"))
+            here.apply(*catalog_reader(namespace, f"catalog-{namespace}"))
         self.user = f"system:serviceaccount:{namespace}:buyer"
-        self.token = kubectl("create", "token", "buyer", "-n", namespace).stdout.strip()
+        self.token = here("create", "token", "buyer").stdout.strip()
 
     @property
     def headers(self) -> dict[str, str]:

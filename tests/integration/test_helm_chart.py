@@ -315,7 +315,7 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
             line
             for p in processes
             for line in p.log().splitlines()
-            if ("Forbidden" in line or " 403" in line) and "is being terminated" not in line
+            if ("forbidden" in line.lower() or " 403" in line) and "is being terminated" not in line
         ]
         assert not refused, "\n".join(refused[:5])
     finally:
