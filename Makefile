@@ -33,6 +33,9 @@ stack-down: ## stop the background stack; no process is left behind
 crds: install ## regenerate crds/*.yaml and docs/api.md from the pydantic models
 	$(BIN)/python -m adx_modules.api.crdgen
 
+openapi: install ## regenerate docs/openapi.json, the HTTP API's contract (a test compares)
+	$(BIN)/python -m adx_modules.web.app > docs/openapi.json
+
 manifests: toolchain ## render the Helm chart into manifests/base/install.yaml (kustomize base)
 	.cache/bin/helm template adx-module-operator helm/adx-module-operator --namespace adx-system \
 		--set database.existingSecret=adx-module-operator-database \
@@ -72,4 +75,4 @@ format: install ## rewrite the code in the house style
 clean: stack-down ## remove the virtualenv and every cache (the next run rebuilds the toolchain)
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
-.PHONY: help install toolchain run crds manifests bench bench-cold stack-up stack-down lint test test-unit format clean
+.PHONY: help install toolchain run crds openapi manifests bench bench-cold stack-up stack-down lint test test-unit format clean

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from adx_modules.devstack.stack import runner_environment, wasm_host_environment
+from support.kube import Kubectl
 from support.operator import ServiceProcess
 from support.stack import StackInfo
 
@@ -105,3 +106,16 @@ def api(
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def other_namespace(kubectl: Kubectl) -> Iterator[str]:
+    name = f"other-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def api_url(service_env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{service_env['ADX_SERVER_PORT']}/api/v1"

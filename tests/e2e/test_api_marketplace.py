@@ -8,66 +8,15 @@ users run them.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
 import pytest
 
 from support.kube import Kubectl
 from support.objects import listing_doc, module_doc, wait_condition
 from support.stack import StackInfo
+from support.tenants import GROUP, Tenant, problem_of
 
 pytestmark = pytest.mark.usefixtures("operator", "worker", "api")
-GROUP = "modules.adxcore.com"
-
-
-def tenant_role(namespace: str) -> list[dict[str, Any]]:
-    """What a tenant's buyer may do in its namespace: see its installations, buy, review."""
-    return [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": "buyer", "namespace": namespace},
-            "rules": [
-                {
-                    "apiGroups": [GROUP],
-                    "resources": ["moduleinstallations"],
-                    "verbs": ["get", "list", "watch", "create"],
-                },
-                {
-                    "apiGroups": [GROUP],
-                    "resources": ["purchases", "reviews"],
-                    "verbs": ["get", "create", "update", "delete"],
-                },
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": "buyer", "namespace": namespace},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "buyer"},
-            "subjects": [{"kind": "ServiceAccount", "name": "buyer", "namespace": namespace}],
-        },
-    ]
-
-
-def catalog_reader(namespace: str, name: str) -> list[dict[str, Any]]:
-    """Reading the catalog: listings and modules, cluster-wide."""
-    return [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "adx-test-catalog-reader",
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": "buyer", "namespace": namespace}],
-        }
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -86,45 +35,6 @@ def catalog_role(stack: StackInfo) -> None:
             ],
         }
     )
-
-
-class Tenant:
-    """A tenant namespace with a ServiceAccount ``buyer`` that may buy there, and its token."""
-
-    def __init__(self, kubectl: Kubectl, namespace: str, reads_catalog: bool = True) -> None:
-        self.namespace = namespace
-        here = Kubectl(kubectl.kubeconfig, namespace)
-        here("create", "serviceaccount", "buyer")
-        here.apply(*tenant_role(namespace))
-        if reads_catalog:
-            here.apply(*catalog_reader(namespace, f"catalog-{namespace}"))
-        self.user = f"system:serviceaccount:{namespace}:buyer"
-        self.token = here("create", "token", "buyer").stdout.strip()
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-@pytest.fixture
-def other_namespace(kubectl: Kubectl) -> Iterator[str]:
-    name = f"other-{uuid.uuid4().hex[:8]}"
-    kubectl("create", "namespace", name)
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-@pytest.fixture
-def api_url(service_env: dict[str, str]) -> str:
-    return f"http://127.0.0.1:{service_env['ADX_SERVER_PORT']}/api/v1"
-
-
-def problem_of(answer: httpx.Response, status: int) -> str:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    body = answer.json()
-    assert body["status"] == status
-    return str(body["detail"])
 
 
 @pytest.mark.usefixtures("catalog_role")

@@ -300,6 +300,17 @@ class KubeClient:
         query = {"fieldManager": manager, "force": "true" if force else "false"}
         return await self._rest("PATCH", path, query=query, body=manifest, content_type=APPLY_PATCH)
 
+    async def create_custom(
+        self, kind: KindInfo, manifest: dict[str, Any], *, manager: str = FIELD_MANAGER
+    ) -> dict[str, Any]:
+        """Create one of the service's custom objects (ConflictError if the name is taken)."""
+        metadata = manifest["metadata"]
+        path = custom_path(kind, metadata.get("namespace"))
+        return await self._rest(
+            "POST", path, body=manifest, query={"fieldManager": manager},
+            what=f"create {kind.kind} {metadata['name']}",
+        )  # fmt: skip
+
     async def apply_custom(
         self, kind: KindInfo, manifest: dict[str, Any], *, manager: str = FIELD_MANAGER
     ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ refusals of each layer (authentication, RBAC, purchases, reviews) keep their own
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from importlib import metadata
@@ -17,14 +18,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from adx_modules.clients.errors import ClientError, ForbiddenError, NotFoundError
+from adx_modules.clients.errors import (
+    ClientError,
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+)
 from adx_modules.marketplace.purchases import PurchaseError
 from adx_modules.marketplace.reviews import ReviewError
 from adx_modules.marketplace.search import InvalidCursorError
-from adx_modules.web import marketplace
+from adx_modules.web import marketplace, modules
 from adx_modules.web.auth import AuthError
 from adx_modules.web.problems import BadRequestError, problem
-from adx_modules.web.services import Services
+from adx_modules.web.services import Services, Using
 
 LOG = logging.getLogger("adx_modules.api")
 MAX_WEBHOOK_BYTES = 256 * 1024
@@ -62,10 +69,11 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(ClientError)
     async def kubernetes(_: Request, error: Exception) -> JSONResponse:
-        if isinstance(error, ForbiddenError):
-            return problem(403, str(error))
-        if isinstance(error, NotFoundError):
-            return problem(404, str(error))
+        for kind, status in ((ForbiddenError, 403), (NotFoundError, 404), (ConflictError, 409)):
+            if isinstance(error, kind):
+                return problem(status, str(error))
+        if isinstance(error, InvalidError):  # the apiserver's validation: names the field
+            return problem(400, str(error))
         return problem(503, f"the cluster did not answer: {error}")
 
     @app.exception_handler(Exception)
@@ -75,12 +83,13 @@ def _handle_errors(app: FastAPI) -> None:
         return problem(500, f"the service failed: {type(error).__name__}")
 
 
-def create_app(services: Services) -> FastAPI:
-    """The API application over ``services``."""
+def create_app(services: Services | None = None) -> FastAPI:
+    """The API application over ``services`` (None: for its OpenAPI document only)."""
     app = FastAPI(title="ADX Module Service", version=_version())
     app.state.services = services
     _handle_errors(app)
     app.include_router(marketplace.router)
+    app.include_router(modules.router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -91,12 +100,12 @@ def create_app(services: Services) -> FastAPI:
         }
 
     @app.post("/api/v1/marketplace/webhooks/{provider}")
-    async def webhook(provider: str, request: Request) -> JSONResponse:
+    async def webhook(provider: str, request: Request, using: Using) -> JSONResponse:
         """A payment provider's event; believed only if its signature verifies."""
         body = await request.body()
         if len(body) > MAX_WEBHOOK_BYTES:
             return problem(413, f"a webhook is at most {MAX_WEBHOOK_BYTES} bytes")
-        result = await services.purchases.webhook(
+        result = await using.purchases.webhook(
             provider, body, {k.lower(): v for k, v in request.headers.items()}
         )
         return JSONResponse({"result": result})
@@ -109,3 +118,12 @@ def _version() -> str:
         return metadata.version("adx-modules")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0+unknown"
+
+
+def openapi_document() -> str:
+    """The API's OpenAPI document as committed in docs/openapi.json."""
+    return json.dumps(create_app().openapi(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":  # python -m adx_modules.web.app > docs/openapi.json
+    print(openapi_document(), end="")

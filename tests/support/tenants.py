@@ -1,0 +1,85 @@
+"""Tenants of the HTTP API's tests: a namespace, a ServiceAccount that may act there, its
+token; and how a refusal must look (problem+json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from support.kube import Kubectl
+
+GROUP = "modules.adxcore.com"
+
+
+def tenant_role(namespace: str) -> list[dict[str, Any]]:
+    """What a tenant's buyer may do in its namespace: see its installations, buy, review."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "buyer", "namespace": namespace},
+            "rules": [
+                {
+                    "apiGroups": [GROUP],
+                    "resources": ["moduleinstallations"],
+                    "verbs": ["get", "list", "watch", "create"],
+                },
+                {
+                    "apiGroups": [GROUP],
+                    "resources": ["purchases", "reviews"],
+                    "verbs": ["get", "create", "update", "delete"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "buyer", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "buyer"},
+            "subjects": [{"kind": "ServiceAccount", "name": "buyer", "namespace": namespace}],
+        },
+    ]
+
+
+def catalog_reader(namespace: str, name: str) -> list[dict[str, Any]]:
+    """Reading the catalog: listings and modules, cluster-wide."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "adx-test-catalog-reader",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "buyer", "namespace": namespace}],
+        }
+    ]
+
+
+class Tenant:
+    """A tenant namespace with a ServiceAccount ``buyer`` that may buy there, and its token."""
+
+    def __init__(self, kubectl: Kubectl, namespace: str, reads_catalog: bool = True) -> None:
+        self.namespace = namespace
+        here = Kubectl(kubectl.kubeconfig, namespace)
+        here("create", "serviceaccount", "buyer")
+        here.apply(*tenant_role(namespace))
+        if reads_catalog:
+            here.apply(*catalog_reader(namespace, f"catalog-{namespace}"))
+        self.user = f"system:serviceaccount:{namespace}:buyer"
+        self.token = here("create", "token", "buyer").stdout.strip()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def problem_of(answer: httpx.Response, status: int) -> str:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body = answer.json()
+    assert body["status"] == status
+    return str(body["detail"])
