@@ -52,7 +52,7 @@ def test_install_through_the_api_and_kubectl_alike(
     assert answer["operation_id"] == f"{namespace}:{module_id}:1"
     assert answer["estimated_duration_seconds"] > 0
     # it is a ModuleInstallation, made as the caller
-    made = kubectl.json("get", "mi", module_id)
+    made = kubectl.json("get", "mi", module_id, "--show-managed-fields")
     assert made["spec"]["configuration"] == {"a": 1}
     managers = {entry["manager"] for entry in made["metadata"]["managedFields"]}
     assert "adx-module-api" in managers
