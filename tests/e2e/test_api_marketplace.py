@@ -8,6 +8,8 @@ users run them.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -164,3 +166,27 @@ def test_tenants_are_namespaces_and_rbac_decides(
         http.get(f"{api_url}/tenants/{other_namespace}/recommendations", headers=alice.headers),
         403,
     )
+
+
+@pytest.mark.usefixtures("catalog_role")
+async def test_a_caller_past_its_rate_waits_and_a_huge_body_is_refused_unread(
+    kubectl: Kubectl, namespace: str, api_url: str
+) -> None:
+    carol = Tenant(kubectl, namespace)
+    async with httpx.AsyncClient(timeout=60) as http:
+        huge = await http.post(
+            f"{api_url}/marketplace/search",
+            content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+            headers={**carol.headers, "Content-Type": "application/json"},
+        )
+        assert "at most 1048576 bytes" in problem_of(huge, 413)
+        # a hundred at once: the burst (twice the rate, 40) passes, the rest wait
+        answers = await asyncio.gather(
+            *(http.get(f"{api_url}/marketplace/sync", headers=carol.headers) for _ in range(100))
+        )
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) == {200, 429}, statuses
+    assert 40 <= statuses.count(200) < 100
+    refused = next(answer for answer in answers if answer.status_code == 429)
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "sends more requests than allowed" in problem_of(refused, 429)

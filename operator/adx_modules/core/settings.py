@@ -42,6 +42,18 @@ class ServerSettings(_Section):
 
     host: str = Field("0.0.0.0", min_length=1, description="Address the HTTP API listens on.")  # noqa: S104
     port: int = Field(8086, ge=1, le=65535, description="Port of the HTTP API.")
+    max_connections: int = Field(
+        1000, ge=1, description="Connections the HTTP API serves at once; past it, 503."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body the HTTP API reads (413 past it)."
+    )
+    requests_per_second: float = Field(
+        20.0,
+        gt=0,
+        description="Each caller's sustained rate on the HTTP API (twice as many in a burst); "
+        "past it, 429 with Retry-After.",
+    )
     health_port: int = Field(8080, ge=1, le=65535, description="Port of the operator's probes.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of the Prometheus metrics.")
 

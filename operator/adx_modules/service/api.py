@@ -23,6 +23,7 @@ from adx_modules.marketplace.reviews import Reviews
 from adx_modules.marketplace.search import MarketplaceSearch
 from adx_modules.web.app import create_app
 from adx_modules.web.auth import Authority
+from adx_modules.web.limits import TokenBuckets
 from adx_modules.web.services import Services
 
 
@@ -52,14 +53,19 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             reviews=Reviews(store, kube),
             recommendations=Recommendations(store),
             store=store,
+            rates=TokenBuckets(
+                rate=settings.server.requests_per_second,
+                burst=2 * settings.server.requests_per_second,
+            ),
         )
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(services),
+                create_app(services, max_body_bytes=settings.server.max_body_bytes),
                 host=settings.server.host,
                 port=settings.server.port,
                 log_level="info",
                 lifespan="off",
+                limit_concurrency=settings.server.max_connections,
             )
         )
         serving = asyncio.create_task(server.serve())

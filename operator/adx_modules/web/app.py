@@ -30,6 +30,7 @@ from adx_modules.marketplace.reviews import ReviewError
 from adx_modules.marketplace.search import InvalidCursorError
 from adx_modules.web import marketplace, modules
 from adx_modules.web.auth import AuthError
+from adx_modules.web.limits import BodyLimit, RateLimitedError
 from adx_modules.web.problems import BadRequestError, problem
 from adx_modules.web.services import Services, Using
 
@@ -67,6 +68,10 @@ def _handle_errors(app: FastAPI) -> None:
         code: int = getattr(error, "code", 400)
         return problem(code, str(getattr(error, "message", error)))
 
+    @app.exception_handler(RateLimitedError)
+    async def too_many(_: Request, error: RateLimitedError) -> JSONResponse:
+        return problem(429, str(error), retry_after=error.retry_after)
+
     @app.exception_handler(ClientError)
     async def kubernetes(_: Request, error: Exception) -> JSONResponse:
         for kind, status in ((ForbiddenError, 403), (NotFoundError, 404), (ConflictError, 409)):
@@ -83,10 +88,11 @@ def _handle_errors(app: FastAPI) -> None:
         return problem(500, f"the service failed: {type(error).__name__}")
 
 
-def create_app(services: Services | None = None) -> FastAPI:
+def create_app(services: Services | None = None, *, max_body_bytes: int = 1024 * 1024) -> FastAPI:
     """The API application over ``services`` (None: for its OpenAPI document only)."""
     app = FastAPI(title="ADX Module Service", version=_version())
     app.state.services = services
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
     _handle_errors(app)
     app.include_router(marketplace.router)
     app.include_router(modules.router)

@@ -32,8 +32,10 @@ class BadRequestError(ValueError):
     """The request is wrong; the message names the field (400)."""
 
 
-def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
-    """A problem document with ``status`` and ``detail``."""
+def problem(
+    status: int, detail: str, *, retry_after: int | None = None, **extra: Any
+) -> JSONResponse:
+    """A problem document with ``status`` and ``detail`` (and ``Retry-After``: seconds)."""
     body = {
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
@@ -41,5 +43,6 @@ def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
         "detail": detail,
         **extra,
     }
-    headers = {"Retry-After": "5"} if status == 503 else None
+    wait = retry_after if retry_after is not None else 5 if status == 503 else None
+    headers = {"Retry-After": str(wait)} if wait is not None else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)

@@ -19,6 +19,7 @@ from adx_modules.marketplace.recommendations import Recommendations
 from adx_modules.marketplace.reviews import Reviews
 from adx_modules.marketplace.search import MarketplaceSearch
 from adx_modules.web.auth import Authority, Caller
+from adx_modules.web.limits import RateLimitedError, TokenBuckets
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Services:
     reviews: Reviews
     recommendations: Recommendations
     store: Store
+    rates: TokenBuckets
 
 
 def services(request: Request) -> Services:
@@ -40,8 +42,13 @@ def services(request: Request) -> Services:
 
 
 async def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
-    """The authenticated caller (401 otherwise)."""
-    return await services(request).authority.authenticate(authorization)
+    """The authenticated caller (401 otherwise), within its rate (429 otherwise)."""
+    using = services(request)
+    found = await using.authority.authenticate(authorization)
+    wait = using.rates.take(found.user)
+    if wait > 0:
+        raise RateLimitedError(found.user, wait)
+    return found
 
 
 Using = Annotated[Services, Depends(services)]
