@@ -24,6 +24,7 @@ import yaml
 from adx_modules.authoring.package import build
 from adx_modules.authoring.publish import publish
 from adx_modules.devstack.images import push_image
+from adx_modules.devstack.process import free_port
 from adx_modules.devstack.stack import runner_environment, wasm_host_environment
 from adx_modules.devstack.toolchain import cache_dir, python_tool
 from adx_modules.service.cli import author_main
@@ -38,6 +39,7 @@ from support.objects import (
 )
 from support.operator import ServiceProcess
 from support.stack import StackInfo
+from support.tenants import Tenant
 
 ROOT = Path(__file__).parents[2]
 CHART = ROOT / "helm" / "adx-module-operator"
@@ -205,7 +207,7 @@ def test_helm_install_runs_the_operator_and_the_worker_on_kwok_nodes(
 ) -> None:
     pods = kubectl.json("get", "pods", "-l", f"app.kubernetes.io/instance={release}")["items"]
     components = sorted(p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods)
-    assert components == ["operator", "wasm-host", "worker"]
+    assert components == ["api", "operator", "wasm-host", "worker"]
     for pod in pods:
         assert pod["status"]["phase"] == "Running"
         assert pod["spec"]["nodeName"].startswith("kwok-node-")
@@ -218,10 +220,11 @@ def test_helm_install_runs_the_operator_and_the_worker_on_kwok_nodes(
     assert len(base64.b64decode(token)) == 32
     for pod in pods:
         env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+        component = pod["metadata"]["labels"]["app.kubernetes.io/component"]
         reads_token = "ADX_WASM_ADMIN_TOKEN" in env
-        assert reads_token == (
-            pod["metadata"]["labels"]["app.kubernetes.io/component"] != "operator"
-        )
+        assert reads_token == (component not in ("operator", "api"))
+        # the marketplace's settings (and, when set, its secrets): workers and the API only
+        assert ("ADX_MARKETPLACE_REVOCATION_POLICY" in env) == (component in ("worker", "api"))
         if reads_token:
             ref = env["ADX_WASM_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]
             assert ref == {"name": secret, "key": "token"}
@@ -582,3 +585,59 @@ def test_kubectl_apply_k_installs_the_base_with_its_dev_overlay(stack: StackInfo
             "app.kubernetes.io/instance=adx-module-operator",
             check=False,
         )
+
+
+def test_the_api_under_the_charts_identity_reviews_tokens_asks_rbac_and_acts_as_the_caller(
+    stack: StackInfo, kubectl: Kubectl, release: str, tmp_path: Path, unique: str
+) -> None:
+    identity = _token_kubeconfig(
+        stack, kubectl, f"{release}-adx-module-operator-api", tmp_path / "api.kubeconfig"
+    )
+    port = free_port(None)
+    api = ServiceProcess(
+        "api",
+        {
+            **stack.env,
+            "KUBECONFIG": str(identity),
+            "ADX_SERVER_HOST": "127.0.0.1",
+            "ADX_SERVER_PORT": str(port),
+            "ADX_DATABASE_SCHEMA_NAME": f"api_{unique}",
+        },
+        tmp_path / "api.log",
+        ready_url=f"http://127.0.0.1:{port}/health",
+    )
+    admin = Kubectl(stack.kubeconfig)
+    tenant, other = f"t-api-{unique}", f"t-other-{unique}"
+    for name in (tenant, other):
+        admin("create", "namespace", name)
+    try:
+        caller = Tenant(admin, tenant, reads_catalog=False)
+        api.start()
+        base = f"http://127.0.0.1:{port}/api/v1"
+        admin.apply(
+            {
+                **installation_doc("seen", "anything"),
+                "metadata": {"name": "seen", "namespace": tenant},
+            }
+        )
+        mine = httpx.get(f"{base}/tenants/{tenant}/modules", headers=caller.headers, timeout=30)
+        assert mine.status_code == 200, mine.text
+        assert [m["name"] for m in mine.json()["modules"]] == ["seen"]
+        theirs = httpx.get(f"{base}/tenants/{other}/modules", headers=caller.headers, timeout=30)
+        assert theirs.status_code == 403, theirs.text
+        # the API's own requests (reviews, impersonated reads) were all allowed
+        refused = [line for line in api.log().splitlines() if "is forbidden" in line]
+        assert not refused, "\n".join(refused[:5])
+    finally:
+        api.stop()
+        for name in (tenant, other):
+            admin("delete", "namespace", name, "--wait=false", check=False)
+    as_api = Kubectl(identity, tenant)
+    for verb, resource in (
+        ("get", "secrets"),
+        ("create", "moduleinstallations"),
+        ("list", "moduleinstallations"),
+        ("delete", "modules"),
+    ):
+        answer = as_api("auth", "can-i", verb, resource, "--all-namespaces", check=False)
+        assert answer.stdout.strip() == "no", f"the API may {verb} {resource} on its own"

@@ -35,18 +35,22 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.database.existingSecret | default (printf "%s-database" (include "adx.fullname" .)) -}}
 {{- end -}}
 
-{{/* The process roles the chart runs, one Deployment each: the WASM host when wasmHost.enabled. */}}
+{{/* The process roles the chart runs, one Deployment each: the API when api.enabled, the WASM
+     host when wasmHost.enabled. */}}
 {{- define "adx.components" -}}
 {{- $components := list "operator" "worker" -}}
+{{- if .Values.api.enabled -}}
+{{- $components = append $components "api" -}}
+{{- end -}}
 {{- if .Values.wasmHost.enabled -}}
 {{- $components = append $components "wasm-host" -}}
 {{- end -}}
 {{- toJson $components -}}
 {{- end -}}
 
-{{/* A role's values: .Values.operator, .Values.worker or .Values.wasmHost. */}}
+{{/* A role's values: .Values.operator, .Values.worker, .Values.api or .Values.wasmHost. */}}
 {{- define "adx.role" -}}
-{{- toJson (get (dict "operator" .root.Values.operator "worker" .root.Values.worker "wasm-host" .root.Values.wasmHost) .component) -}}
+{{- toJson (get (dict "operator" .root.Values.operator "worker" .root.Values.worker "api" .root.Values.api "wasm-host" .root.Values.wasmHost) .component) -}}
 {{- end -}}
 
 {{- define "adx.wasmHost" -}}
@@ -118,8 +122,9 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.health.port | quote }}
 {{- end -}}
 
-{{/* The marketplace's settings: the workers' only (payments and the sync run there; the
-     runners, which run module code, never see the Stripe key or the remote's token). */}}
+{{/* The marketplace's settings: the workers' and the API's only (payments, webhooks and the
+     sync run there; the runners, which run module code, never see the Stripe key or the
+     remote's token). */}}
 {{- define "adx.marketplaceEnv" -}}
 - name: ADX_MARKETPLACE_REVOCATION_POLICY
   value: {{ .Values.marketplace.revocationPolicy | quote }}

@@ -182,6 +182,9 @@ class CatalogProjection:
         self._kube = kube
         self._store = store
         self._analytics = analytics
+        # the three kinds' followers write one at a time: a refresh of every listing beside a
+        # refresh of one takes the same rows in other orders (PostgreSQL found deadlocks)
+        self._writing = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Project until ``stop`` is set, while holding the projector's lock."""
@@ -220,6 +223,10 @@ class CatalogProjection:
 
     async def replace(self, kind: KindInfo, items: list[dict[str, Any]]) -> None:
         """Every row of ``kind`` from a list: upserted, the rows of what is gone deleted."""
+        async with self._writing:
+            await self._replace(kind, items)
+
+    async def _replace(self, kind: KindInfo, items: list[dict[str, Any]]) -> None:
         projected = KINDS[kind.kind]
         async with self._store.pool.acquire() as connection, connection.transaction():
             await connection.executemany(projected.upsert, [projected.row(b) for b in items])
@@ -233,6 +240,10 @@ class CatalogProjection:
     async def apply(self, kind: KindInfo, event: str, body: Mapping[str, Any]) -> None:
         """One watch event: the object's row written or deleted, its module's listings
         refreshed."""
+        async with self._writing:
+            await self._apply(kind, event, body)
+
+    async def _apply(self, kind: KindInfo, event: str, body: Mapping[str, Any]) -> None:
         projected = KINDS[kind.kind]
         if event == "DELETED":
             await self._store.pool.execute(
@@ -280,7 +291,7 @@ class CatalogProjection:
         for row in versions:
             by_module.setdefault(row[0], []).append((row[1], row[2], row[3]))
         updates = []
-        for module_id in module_ids:
+        for module_id in sorted(set(module_ids)):  # one order of row locks, always
             latest = latest_available(by_module.get(module_id, []))
             updates.append((module_id, *(latest or (None, None))))
         await pool.executemany(REFRESH, updates)
