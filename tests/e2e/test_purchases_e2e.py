@@ -27,7 +27,6 @@ from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.settings import load_settings
 from adx_modules.marketplace.entitlements import Entitlements, PurchaseRecord
-from adx_modules.marketplace.payments import providers
 from adx_modules.marketplace.purchases import PaymentMethod, PurchaseError, Purchases
 from support.kube import Kubectl
 from support.objects import (
@@ -58,14 +57,7 @@ async def marketplace(env: dict[str, str]) -> AsyncIterator[tuple[Purchases, Ent
     ):
         entitlements = Entitlements(store)
         yield (
-            Purchases(
-                client,
-                entitlements,
-                kube,
-                providers=providers(settings.marketplace),
-                settings=settings.marketplace,
-                task_queue=settings.temporal.task_queue,
-            ),
+            Purchases.from_settings(client, store, kube, settings),
             entitlements,
         )
 

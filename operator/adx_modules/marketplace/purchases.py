@@ -21,7 +21,8 @@ from temporalio.service import RPCError
 from adx_modules.api.listing import LISTING
 from adx_modules.clients.errors import NotFoundError
 from adx_modules.clients.kube import KubeClient
-from adx_modules.core.settings import MarketplaceSettings
+from adx_modules.clients.postgres import Store
+from adx_modules.core.settings import MarketplaceSettings, Settings
 from adx_modules.marketplace.contract import (
     PaymentSignal,
     Provider,
@@ -33,7 +34,7 @@ from adx_modules.marketplace.contract import (
     refund_workflow_id,
 )
 from adx_modules.marketplace.entitlements import Entitlements, PurchaseRecord
-from adx_modules.marketplace.payments import PaymentProvider, provider
+from adx_modules.marketplace.payments import PaymentProvider, provider, providers
 from adx_modules.marketplace.payments.provider import PaymentError
 
 Key = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
@@ -93,6 +94,20 @@ class Purchases:
         self._providers = providers
         self._settings = settings
         self._task_queue = task_queue
+
+    @classmethod
+    def from_settings(
+        cls, client: Client, store: Store, kube: KubeClient, settings: Settings
+    ) -> Purchases:
+        """As every process builds it: the providers and timeouts of ``settings``."""
+        return cls(
+            client,
+            Entitlements(store),
+            kube,
+            providers=providers(settings.marketplace),
+            settings=settings.marketplace,
+            task_queue=settings.temporal.task_queue,
+        )
 
     async def _listing(self, name: str) -> dict[str, Any]:
         try:

@@ -15,8 +15,6 @@ from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.settings import Settings
-from adx_modules.marketplace.entitlements import Entitlements
-from adx_modules.marketplace.payments import providers
 from adx_modules.marketplace.purchases import Purchases
 from adx_modules.marketplace.recommendations import Recommendations
 from adx_modules.marketplace.reviews import Reviews
@@ -41,14 +39,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         services = Services(
             kube=kube,
             authority=Authority(kube),
-            purchases=Purchases(
-                client,
-                Entitlements(store),
-                kube,
-                providers=providers(settings.marketplace),
-                settings=settings.marketplace,
-                task_queue=settings.temporal.task_queue,
-            ),
+            purchases=Purchases.from_settings(client, store, kube, settings),
             search=MarketplaceSearch(store),
             reviews=Reviews(store, kube),
             recommendations=Recommendations(store),

@@ -61,8 +61,6 @@ async def _purchases(settings: Settings) -> AsyncIterator[Purchases]:
     from adx_modules.clients import temporal  # noqa: PLC0415
     from adx_modules.clients.kube import KubeClient  # noqa: PLC0415
     from adx_modules.clients.postgres import Store  # noqa: PLC0415
-    from adx_modules.marketplace.entitlements import Entitlements  # noqa: PLC0415
-    from adx_modules.marketplace.payments import providers  # noqa: PLC0415
     from adx_modules.marketplace.purchases import Purchases  # noqa: PLC0415
 
     client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
@@ -70,14 +68,7 @@ async def _purchases(settings: Settings) -> AsyncIterator[Purchases]:
         await KubeClient.connect() as kube,
         await Store.connect(settings.database.url, schema=settings.database.schema_name) as store,
     ):
-        yield Purchases(
-            client,
-            Entitlements(store),
-            kube,
-            providers=providers(settings.marketplace),
-            settings=settings.marketplace,
-            task_queue=settings.temporal.task_queue,
-        )
+        yield Purchases.from_settings(client, store, kube, settings)
 
 
 async def _act(settings: Settings, args: argparse.Namespace) -> object:
