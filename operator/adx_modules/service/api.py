@@ -13,7 +13,7 @@ import uvicorn
 
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
-from adx_modules.clients.postgres import Store
+from adx_modules.core.database import open_store
 from adx_modules.core.settings import Settings
 from adx_modules.marketplace.purchases import Purchases
 from adx_modules.marketplace.recommendations import Recommendations
@@ -30,11 +30,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
     async with (
         await KubeClient.connect() as kube,
-        await Store.connect(
-            settings.database.url,
-            schema=settings.database.schema_name,
-            pool_size=settings.database.pool_size,
-        ) as store,
+        await open_store(settings.database) as store,
     ):
         services = Services(
             kube=kube,

@@ -16,7 +16,7 @@ from adx_modules.api.module import MODULE
 from adx_modules.catalog.scanning.findings import by_severity
 from adx_modules.clients.errors import ClientError, NotFoundError
 from adx_modules.clients.kube import KubeClient
-from adx_modules.clients.postgres import Store
+from adx_modules.core.database import open_store
 from adx_modules.core.settings import Settings
 
 NOT_FOUND = 2
@@ -54,8 +54,7 @@ async def show(settings: Settings, name: str, out: TextIO = sys.stdout) -> int:
     if not digest:
         print(f"findings: Module {name} has no scan yet ({status.get('phase')})", file=sys.stderr)
         return NOT_FOUND
-    database = settings.database
-    async with await Store.connect(database.url, schema=database.schema_name) as store:
+    async with await open_store(settings.database) as store:
         record = await store.latest_scan(digest, status.get("databaseVersion"))
     if record is None:
         print(f"findings: no verdict on {digest} is kept in this database", file=sys.stderr)

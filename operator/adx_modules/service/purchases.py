@@ -60,13 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def _purchases(settings: Settings) -> AsyncIterator[Purchases]:
     from adx_modules.clients import temporal  # noqa: PLC0415
     from adx_modules.clients.kube import KubeClient  # noqa: PLC0415
-    from adx_modules.clients.postgres import Store  # noqa: PLC0415
+    from adx_modules.core.database import open_store  # noqa: PLC0415
     from adx_modules.marketplace.purchases import Purchases  # noqa: PLC0415
 
     client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
     async with (
         await KubeClient.connect() as kube,
-        await Store.connect(settings.database.url, schema=settings.database.schema_name) as store,
+        await open_store(settings.database) as store,
     ):
         yield Purchases.from_settings(client, store, kube, settings)
 

@@ -29,6 +29,7 @@ from adx_modules.catalog.scanning.workflow import ScanModuleWorkflow
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
+from adx_modules.core.database import open_store
 from adx_modules.core.failures import FailureBoundary
 from adx_modules.core.metrics import ActivityMetrics
 from adx_modules.core.settings import Settings
@@ -146,11 +147,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
     async with (
         await KubeClient.connect() as kube,
-        await Store.connect(
-            settings.database.url,
-            schema=settings.database.schema_name,
-            pool_size=settings.database.pool_size,
-        ) as store,
+        await open_store(settings.database) as store,
     ):
         applied = await store.migrate()
         if applied:

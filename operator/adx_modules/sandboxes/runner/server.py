@@ -22,7 +22,7 @@ from aiohttp import web
 
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
-from adx_modules.clients.postgres import Store
+from adx_modules.core.database import open_store
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
 from adx_modules.sandboxes.admin_http import (
@@ -126,11 +126,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         )
     async with (
         await KubeClient.connect() as kube,
-        await Store.connect(
-            settings.database.url,
-            schema=settings.database.schema_name,
-            pool_size=settings.database.pool_size,
-        ) as store,
+        await open_store(settings.database) as store,
     ):
         await store.migrate()
         host = RunnerHost(
