@@ -62,6 +62,11 @@ async def marketplace(env: dict[str, str]) -> AsyncIterator[tuple[Purchases, Ent
         )
 
 
+def card(env: dict[str, str], number: str) -> PaymentMethod:
+    """The service's card payment method, as a front end sends it: ``{"CreditCard": {"token"}}``."""
+    return PaymentMethod.model_validate({"CreditCard": {"token": card_token(env, number)}})
+
+
 def card_token(env: dict[str, str], number: str) -> str:
     """What Stripe.js hands a front end: a card token, made at the emulator."""
     client = stripe.StripeClient(
@@ -123,9 +128,7 @@ async def test_a_card_purchase_lets_the_waiting_install_go_on_and_a_refund_suspe
         kubectl.apply(installation_doc("bought", paid_module))
         await awaiting_purchase(kubectl, "bought", paid_module)
 
-        method = PaymentMethod.model_validate(
-            {"CreditCard": {"token": card_token(service_env, GOOD_CARD)}}
-        )
+        method = card(service_env, GOOD_CARD)
         started = await purchases.purchase(
             tenant=namespace,
             user="alice",
@@ -203,9 +206,7 @@ async def test_a_card_that_needs_authentication_is_granted_by_stripes_signed_web
             tenant=namespace,
             user="erin",
             listing=paid_module,
-            payment_method=PaymentMethod.model_validate(
-                {"CreditCard": {"token": card_token(service_env, THREE_D_SECURE_CARD)}}
-            ),
+            payment_method=card(service_env, THREE_D_SECURE_CARD),
             idempotency_key="3ds",
         )
         for _ in range(100):
@@ -249,9 +250,7 @@ async def test_a_declined_card_grants_nothing_and_an_invoice_waits_for_its_appro
             tenant=namespace,
             user="bob",
             listing=paid_module,
-            payment_method=PaymentMethod.model_validate(
-                {"CreditCard": {"token": card_token(service_env, DECLINED_CARD)}}
-            ),
+            payment_method=card(service_env, DECLINED_CARD),
             idempotency_key="declined",
         )
         failed = await settled(entitlements, declined.id, "failed")
