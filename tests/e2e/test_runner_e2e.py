@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import psutil
 import pytest
@@ -22,6 +21,7 @@ from adx_modules.authoring.publish import publish
 from adx_modules.authoring.scaffold import manifest_for
 from adx_modules.service.cli import author_main
 from support import guests
+from support.database import query
 from support.kube import Kubectl
 from support.objects import API_VERSION, condition, installation_doc, wait_condition, wait_phase
 from support.sdk_guests import probe
@@ -50,19 +50,6 @@ def publish_python(
     kubectl.apply({**published.module, "apiVersion": API_VERSION})
     kubectl("wait", f"module/{name}", "--for=condition=Ready", "--timeout=60s")
     return published.module
-
-
-async def query(env: dict[str, str], sql: str, *args: Any) -> list[dict[str, Any]]:
-    connection = await asyncpg.connect(
-        env["ADX_DATABASE_URL"], server_settings={"search_path": env["ADX_DATABASE_SCHEMA_NAME"]}
-    )
-    try:
-        await connection.set_type_codec(
-            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
-        return [dict(row) for row in await connection.fetch(sql, *args)]
-    finally:
-        await connection.close()
 
 
 async def finished_run(client: httpx.AsyncClient, endpoint: str, run_id: str) -> dict[str, Any]:

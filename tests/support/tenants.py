@@ -13,7 +13,8 @@ GROUP = "modules.adxcore.com"
 
 
 def tenant_role(namespace: str) -> list[dict[str, Any]]:
-    """What a tenant's buyer may do in its namespace: see its installations, buy, review."""
+    """What a tenant's buyer may do in its namespace: install, update and uninstall modules,
+    buy, review."""
     return [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -23,7 +24,7 @@ def tenant_role(namespace: str) -> list[dict[str, Any]]:
                 {
                     "apiGroups": [GROUP],
                     "resources": ["moduleinstallations"],
-                    "verbs": ["get", "list", "watch", "create"],
+                    "verbs": ["get", "list", "watch", "create", "patch", "delete"],
                 },
                 {
                     "apiGroups": [GROUP],

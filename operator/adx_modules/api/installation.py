@@ -47,6 +47,10 @@ class UpdatePolicy(ApiModel):
     """Roll back to the previous revision when the update does not become healthy."""
     health_timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
     """How long the new revision has to become healthy."""
+    backup_data: bool = False
+    """Before rolling out, back up the running revision's configuration, revision history and
+    the module's own data (its storage, settings and database tables) in PostgreSQL (table
+    backups), as an uninstall with backupData does (the API's ``backup_current``)."""
 
 
 class UninstallPolicy(ApiModel):
@@ -55,6 +59,10 @@ class UninstallPolicy(ApiModel):
     backup_data: bool = False
     """Keep the installation's configuration, revision history and the module's own data (its
     storage and settings) in PostgreSQL (table backups) after it is removed."""
+    cleanup_data: bool = True
+    """Remove the module's own data (its storage, settings and database tables), after the
+    backup when backupData is set. False keeps that data for the next installation of the same
+    name in this namespace, which takes it over (a reinstall finds what the module stored)."""
     cascade: bool = False
     """Also uninstall the installations that require this one. Without it, deleting an
     installation others require waits (Stalled, reason RequiredByOthers) until they are gone.

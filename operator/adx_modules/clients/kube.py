@@ -32,6 +32,7 @@ from adx_modules.clients.errors import (
 from adx_modules.clients.kubeconfig import Connection, connection
 
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 FIELD_MANAGER = "adx-module-operator"
 
@@ -319,6 +320,24 @@ class KubeClient:
         path = custom_path(kind, metadata.get("namespace"), metadata["name"])
         query = {"fieldManager": manager, "force": "true"}
         return await self._rest("PATCH", path, query=query, body=manifest, content_type=APPLY_PATCH)
+
+    async def patch_custom(
+        self,
+        kind: KindInfo,
+        name: str,
+        namespace: str | None,
+        operations: list[dict[str, Any]],
+        *,
+        manager: str = FIELD_MANAGER,
+    ) -> dict[str, Any]:
+        """A JSON patch (RFC 6902) of one of the service's custom objects as ``manager``. An
+        operation replacing ``/metadata/resourceVersion`` with the version read makes it
+        conditional: ConflictError if the object changed meanwhile."""
+        return await self._rest(
+            "PATCH", custom_path(kind, namespace, name), body=operations,
+            query={"fieldManager": manager}, content_type=JSON_PATCH,
+            what=f"patch {kind.kind} {name}",
+        )  # fmt: skip
 
     async def delete_custom(
         self, kind: KindInfo, name: str, namespace: str | None = None, *, uid: str | None = None

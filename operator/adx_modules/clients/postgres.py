@@ -274,7 +274,9 @@ class Store:
 
     async def _module_tables(self, uid: str) -> dict[str, Any]:
         """The rows of the installation's own tables (its schema), up to 10,000 per table."""
-        schema = module_schema(uid)
+        schema = await self._pool.fetchval(
+            "SELECT role FROM module_databases WHERE installation_uid = $1::uuid", uid
+        ) or module_schema(uid)  # a database taken over from a kept one keeps its name
         names = await self._pool.fetch(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 "
             "AND table_type = 'BASE TABLE' ORDER BY table_name",

@@ -34,6 +34,10 @@ class LifecycleRequest(Payload):
     """Who asked: the field manager that last changed the spec."""
     previous_workflow_id: str | None = None
     """The workflow of an earlier generation, which this one supersedes."""
+    recent_workflow_ids: list[str] = []
+    """Workflows of the latest generations, newest first, which may run without having
+    reported themselves in status.workflow yet (an edit just before the delete): the uninstall
+    cancels them first, then the previous."""
     dependencies: list[str] = []
     """Installations this one was resolved against (status.resolvedDependencies): the uninstall
     removes those installed as dependencies that nothing else requires any more."""

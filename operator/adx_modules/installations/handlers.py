@@ -46,6 +46,7 @@ from adx_modules.installations.workflows.update import UpdateModuleWorkflow
 
 UNINSTALL_WAIT = 20.0  # seconds a delete handler waits before Kopf re-checks
 RETRY_DELAY = 10  # seconds before Kopf retries a handler that could not reach Temporal
+RECENT_GENERATIONS = 3  # generations before the delete whose workflows an uninstall looks for
 
 
 def reference(body: Mapping[str, Any]) -> InstallationRef:
@@ -313,11 +314,22 @@ async def installation_deleted(*, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
     except UnavailableError as error:
         raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from None
     current = current_status(plain)
+    previous = current.workflow.id if current.workflow else None
+    # an edit just before the delete (the API's uninstall options, say) may have started a
+    # generation's workflow that neither status.workflow nor the body's observedGeneration
+    # shows yet: the generations since the last observed one, newest first (one lookup each)
+    observed = int((plain.get("status") or {}).get("observedGeneration") or 0)
+    oldest = max(observed, ref.generation - RECENT_GENERATIONS, 1)
+    recent = [
+        workflow_id(ref.model_copy(update={"generation": generation}))
+        for generation in range(ref.generation - 1, oldest - 1, -1)
+    ]
     request = LifecycleRequest(
         ref=ref,
         spec=spec,
         actor=actor(plain),
-        previous_workflow_id=current.workflow.id if current.workflow else None,
+        previous_workflow_id=previous,
+        recent_workflow_ids=[other for other in recent if other != previous],
         isolation=current.isolation,
         dependencies=[d.installation for d in current.resolved_dependencies if d.installation],
     )

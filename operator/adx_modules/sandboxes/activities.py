@@ -75,7 +75,9 @@ class SandboxSteps:
     async def deprovision(self, request: SandboxRequest) -> list[str]:
         removed: list[str] = []
         for backend in self._backends.chosen(request.isolation):
-            removed += await backend.deprovision(request.ref, activity.heartbeat)
+            removed += await backend.deprovision(
+                request.ref, activity.heartbeat, request.keep_data_of
+            )
         return removed
 
     def all(self) -> list[Callable[..., Any]]:

@@ -43,8 +43,12 @@ class SandboxBackend(Protocol):
         """Route traffic to the sandbox, or stop routing it."""
         ...
 
-    async def deprovision(self, ref: InstallationRef, progress: Progress) -> list[str]:
-        """Remove what this installation owns and wait until it is gone; what was removed."""
+    async def deprovision(
+        self, ref: InstallationRef, progress: Progress, keep_data_of: str | None = None
+    ) -> list[str]:
+        """Remove what this installation owns and wait until it is gone; what was removed. The
+        module's data (storage, settings, database) too, unless ``keep_data_of`` (the module's
+        id) keeps it for the next installation of the name (sandboxes/kept.py)."""
         ...
 
     async def describe(self, ref: InstallationRef) -> SandboxDescription:

@@ -73,6 +73,9 @@ class SandboxRequest(Payload):
 
     ref: InstallationRef
     isolation: str | None = None
+    keep_data_of: str | None = None
+    """On deprovision: keep the module's data for the next installation of the name (the
+    module's id; ``spec.uninstall.cleanupData: false``); None removes it."""
 
 
 class SandboxDescription(Payload):

@@ -31,7 +31,7 @@ from adx_modules.marketplace.search import InvalidCursorError
 from adx_modules.web import marketplace, modules
 from adx_modules.web.auth import AuthError
 from adx_modules.web.limits import BodyLimit, RateLimitedError
-from adx_modules.web.problems import BadRequestError, problem
+from adx_modules.web.problems import BadRequestError, ConflictingError, problem
 from adx_modules.web.services import Services, Using
 
 LOG = logging.getLogger("adx_modules.api")
@@ -60,6 +60,10 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(InvalidCursorError)
     async def bad(_: Request, error: Exception) -> JSONResponse:
         return problem(400, str(error))
+
+    @app.exception_handler(ConflictingError)
+    async def conflicting(_: Request, error: Exception) -> JSONResponse:
+        return problem(409, str(error))
 
     @app.exception_handler(AuthError)
     @app.exception_handler(PurchaseError)

@@ -32,6 +32,10 @@ class BadRequestError(ValueError):
     """The request is wrong; the message names the field (400)."""
 
 
+class ConflictingError(ValueError):
+    """The request is right but the object's state refuses it now; the message says why (409)."""
+
+
 def problem(
     status: int, detail: str, *, retry_after: int | None = None, **extra: Any
 ) -> JSONResponse:

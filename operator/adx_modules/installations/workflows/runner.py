@@ -186,16 +186,21 @@ class StepRunner:
         return removed
 
     async def supersede(self) -> None:
-        """Wait until the previous generation's workflow has closed (cancelling it)."""
-        previous = self.request.previous_workflow_id
-        if previous and previous != self.workflow_id:
-            await self.run(
-                Activities.SUPERSEDE,
-                previous,
-                str,
-                limit=timedelta(minutes=5),
-                heartbeat=timedelta(seconds=10),
-            )
+        """Wait until the previous generation's workflow has closed (cancelling it); the recent
+        generations' the request names first (the newest first: cancelled while it waits for
+        an older one, a workflow never goes on to touch the sandbox)."""
+        closing = [self.request.previous_workflow_id]
+        if self.request.recent_workflow_ids and workflow.patched("supersede-recent"):
+            closing[:0] = self.request.recent_workflow_ids
+        for other in closing:
+            if other and other != self.workflow_id:
+                await self.run(
+                    Activities.SUPERSEDE,
+                    other,
+                    str,
+                    limit=timedelta(minutes=5),
+                    heartbeat=timedelta(seconds=10),
+                )
 
     async def wait_for_approval(self, missing: Sequence[str]) -> None:
         """The permission gate: stop here until the object is edited (a newer generation then

@@ -2,9 +2,10 @@
 
 Why it exists: deleting an installation must leave nothing behind and keep what the tenant
 asked to keep: deactivate, back up the module's data if asked, delete what was provisioned and
-wait until it is gone, mark the record uninstalled. It always ends, so the finalizer always
-comes off; if cleanup kept failing it says so (owner references let the garbage collector
-finish the job once the installation is gone).
+wait until it is gone (the module's own data with it, unless ``cleanupData: false`` keeps it for
+the next installation of the name), mark the record uninstalled. It always ends, so the
+finalizer always comes off; if cleanup kept failing it says so (owner references let the
+garbage collector finish the job once the installation is gone).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class UninstallModuleWorkflow:
             message="uninstalling",
         )
         policy = request.spec.uninstall
+        keep_data_of = None if policy is None or policy.cleanup_data else request.spec.module
         audit: list[Audit] = []
         forced = ""
         try:
@@ -62,12 +64,16 @@ class UninstallModuleWorkflow:
             await steps.report(DELETE, message="deleting what was provisioned", audit=audit)
             removed: list[str] = await steps.run(
                 SandboxActivities.DEPROVISION,
-                SandboxRequest(ref=steps.ref, isolation=request.isolation),
+                SandboxRequest(
+                    ref=steps.ref, isolation=request.isolation, keep_data_of=keep_data_of
+                ),
                 list[str],
                 limit=timedelta(minutes=5),
                 heartbeat=timedelta(seconds=15),
             )
             audit = [("delete", "succeeded", ", ".join(removed))]
+            if keep_data_of:
+                audit.append(("keep-data", "succeeded", f"for the next {steps.ref.name}"))
             collected = await steps.collect_dependencies(request.dependencies)
             if collected:
                 audit.append(("collect-dependencies", "succeeded", ", ".join(collected)))
@@ -78,6 +84,8 @@ class UninstallModuleWorkflow:
             f"cleanup failed ({forced}); the garbage collector removes the owned objects once "
             "the installation is gone"
             if forced
+            else "uninstalled; the module's data is kept for its next install"
+            if keep_data_of
             else "uninstalled"
         )
         await steps.report(

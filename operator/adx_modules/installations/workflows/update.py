@@ -26,7 +26,12 @@ with workflow.unsafe.imports_passed_through():
     from adx_modules.api import conditions as c
     from adx_modules.api import reasons as r
     from adx_modules.core.explain import explain
-    from adx_modules.installations.contract import Activities, LifecycleRequest, RevisionInfo
+    from adx_modules.installations.contract import (
+        Activities,
+        BackupRequest,
+        LifecycleRequest,
+        RevisionInfo,
+    )
     from adx_modules.installations.messages import Condition
     from adx_modules.installations.progress import ACTIVATE, DONE, RESOLVE, ROLLOUT, Step
 
@@ -49,6 +54,12 @@ class UpdateModuleWorkflow:
         step, rolling = RESOLVE.name, False
         try:
             kept = f"revision {previous.revision} ({previous.version}) kept for rollback"
+            policy = request.spec.update
+            if policy and policy.backup_data and workflow.patched("backup-before-update"):
+                await steps.quick(
+                    Activities.BACKUP, BackupRequest(ref=steps.ref, workflow_id=steps.workflow_id)
+                )
+                kept += ", its data backed up"
             resolution = await resolve_and_gate(
                 steps,
                 request,

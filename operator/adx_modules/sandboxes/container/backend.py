@@ -141,9 +141,12 @@ class ContainerBackend:
             manager=ACTIVATION_MANAGER,
         )
 
-    async def deprovision(self, ref: InstallationRef, progress: Progress) -> list[str]:
+    async def deprovision(
+        self, ref: InstallationRef, progress: Progress, keep_data_of: str | None = None
+    ) -> list[str]:
         """Delete what this installation owns, in reverse creation order, and wait until it is
-        gone. What is not its own is neither deleted nor waited for."""
+        gone. What is not its own is neither deleted nor waited for. (A container keeps no data
+        in the service's database: ``keep_data_of`` has nothing to keep.)"""
         deleted: list[tuple[str, str]] = []
         for kind, name in reversed(manifests.owned_names(ref)):
             if await owned.delete(self._kube, ref, kind, name):

@@ -25,10 +25,11 @@ from adx_modules.api.module import ModuleSpec
 from adx_modules.catalog.artifacts import ArtifactFetcher
 from adx_modules.catalog.configuration import configuration_hash
 from adx_modules.clients.kube import KubeClient
-from adx_modules.clients.postgres import Store, module_schema
+from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.settings import Settings
+from adx_modules.sandboxes import kept
 from adx_modules.sandboxes.backend import Progress
 from adx_modules.sandboxes.contract import (
     Endpoint,
@@ -108,6 +109,7 @@ class RunnerBackend:
         self._settings = settings
         self._placement = RunnerPlacement(settings.runner, kube)
         self._databases = ModuleDatabases(store, settings.database.url)
+        self._store = store
 
     def _endpoints(self, ref: InstallationRef) -> list[Endpoint]:
         path = f"/v1/tenants/{ref.namespace}/installations/{ref.name}/api"
@@ -149,6 +151,7 @@ class RunnerBackend:
     async def provision(self, request: ProvisionRequest) -> ProvisionResult:
         ref, module = request.ref, request.module
         digest, package = await self._package(module)
+        await kept.take_over(self._store.pool, ref.uid, ref.namespace, ref.name, module.module_id)
         await self._migrate(ref, module, package)
         await self._records.register(
             registration(
@@ -210,11 +213,14 @@ class RunnerBackend:
         if await self._records.set_active(ref.namespace, ref.name, active):
             await self._load(ref)
 
-    async def deprovision(self, ref: InstallationRef, progress: Progress) -> list[str]:
-        """Routes off, the process stopped, then the row, settings and storage gone; the
-        tenant's runner too when nothing else of the tenant runs in it."""
+    async def deprovision(
+        self, ref: InstallationRef, progress: Progress, keep_data_of: str | None = None
+    ) -> list[str]:
+        """Routes off, the process stopped, then the row, settings, storage and database gone
+        (kept instead with ``keep_data_of``); the tenant's runner too when nothing else of the
+        tenant runs in it."""
         removed = []
-        if await self._records.remove(ref.namespace, ref.name):
+        if await self._records.remove(ref.namespace, ref.name, keep_data_of):
             progress("stopping the module's process")
             try:
                 await self._load(ref)  # the runner reads the row is gone, stops it, forgets it
@@ -223,8 +229,8 @@ class RunnerBackend:
                     raise
                 # a tenant runner that cannot be reached is about to be removed, or was
             removed.append(f"ModuleProcess/{ref.name}")
-        if await self._databases.drop(ref.uid):
-            removed.append(f"ModuleDatabase/{module_schema(ref.uid)}")
+        await self._databases.close(ref.uid)
+        removed += [f"ModuleDatabase/{role}" for role in await self._databases.drop_unheld(ref)]
         return removed + await self._placement.release_unused(await self._records.tenants())
 
     async def describe(self, ref: InstallationRef) -> SandboxDescription:

@@ -35,6 +35,7 @@ from adx_modules.api import reasons as r
 from adx_modules.api.module import Migration
 from adx_modules.clients.postgres import Store, module_schema
 from adx_modules.core.errors import StepError
+from adx_modules.core.refs import InstallationRef
 
 MAX_ROWS = 1000
 STATEMENT_TIMEOUT = "5s"
@@ -126,7 +127,7 @@ class ModuleDatabases:
         )
         credentials = await self._credentials(uid)
         assert credentials is not None  # noqa: S101 - inserted above
-        password = credentials[1]
+        role, password = credentials  # a database taken over (kept.py) keeps its role's name
         quoted = _ident(role)
         async with self._store.pool.acquire() as connection:
             exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
@@ -192,11 +193,28 @@ class ModuleDatabases:
             await connection.close()
         return applied_now
 
-    async def drop(self, uid: str) -> bool:
-        """The installation's schema, tables and role gone; False if it had none."""
+    async def drop_unheld(self, ref: InstallationRef) -> list[str]:
+        """Drop the databases of ``ref``'s name that no installation holds (not registered, not
+        kept for the next one: kept.py); the roles dropped. Idempotent, so a repeated uninstall
+        step finishes what a crash interrupted."""
+        unheld = await self._store.pool.fetch(
+            """SELECT installation_uid::text AS uid FROM module_databases d
+               WHERE namespace = $1 AND name = $2
+                 AND NOT EXISTS (SELECT 1 FROM runner_installations i
+                                 WHERE i.uid = d.installation_uid)
+                 AND NOT EXISTS (SELECT 1 FROM kept_module_data k
+                                 WHERE k.uid = d.installation_uid)""",
+            ref.namespace,
+            ref.name,
+        )
+        dropped = [await self.drop(row["uid"]) for row in unheld]
+        return [role for role in dropped if role]
+
+    async def drop(self, uid: str) -> str | None:
+        """The installation's schema, tables and role gone; the role, or None if it had none."""
         credentials = await self._credentials(uid)
         if credentials is None:
-            return False
+            return None
         role = _ident(credentials[0])
         await self.close(uid)
         async with self._store.pool.acquire() as connection:
@@ -214,7 +232,7 @@ class ModuleDatabases:
             await connection.execute(
                 "DELETE FROM module_databases WHERE installation_uid = $1::uuid", uid
             )
-        return True
+        return credentials[0]
 
     # --- the runner's side: sdk.db ------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from adx_modules.clients.postgres import Store
+from adx_modules.sandboxes import kept
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ class RunnerRecords:
                 r.name,
             )
             if previous is not None and previous != r.uid:
-                await self._forget(connection, previous)
+                await connection.execute(
+                    "DELETE FROM event_cursors WHERE installation_uid = $1::uuid", previous
+                )
+                await kept.forget(connection, previous)
             await connection.execute(
                 """INSERT INTO runner_installations (namespace, name, uid, isolation, revision,
                        module_id, version, runtime, digest, permissions, configuration, limits,
@@ -144,16 +148,10 @@ class RunnerRecords:
         )
         return status.endswith(" 1")
 
-    @staticmethod
-    async def _forget(connection: Any, uid: str) -> None:
-        for table in ("module_settings", "module_storage", "event_cursors"):
-            await connection.execute(
-                f"DELETE FROM {table} WHERE installation_uid = $1::uuid",  # noqa: S608 - fixed names
-                uid,
-            )
-
-    async def remove(self, namespace: str, name: str) -> bool:
-        """Forget the installation, its settings and its storage; False if it was not there."""
+    async def remove(self, namespace: str, name: str, keep_data_of: str | None = None) -> bool:
+        """Forget the installation, and its settings and storage unless they are kept for the
+        next installation of its name (``keep_data_of``: the module's id); False if it was not
+        there."""
         async with self._pool.acquire() as connection, connection.transaction():
             uid = await connection.fetchval(
                 "DELETE FROM runner_installations WHERE namespace = $1 AND name = $2 "
@@ -163,7 +161,13 @@ class RunnerRecords:
             )
             if uid is None:
                 return False
-            await self._forget(connection, uid)
+            await connection.execute(
+                "DELETE FROM event_cursors WHERE installation_uid = $1::uuid", uid
+            )
+            if keep_data_of is None:
+                await kept.forget(connection, uid)
+            else:
+                await kept.keep(connection, uid, namespace, name, keep_data_of)
             return True
 
     async def registrations(

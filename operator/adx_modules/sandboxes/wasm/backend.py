@@ -27,7 +27,7 @@ from adx_modules.clients.postgres import Store
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.settings import Settings
-from adx_modules.sandboxes import owned
+from adx_modules.sandboxes import kept, owned
 from adx_modules.sandboxes.admin_http import HostAdmin
 from adx_modules.sandboxes.backend import Progress
 from adx_modules.sandboxes.container import manifests
@@ -79,6 +79,7 @@ class WasmBackend:
 
     def __init__(self, store: Store, kube: KubeClient | None, settings: Settings) -> None:
         self._records = WasmRecords(store)
+        self._store = store
         self._kube = kube  # None: no cluster (the host's own tests): no Service is made
         self._artifacts = ArtifactFetcher(settings.registry, kube)
         self._settings = settings
@@ -135,6 +136,7 @@ class WasmBackend:
             await owned.existing(self._kube, ref, "Service", service)
         digest = await self._binary(module)
         spec = revision_spec(request.spec, module, request.revision, digest)
+        await kept.take_over(self._store.pool, ref.uid, ref.namespace, ref.name, module.module_id)
         try:
             await self._records.register(
                 ref.namespace, ref.name, ref.uid, spec, self._settings.sandbox.max_sandboxes
@@ -200,9 +202,11 @@ class WasmBackend:
             if status not in (200, 422):  # 422: it cannot load, which health has said already
                 raise StepError(r.SERVICE_UNAVAILABLE, f"the WASM host answered {status}: {body}")
 
-    async def deprovision(self, ref: InstallationRef, progress: Progress) -> list[str]:
+    async def deprovision(
+        self, ref: InstallationRef, progress: Progress, keep_data_of: str | None = None
+    ) -> list[str]:
         """Its Service gone, calls off, the calls in flight drained, then the registration
-        and its storage gone."""
+        and its storage gone (the storage kept instead with ``keep_data_of``)."""
         removed = []
         service = manifests.object_name(ref)
         if self._kube is not None and await owned.delete(self._kube, ref, "Service", service):
@@ -212,7 +216,7 @@ class WasmBackend:
         progress("draining the calls in flight")
         await self._admin.call("PUT", ref)
         await self._admin.call("DELETE", ref)
-        await self._records.remove(ref.namespace, ref.name)
+        await self._records.remove(ref.namespace, ref.name, keep_data_of)
         await self._admin.call("PUT", ref)  # the host reads the row is gone, and forgets it
         return [*removed, f"WasmModule/{ref.name}"]
 

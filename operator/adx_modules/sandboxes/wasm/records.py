@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from adx_modules.clients.postgres import Store
+from adx_modules.sandboxes import kept
 from adx_modules.sandboxes.wasm.limits import CallLimits
 
 
@@ -202,8 +203,9 @@ class WasmRecords:
         )
         return str(result) != "UPDATE 0"
 
-    async def remove(self, namespace: str, name: str) -> bool:
-        """Forget the installation, its revisions and its storage, and every binary no
+    async def remove(self, namespace: str, name: str, keep_data_of: str | None = None) -> bool:
+        """Forget the installation, its revisions, its storage unless it is kept for the next
+        installation of its name (``keep_data_of``: the module's id), and every binary no
         revision runs any more; whether it was there."""
         async with self._pool.acquire() as connection, connection.transaction():
             uid = await connection.fetchval(
@@ -213,9 +215,10 @@ class WasmRecords:
                 name,
             )
             if uid is not None:
-                await connection.execute(
-                    "DELETE FROM module_storage WHERE installation_uid = $1::uuid", uid
-                )
+                if keep_data_of is None:
+                    await kept.forget(connection, uid)
+                else:
+                    await kept.keep(connection, uid, namespace, name, keep_data_of)
             await connection.execute(
                 "DELETE FROM event_cursors WHERE namespace = $1 AND name = $2", namespace, name
             )
