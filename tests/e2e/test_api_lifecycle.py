@@ -107,6 +107,20 @@ def test_update_and_uninstall_through_the_api_keep_or_remove_the_modules_data(
     noted = http.post(f"{url}/db", json={"sql": "INSERT INTO notes VALUES ('kept')"})
     assert noted.status_code == 200, noted.text
 
+    # what it uses, as the module runner measured its process
+    resources = f"{api_url}/modules/{instance}/resources"
+    used = http.get(resources, headers=alice.headers).json()
+    deadline = time.monotonic() + 60
+    while not (used.get("usage") or {}).get("serving") and time.monotonic() < deadline:
+        time.sleep(1)
+        used = http.get(resources, headers=alice.headers).json()
+    assert (used["isolation"], used["source"]) == ("process", "the module runner"), used
+    assert used["usage"]["memory_bytes"] > 10 * 2**20  # a Python interpreter's resident set
+    assert used["usage"]["cpu_seconds"] > 0
+    assert "may not get moduleinstallations" in problem_of(
+        http.get(resources, headers=bob.headers), 403
+    )
+
     # another tenant may neither update nor uninstall it
     change = {"target_version": "1.1.0", "backup_current": True}
     for answer in (

@@ -91,3 +91,9 @@ def test_install_through_the_api_and_kubectl_alike(
     assert "instance_id" in problem_of(
         http.get(f"{api_url}/modules/no-colon/health", headers=alice.headers), 400
     )
+    # a container's use comes from the cluster's metrics API, which this cluster has not
+    used = http.get(f"{api_url}/modules/{namespace}:{module_id}/resources", headers=alice.headers)
+    assert used.status_code == 200, used.text
+    assert used.json()["isolation"] == "container"
+    assert used.json()["usage"] is None
+    assert "metrics.k8s.io" in used.json()["message"]

@@ -20,6 +20,7 @@ import pytest
 
 from adx_modules.authoring.publish import publish
 from support import guests
+from support.database import query
 from support.kube import Kubectl
 from support.objects import API_VERSION, condition, installation_doc, wait_condition, wait_phase
 from support.operator import ServiceProcess
@@ -258,7 +259,7 @@ async def test_a_module_built_with_the_stock_go_toolchain_installs_and_serves(
 
 
 async def test_a_module_whose_calls_fail_is_reported_unhealthy_on_its_installation(
-    kubectl: Kubectl, stack: StackInfo, unique: str, tmp_path: Path
+    kubectl: Kubectl, stack: StackInfo, service_env: dict[str, str], unique: str, tmp_path: Path
 ) -> None:
     module_id = f"trapper-{unique}"
     publish_wasm(
@@ -283,6 +284,14 @@ async def test_a_module_whose_calls_fail_is_reported_unhealthy_on_its_installati
     assert healthy["message"].startswith("6 of its last 6 calls failed in the WASM host")
     assert "unreachable" in healthy["message"]
     assert unhealthy["status"]["phase"] == "Active"  # it keeps serving: a tenant's call to make
+    # and what it used, recorded for the API's resources (the same round's judgement)
+    used = await query(
+        service_env,
+        "SELECT isolation, usage FROM module_usage WHERE installation_uid = $1::uuid",
+        unhealthy["metadata"]["uid"],
+    )
+    assert used[0]["isolation"] == "wasm"
+    assert (used[0]["usage"]["calls"], used[0]["usage"]["failures"]) == (6, 6)
 
 
 async def test_an_install_while_the_host_is_down_and_the_worker_is_killed_loses_nothing(

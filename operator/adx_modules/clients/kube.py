@@ -47,6 +47,7 @@ BUILTIN_KINDS: dict[str, tuple[str, str]] = {
     "Deployment": ("/apis/apps/v1", "deployments"),
     "ReplicaSet": ("/apis/apps/v1", "replicasets"),
     "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
+    "PodMetrics": ("/apis/metrics.k8s.io/v1beta1", "pods"),  # where metrics-server runs
 }
 
 

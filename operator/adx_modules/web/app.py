@@ -28,7 +28,7 @@ from adx_modules.clients.errors import (
 from adx_modules.marketplace.purchases import PurchaseError
 from adx_modules.marketplace.reviews import ReviewError
 from adx_modules.marketplace.search import InvalidCursorError
-from adx_modules.web import marketplace, modules
+from adx_modules.web import marketplace, modules, resources
 from adx_modules.web.auth import AuthError
 from adx_modules.web.limits import BodyLimit, RateLimitedError
 from adx_modules.web.problems import BadRequestError, ConflictingError, problem
@@ -100,6 +100,7 @@ def create_app(services: Services | None = None, *, max_body_bytes: int = 1024 *
     _handle_errors(app)
     app.include_router(marketplace.router)
     app.include_router(modules.router)
+    app.include_router(resources.router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -114,6 +114,12 @@ def _parts(value: str, count: int, field: str) -> list[str]:
     return parts
 
 
+def instance_parts(instance: str) -> tuple[str, str]:
+    """(tenant namespace, installation name) of an ``instance_id``; 400 if it is not one."""
+    tenant, name = _parts(instance, 2, "instance_id")
+    return namespace_of(tenant), name
+
+
 def _condition(body: dict[str, Any], kind: str) -> dict[str, Any]:
     for item in (body.get("status") or {}).get("conditions") or []:
         if item.get("type") == kind:
@@ -216,8 +222,7 @@ async def update(
     instance: str, body: UpdateBody, caller: Authenticated, using: Using
 ) -> dict[str, Any]:
     """Patch the installation's version (and configuration, backup policy) as the caller."""
-    tenant, name = _parts(instance, 2, "instance_id")
-    namespace_of(tenant)
+    tenant, name = instance_parts(instance)
     same_user(caller, body.user_id)
     await using.authority.authorize(caller, "patch", INSTALLATION.plural, tenant, name=name)
     acting = using.kube.impersonating(caller.user, caller.groups)
@@ -253,8 +258,7 @@ async def uninstall(
 ) -> dict[str, Any]:
     """Set the uninstall options (if they change) and delete the installation as the caller;
     the uninstall workflow runs behind its finalizer."""
-    tenant, name = _parts(instance, 2, "instance_id")
-    namespace_of(tenant)
+    tenant, name = instance_parts(instance)
     given = body or UninstallBody()
     same_user(caller, given.user_id)
     options = {
@@ -366,8 +370,7 @@ async def _after_uninstall(
 
 @router.get("/modules/{instance}/health")
 async def module_health(instance: str, caller: Authenticated, using: Using) -> dict[str, Any]:
-    tenant, name = _parts(instance, 2, "instance_id")
-    namespace_of(tenant)
+    tenant, name = instance_parts(instance)
     await using.authority.authorize(caller, "get", INSTALLATION.plural, tenant, name=name)
     acting = using.kube.impersonating(caller.user, caller.groups)
     shown = summary(await acting.get_custom(INSTALLATION, name, tenant))

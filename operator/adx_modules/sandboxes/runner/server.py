@@ -154,7 +154,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 await web.TCPSite(app, runner.listen_host, port).start()
             converging = asyncio.create_task(_keep_converged(host, runner.sync_seconds))
             reporting = asyncio.create_task(
-                HealthReporter(host.reported, kube).run(runner.health_report_seconds)
+                HealthReporter(host.reported, kube, store).run(runner.health_report_seconds)
             )
             dispatcher = EventDispatcher(host.subscribers, WasmRecords(store))
             listener = await store.pool.acquire()  # LISTEN needs a connection of its own

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
+from pathlib import Path
+from typing import Any
 
 from adx_modules.api import reasons as r
 from adx_modules.sandboxes.runner.children import ModuleCallError
@@ -56,6 +59,21 @@ class RunnerSubscriber:
         LOG.warning("%s: %s", self.key, self._running.event_error)
 
 
+def process_usage(pid: int) -> dict[str, Any]:
+    """``cpu_seconds`` (user + system) and ``memory_bytes`` (resident) of one process, read
+    from /proc; empty when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        resident = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {
+        "cpu_seconds": round((int(fields[11]) + int(fields[12])) / ticks, 3),
+        "memory_bytes": resident * os.sysconf("SC_PAGE_SIZE"),
+    }
+
+
 class RunnerReported:
     """A runner installation as the health reporter sees it: failing while its process keeps
     ending, serving again a minute after it last ended."""
@@ -69,6 +87,15 @@ class RunnerReported:
             registration.name,
         )
         self.uid = registration.uid
+        self.isolation = registration.isolation
+
+    def usage(self) -> dict[str, Any]:
+        """The module process's CPU time and resident memory (from /proc), and its restarts."""
+        running, process = self._running, self._running.process
+        used: dict[str, Any] = {"restarts": running.restarts, "serving": False}
+        if process is not None and process.running:
+            used.update(serving=True, pid=process.pid, **process_usage(process.pid))
+        return used
 
     def judged(self) -> Judgement | None:
         running = self._running

@@ -360,6 +360,19 @@ class WasmReported:
         self._hosted = hosted
         self.key, self.namespace, self.name = hosted.key, registration.namespace, registration.name
         self.uid = registration.uid
+        self.isolation = "wasm"
+
+    def usage(self) -> dict[str, Any]:
+        """Its calls since the host started: how many, failures, fuel burnt (executed
+        instructions: its CPU), the largest linear memory a call grew to, latencies."""
+        summary = self._hosted.health.summary()
+        return {
+            "calls": summary["calls"],
+            "failures": sum(summary["failures"].values()),
+            "fuel_used": summary["fuelUsed"],
+            "peak_memory_bytes": summary["peakMemoryBytes"],
+            "latency_ms": summary["latencyMs"],
+        }
 
     def judged(self) -> Judgement | None:
         return self._hosted.health.condition()

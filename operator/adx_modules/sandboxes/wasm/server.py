@@ -107,7 +107,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 await web.TCPSite(runner, wasm.listen_host, port).start()
             syncing = asyncio.create_task(_keep_synced(host, wasm.sync_seconds))
             reporting = asyncio.create_task(
-                HealthReporter(host.reported, kube).run(wasm.health_report_seconds)
+                HealthReporter(host.reported, kube, store).run(wasm.health_report_seconds)
             )
             listener = await store.pool.acquire()  # LISTEN needs a connection of its own
             await listener.add_listener(EVENTS_CHANNEL, dispatcher.wake)
