@@ -9,12 +9,17 @@ users run them.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+import yaml
 
+from adx_modules.devstack.process import free_port
 from support.kube import Kubectl
 from support.objects import listing_doc, module_doc, wait_condition
+from support.operator import ServiceProcess
 from support.stack import StackInfo
 from support.tenants import GROUP, Tenant, problem_of
 
@@ -190,3 +195,64 @@ async def test_a_caller_past_its_rate_waits_and_a_huge_body_is_refused_unread(
     refused = next(answer for answer in answers if answer.status_code == 429)
     assert int(refused.headers["Retry-After"]) >= 1
     assert "sends more requests than allowed" in problem_of(refused, 429)
+
+
+@pytest.mark.usefixtures("catalog_role")
+async def test_a_database_that_does_not_answer_in_time_is_503_with_retry_after(
+    kubectl: Kubectl, namespace: str, service_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A query the database holds past server.database_timeout_seconds (here a lock another
+    session keeps on the read model) is the service's unavailability, not a fault: 503 with
+    Retry-After; once the lock is gone, the same request answers again."""
+    port = free_port()
+    env = {**service_env, "ADX_SERVER_PORT": str(port), "ADX_SERVER_DATABASE_TIMEOUT_SECONDS": "1"}
+    api = ServiceProcess(
+        "api", env, tmp_path / "api.log", ready_url=f"http://127.0.0.1:{port}/health"
+    )
+    api.start()
+    alice = Tenant(kubectl, namespace)
+    search = f"http://127.0.0.1:{port}/api/v1/marketplace/search"
+    locker = await asyncpg.connect(
+        env["ADX_DATABASE_URL"], server_settings={"search_path": env["ADX_DATABASE_SCHEMA_NAME"]}
+    )
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert (await http.post(search, json={}, headers=alice.headers)).status_code == 200
+            async with locker.transaction():
+                await locker.execute("LOCK TABLE market_listings IN ACCESS EXCLUSIVE MODE")
+                held = await http.post(search, json={}, headers=alice.headers)
+            assert "did not answer in time" in problem_of(held, 503)
+            assert held.headers["Retry-After"] == "5"
+            assert (await http.post(search, json={}, headers=alice.headers)).status_code == 200
+    finally:
+        await locker.close()
+        api.stop()
+
+
+def test_health_says_which_dependency_is_unreachable_and_readiness_fails(
+    service_env: dict[str, str], stack: StackInfo, tmp_path: Path
+) -> None:
+    """An API whose apiserver does not answer (its kubeconfig names a closed port) stays
+    alive — /health 200, degraded, naming the apiserver — and is not ready (503)."""
+    config = yaml.safe_load(Path(stack.kubeconfig).read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
+    broken = tmp_path / "kubeconfig"
+    broken.write_text(yaml.safe_dump(config))
+    port = free_port()
+    env = {**service_env, "ADX_SERVER_PORT": str(port), "KUBECONFIG": str(broken)}
+    api = ServiceProcess(
+        "api", env, tmp_path / "api.log", ready_url=f"http://127.0.0.1:{port}/health"
+    )
+    api.start()
+    try:
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+        assert health.json()["dependencies"]["database"] == "ok"
+        assert health.json()["dependencies"]["kubernetes"].startswith("unreachable")
+        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=30)
+        assert ready.status_code == 503
+        assert ready.headers["Retry-After"] == "5"
+    finally:
+        api.stop()

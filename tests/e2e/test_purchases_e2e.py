@@ -313,6 +313,8 @@ def test_the_api_answers_health_and_refuses_unsigned_webhooks(
     health = httpx.get(f"{base}/health", timeout=10).json()
     assert health["status"] == "healthy"
     assert {"version", "timestamp"} <= set(health)
+    assert health["dependencies"] == {"kubernetes": "ok", "database": "ok"}
+    assert httpx.get(f"{base}/health/ready", timeout=10).status_code == 200
     unsigned = httpx.post(f"{base}/api/v1/marketplace/webhooks/stripe", content=b"{}", timeout=10)
     assert unsigned.status_code == 400
     assert unsigned.json()["detail"] == "the Stripe-Signature header is missing"

@@ -18,5 +18,7 @@ def test_every_route_but_health_and_webhooks_needs_a_caller() -> None:
     for path, operations in document["paths"].items():
         for operation in operations.values():
             names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
-            public = path == "/health" or path.startswith("/api/v1/marketplace/webhooks/")
+            public = path in {"/health", "/health/ready"} or path.startswith(
+                "/api/v1/marketplace/webhooks/"
+            )
             assert ("authorization" in names) != public, f"{path}: {names}"

@@ -223,6 +223,10 @@ class KubeClient:
             raise UnavailableError(f"{what}: the Kubernetes API did not answer ({error})") from None
         return cast(dict[str, Any], json.loads(text) if text else {})
 
+    async def server_version(self) -> dict[str, Any]:
+        """The apiserver's ``/version``: whether it answers, and as which release."""
+        return await self._rest("GET", "/version", what="get the apiserver's version")
+
     async def get_custom(
         self, kind: KindInfo, name: str, namespace: str | None = None
     ) -> dict[str, Any]:

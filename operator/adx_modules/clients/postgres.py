@@ -72,10 +72,20 @@ class Store:
         self.schema = schema
 
     @classmethod
-    async def connect(cls, url: str, *, schema: str = "public", pool_size: int = 10) -> Store:
+    async def connect(
+        cls,
+        url: str,
+        *,
+        schema: str = "public",
+        pool_size: int = 10,
+        command_timeout: float | None = None,
+    ) -> Store:
+        """A pool on ``url``; with ``command_timeout``, a query that takes longer (a lock held,
+        a server that stopped answering) raises TimeoutError instead of waiting on."""
         pool = await asyncpg.create_pool(
             url,
             min_size=1,
+            command_timeout=command_timeout,
             max_size=pool_size,
             # OLTP: short queries, where starting parallel workers costs more than it saves
             # (5 to 9 ms a query on 2 cores, measured by the marketplace benchmark)

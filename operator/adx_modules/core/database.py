@@ -9,9 +9,13 @@ from adx_modules.clients.postgres import Store
 from adx_modules.core.settings import DatabaseSettings
 
 
-async def open_store(database: DatabaseSettings) -> Store:
-    """A pool on ``database.url`` in ``database.schema_name``, ``database.pool_size`` wide.
-    Use it as ``async with await open_store(settings.database) as store``."""
+async def open_store(database: DatabaseSettings, command_timeout: float | None = None) -> Store:
+    """A pool on ``database.url`` in ``database.schema_name``, ``database.pool_size`` wide
+    (queries bounded by ``command_timeout`` seconds, if given). Use it as ``async with await
+    open_store(settings.database) as store``."""
     return await Store.connect(
-        database.url, schema=database.schema_name, pool_size=database.pool_size
+        database.url,
+        schema=database.schema_name,
+        pool_size=database.pool_size,
+        command_timeout=command_timeout,
     )

@@ -54,6 +54,13 @@ class ServerSettings(_Section):
         description="Each caller's sustained rate on the HTTP API (twice as many in a burst); "
         "past it, 429 with Retry-After.",
     )
+    database_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="How long the HTTP API waits for one PostgreSQL query; past it, 503 with "
+        "Retry-After.",
+    )
     health_port: int = Field(8080, ge=1, le=65535, description="Port of the operator's probes.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of the Prometheus metrics.")
 

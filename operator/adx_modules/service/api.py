@@ -30,7 +30,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
     async with (
         await KubeClient.connect() as kube,
-        await open_store(settings.database) as store,
+        await open_store(settings.database, settings.server.database_timeout_seconds) as store,
     ):
         services = Services(
             kube=kube,

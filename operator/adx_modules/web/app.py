@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
-from importlib import metadata
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,7 +27,7 @@ from adx_modules.clients.errors import (
 from adx_modules.marketplace.purchases import PurchaseError
 from adx_modules.marketplace.reviews import ReviewError
 from adx_modules.marketplace.search import InvalidCursorError
-from adx_modules.web import marketplace, modules, resources
+from adx_modules.web import health, marketplace, modules, resources
 from adx_modules.web.auth import AuthError
 from adx_modules.web.limits import BodyLimit, RateLimitedError
 from adx_modules.web.problems import BadRequestError, ConflictingError, problem
@@ -85,6 +84,20 @@ def _handle_errors(app: FastAPI) -> None:
             return problem(400, str(error))
         return problem(503, f"the cluster did not answer: {error}")
 
+    @app.exception_handler(TimeoutError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.ConnectionDoesNotExistError)
+    @app.exception_handler(asyncpg.TooManyConnectionsError)
+    @app.exception_handler(asyncpg.CannotConnectNowError)
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        """PostgreSQL did not answer in time (server.database_timeout_seconds) or at all:
+        the client's request was fine; it may try again."""
+        LOG.warning(
+            "%s %s: the database is unavailable: %r", request.method, request.url.path, error
+        )
+        return problem(503, "the service's database did not answer in time; try again")
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         """A fault of the service (never of the request): logged, answered as a problem."""
@@ -94,21 +107,14 @@ def _handle_errors(app: FastAPI) -> None:
 
 def create_app(services: Services | None = None, *, max_body_bytes: int = 1024 * 1024) -> FastAPI:
     """The API application over ``services`` (None: for its OpenAPI document only)."""
-    app = FastAPI(title="ADX Module Service", version=_version())
+    app = FastAPI(title="ADX Module Service", version=health.version())
     app.state.services = services
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     _handle_errors(app)
     app.include_router(marketplace.router)
     app.include_router(modules.router)
     app.include_router(resources.router)
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {
-            "status": "healthy",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "version": _version(),
-        }
+    app.include_router(health.router)
 
     @app.post("/api/v1/marketplace/webhooks/{provider}")
     async def webhook(provider: str, request: Request, using: Using) -> JSONResponse:
@@ -122,13 +128,6 @@ def create_app(services: Services | None = None, *, max_body_bytes: int = 1024 *
         return JSONResponse({"result": result})
 
     return app
-
-
-def _version() -> str:
-    try:
-        return metadata.version("adx-modules")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
 
 
 def openapi_document() -> str:
