@@ -19,29 +19,16 @@ import yaml
 from adx_modules.devstack.process import free_port
 from support.kube import Kubectl
 from support.objects import listing_doc, module_doc, wait_condition
-from support.operator import ServiceProcess
+from support.operator import api_of_its_own
 from support.stack import StackInfo
-from support.tenants import GROUP, Tenant, problem_of
+from support.tenants import Tenant, catalog_reader_role, problem_of
 
 pytestmark = pytest.mark.usefixtures("operator", "worker", "api")
 
 
 @pytest.fixture(scope="module")
 def catalog_role(stack: StackInfo) -> None:
-    Kubectl(stack.kubeconfig).apply(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "adx-test-catalog-reader"},
-            "rules": [
-                {
-                    "apiGroups": [GROUP],
-                    "resources": ["marketplacelistings", "modules"],
-                    "verbs": ["get", "list", "watch"],
-                }
-            ],
-        }
-    )
+    Kubectl(stack.kubeconfig).apply(catalog_reader_role())
 
 
 @pytest.mark.usefixtures("catalog_role")
@@ -204,29 +191,24 @@ async def test_a_database_that_does_not_answer_in_time_is_503_with_retry_after(
     """A query the database holds past server.database_timeout_seconds (here a lock another
     session keeps on the read model) is the service's unavailability, not a fault: 503 with
     Retry-After; once the lock is gone, the same request answers again."""
-    port = free_port()
-    env = {**service_env, "ADX_SERVER_PORT": str(port), "ADX_SERVER_DATABASE_TIMEOUT_SECONDS": "1"}
-    api = ServiceProcess(
-        "api", env, tmp_path / "api.log", ready_url=f"http://127.0.0.1:{port}/health"
-    )
-    api.start()
     alice = Tenant(kubectl, namespace)
-    search = f"http://127.0.0.1:{port}/api/v1/marketplace/search"
-    locker = await asyncpg.connect(
-        env["ADX_DATABASE_URL"], server_settings={"search_path": env["ADX_DATABASE_SCHEMA_NAME"]}
-    )
-    try:
-        async with httpx.AsyncClient(timeout=30) as http:
-            assert (await http.post(search, json={}, headers=alice.headers)).status_code == 200
-            async with locker.transaction():
-                await locker.execute("LOCK TABLE market_listings IN ACCESS EXCLUSIVE MODE")
-                held = await http.post(search, json={}, headers=alice.headers)
-            assert "did not answer in time" in problem_of(held, 503)
-            assert held.headers["Retry-After"] == "5"
-            assert (await http.post(search, json={}, headers=alice.headers)).status_code == 200
-    finally:
-        await locker.close()
-        api.stop()
+    with api_of_its_own(service_env, tmp_path, ADX_SERVER_DATABASE_TIMEOUT_SECONDS="1") as url:
+        search = f"{url}/api/v1/marketplace/search"
+        locker = await asyncpg.connect(
+            service_env["ADX_DATABASE_URL"],
+            server_settings={"search_path": service_env["ADX_DATABASE_SCHEMA_NAME"]},
+        )
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                assert (await http.post(search, json={}, headers=alice.headers)).status_code == 200
+                async with locker.transaction():
+                    await locker.execute("LOCK TABLE market_listings IN ACCESS EXCLUSIVE MODE")
+                    held = await http.post(search, json={}, headers=alice.headers)
+                assert "did not answer in time" in problem_of(held, 503)
+                assert held.headers["Retry-After"] == "5"
+                assert (await http.post(search, json={}, headers=alice.headers)).status_code == 200
+        finally:
+            await locker.close()
 
 
 def test_health_says_which_dependency_is_unreachable_and_readiness_fails(
@@ -239,20 +221,12 @@ def test_health_says_which_dependency_is_unreachable_and_readiness_fails(
         cluster["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
     broken = tmp_path / "kubeconfig"
     broken.write_text(yaml.safe_dump(config))
-    port = free_port()
-    env = {**service_env, "ADX_SERVER_PORT": str(port), "KUBECONFIG": str(broken)}
-    api = ServiceProcess(
-        "api", env, tmp_path / "api.log", ready_url=f"http://127.0.0.1:{port}/health"
-    )
-    api.start()
-    try:
-        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
+    with api_of_its_own(service_env, tmp_path, KUBECONFIG=str(broken)) as url:
+        health = httpx.get(f"{url}/health", timeout=30)
         assert health.status_code == 200
         assert health.json()["status"] == "degraded"
         assert health.json()["dependencies"]["database"] == "ok"
         assert health.json()["dependencies"]["kubernetes"].startswith("unreachable")
-        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=30)
+        ready = httpx.get(f"{url}/health/ready", timeout=30)
         assert ready.status_code == 503
         assert ready.headers["Retry-After"] == "5"
-    finally:
-        api.stop()

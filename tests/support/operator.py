@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -87,3 +89,22 @@ class ServiceProcess:
                 self._popen.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self._popen.kill()
+
+
+@contextmanager
+def api_of_its_own(env: dict[str, str], log_dir: Path, **settings: str) -> Iterator[str]:
+    """An HTTP API process on a port of its own, with ``settings`` (environment names) over
+    ``env``: its base URL while the block runs."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = ServiceProcess(
+        "api",
+        {**env, "ADX_SERVER_PORT": str(port), **settings},
+        log_dir / f"api-{port}.log",
+        ready_url=f"{url}/health",
+    )
+    process.start()
+    try:
+        yield url
+    finally:
+        process.stop()

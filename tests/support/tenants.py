@@ -43,6 +43,22 @@ def tenant_role(namespace: str) -> list[dict[str, Any]]:
     ]
 
 
+def catalog_reader_role() -> dict[str, Any]:
+    """The ClusterRole ``catalog_reader`` binds: read listings and modules."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "adx-test-catalog-reader"},
+        "rules": [
+            {
+                "apiGroups": [GROUP],
+                "resources": ["marketplacelistings", "modules"],
+                "verbs": ["get", "list", "watch"],
+            }
+        ],
+    }
+
+
 def catalog_reader(namespace: str, name: str) -> list[dict[str, Any]]:
     """Reading the catalog: listings and modules, cluster-wide."""
     return [

@@ -28,6 +28,10 @@ from adx_modules.web.services import Services
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Serve the API until ``stop`` is set."""
     client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
+    # the tables this version reads exist before the first request (whichever role starts
+    # first migrates; the rest wait on the lock), with no per-query timeout for the DDL
+    async with await open_store(settings.database) as migrating:
+        await migrating.migrate()
     async with (
         await KubeClient.connect() as kube,
         await open_store(settings.database, settings.server.database_timeout_seconds) as store,

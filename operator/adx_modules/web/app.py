@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
@@ -30,7 +32,7 @@ from adx_modules.marketplace.search import InvalidCursorError
 from adx_modules.web import health, marketplace, modules, resources
 from adx_modules.web.auth import AuthError
 from adx_modules.web.limits import BodyLimit, RateLimitedError
-from adx_modules.web.problems import BadRequestError, ConflictingError, problem
+from adx_modules.web.problems import BadRequestError, ConflictingError, problem, with_problems
 from adx_modules.web.services import Services, Using
 
 LOG = logging.getLogger("adx_modules.api")
@@ -108,6 +110,14 @@ def _handle_errors(app: FastAPI) -> None:
 def create_app(services: Services | None = None, *, max_body_bytes: int = 1024 * 1024) -> FastAPI:
     """The API application over ``services`` (None: for its OpenAPI document only)."""
     app = FastAPI(title="ADX Module Service", version=health.version())
+
+    def contract() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            app.openapi_schema = with_problems(document)
+        return app.openapi_schema
+
+    app.openapi = contract  # type: ignore[method-assign]
     app.state.services = services
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     _handle_errors(app)
