@@ -64,6 +64,7 @@ bench: toolchain ## run the benchmarks and write docs/benchmarks.md (about 20 mi
 	$(BIN)/python tests/bench/bench_runner.py
 	$(BIN)/python tests/bench/bench_marketplace.py
 	$(BIN)/python tests/bench/bench_recommendations.py
+	$(BIN)/python tests/bench/bench_api.py
 
 bench-cold: install ## measure the toolchain build from empty Go caches (about 15 min)
 	$(BIN)/python tests/bench/bench_toolchain_cold.py

@@ -22,7 +22,7 @@ from adx_modules.authoring.publish import publish
 from adx_modules.authoring.scaffold import manifest_for
 from support.database import query
 from support.kube import Kubectl
-from support.objects import API_VERSION, wait_phase
+from support.objects import API_VERSION, installation_doc, wait_phase
 from support.sdk_guests import probe
 from support.stack import StackInfo
 from support.tenants import Tenant, problem_of
@@ -128,6 +128,21 @@ def test_update_and_uninstall_through_the_api_keep_or_remove_the_modules_data(
         http.delete(f"{api_url}/modules/{instance}/uninstall", headers=bob.headers),
     ):
         assert f"in namespace {namespace}" in problem_of(answer, 403)
+    # nor through kubectl, with its own token (the same RBAC decides)
+    intruder = bob.kubectl
+    for attempt in (
+        ("get", "mi", "notes"),
+        ("patch", "mi", "notes", "--type=merge", "-p", '{"spec": {"version": "1.1.0"}}'),
+        ("delete", "mi", "notes", "--wait=false"),
+        ("create", "-f", "-"),
+    ):
+        stdin = (
+            json.dumps(installation_doc("sneaky", module_id)) if attempt[0] == "create" else None
+        )
+        refused = intruder("--namespace", namespace, *attempt, stdin=stdin, check=False)
+        assert refused.returncode != 0, attempt
+        assert "forbidden" in refused.stderr.lower(), refused.stderr
+    assert alice.kubectl("--namespace", namespace, "get", "mi", "notes").returncode == 0
     assert "target_version" in problem_of(
         http.put(f"{api_url}/modules/{instance}/update", json={}, headers=alice.headers), 400
     )
@@ -167,9 +182,12 @@ def test_update_and_uninstall_through_the_api_keep_or_remove_the_modules_data(
     done = finished(http, api_url, kept.json(), alice)
     assert (done["state"], done["phase"]) == ("succeeded", "Uninstalled"), done
     assert kubectl("get", "mi", "notes", check=False).returncode != 0
-    again = http.post(
-        f"{api_url}/modules/install", json={**order, "version": "1.1.0"}, headers=alice.headers
+    again = http.post(  # the service's asynchronous form of the same install
+        f"{api_url}/workflows/install-module",
+        json={**order, "version": "1.1.0"},
+        headers=alice.headers,
     )
+    assert again.json()["type"] == "Asynchronous"
     finished(http, api_url, again.json(), alice)
     url = endpoint(kubectl, "notes")
     found = http.post(f"{url}/db", json={"sql": "SELECT body FROM notes"}).json()

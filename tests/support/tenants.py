@@ -3,9 +3,14 @@ token; and how a refusal must look (problem+json)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from support.kube import Kubectl
 
@@ -76,6 +81,33 @@ def catalog_reader(namespace: str, name: str) -> list[dict[str, Any]]:
     ]
 
 
+def token_kubeconfig(admin: Path, token: str, directory: Path) -> Path:
+    """A kubeconfig holding ``token`` and nothing else of the admin's (whose client
+    certificate the apiserver would believe first): kubectl then acts as the token's user."""
+    cluster = yaml.safe_load(admin.read_text())["clusters"][0]["cluster"]
+    ca = directory / "ca.crt"
+    if "certificate-authority-data" in cluster:
+        ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    else:
+        ca = Path(cluster["certificate-authority"])
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "c",
+                "cluster": {"server": cluster["server"], "certificate-authority": str(ca)},
+            }
+        ],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": "u", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "u",
+    }
+    path = directory / f"token-{hashlib.sha256(token.encode()).hexdigest()[:12]}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 class Tenant:
     """A tenant namespace with a ServiceAccount ``buyer`` that may buy there, and its token."""
 
@@ -88,6 +120,14 @@ class Tenant:
             here.apply(*catalog_reader(namespace, f"catalog-{namespace}"))
         self.user = f"system:serviceaccount:{namespace}:buyer"
         self.token = here("create", "token", "buyer").stdout.strip()
+        self.kubeconfig = token_kubeconfig(
+            Path(kubectl.kubeconfig), self.token, Path(tempfile.mkdtemp(prefix="adx-tenant-"))
+        )
+
+    @property
+    def kubectl(self) -> Kubectl:
+        """kubectl as this tenant (its token only)."""
+        return Kubectl(self.kubeconfig)
 
     @property
     def headers(self) -> dict[str, str]:

@@ -163,8 +163,11 @@ async def tenant_modules(tenant_id: str, caller: Authenticated, using: Using) ->
 
 
 @router.post("/modules/install", status_code=202)
+@router.post("/workflows/install-module", status_code=202)
 async def install(body: InstallBody, caller: Authenticated, using: Using) -> dict[str, Any]:
-    """Create the ModuleInstallation as the caller; answer where to follow its work."""
+    """Create the ModuleInstallation as the caller; answer where to follow its work. The
+    workflows route is the service's asynchronous form of the same request (an install here is
+    always asynchronous: both answer the operation to follow)."""
     tenant = namespace_of(body.tenant_id)
     same_user(caller, body.user_id)
     await using.authority.authorize(caller, "create", INSTALLATION.plural, tenant)
