@@ -352,13 +352,13 @@ async def _after_uninstall(
     """The object is gone: the record says whether an uninstall finished it (a workflow's
     record in PostgreSQL outlives its object) — the uninstall succeeded, the work on any
     generation was superseded by it; otherwise there is nothing of that name."""
-    row = await store.pool.fetchrow(
-        "SELECT uninstalled_at FROM installations WHERE namespace = $1 AND name = $2 "
-        "ORDER BY created_at DESC LIMIT 1",
+    uninstalled = await store.pool.fetchval(
+        "SELECT max(at) FROM audit_events WHERE namespace = $1 AND name = $2 "
+        "AND action = 'uninstall' AND step = 'uninstall' AND outcome = 'succeeded'",
         tenant,
         name,
     )
-    if row is None or row["uninstalled_at"] is None:
+    if uninstalled is None:
         raise NotFoundError(f"ModuleInstallation {name} does not exist in {tenant}")
     return {
         "operation_id": operation,
@@ -367,7 +367,7 @@ async def _after_uninstall(
         "phase": "Uninstalled",
         "step": None,
         "progress": 100,
-        "result": f"uninstalled at {row['uninstalled_at'].isoformat()}",
+        "result": f"uninstalled at {uninstalled.isoformat()}",
     }
 
 

@@ -10,6 +10,10 @@ CREATE TABLE kept_module_data (
     PRIMARY KEY (namespace, name)
 );
 
+-- An installation's trail by its name, which outlives its uid: the HTTP API answers an
+-- uninstall's status from it once the object is gone.
+CREATE INDEX audit_by_name ON audit_events (namespace, name, at);
+
 -- What a module uses, as its host last saw it (sandboxes/reporting.py): the API's
 -- /api/v1/modules/{instance_id}/resources.
 CREATE TABLE module_usage (
