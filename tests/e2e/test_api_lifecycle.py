@@ -222,7 +222,7 @@ def test_update_and_uninstall_through_the_api_keep_or_remove_the_modules_data(
         new_uid,
     )
     assert backup[0]["contents"]["moduleData"]["tables"]["notes"] == [{"body": "kept"}]
-    for table in ("module_storage", "module_settings", "module_databases"):
+    for table in ("module_storage", "module_settings", "module_databases", "module_usage"):
         left = rows_of(
             service_env,
             f"SELECT 1 FROM {table} WHERE installation_uid = ANY($1::uuid[])",  # noqa: S608

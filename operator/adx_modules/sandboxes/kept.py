@@ -1,4 +1,5 @@
-"""Module data kept past an uninstall, and taken over by the next installation of its name.
+"""What a host releases when an installation goes: its data removed, or kept past the
+uninstall and taken over by the next installation of its name.
 
 Why it exists: ``spec.uninstall.cleanupData: false`` (the API's ``cleanup_data: false``) asks to
 remove a module but keep what it stored — its storage and settings rows and its own database
@@ -18,17 +19,24 @@ import asyncpg
 ROWS = ("module_settings", "module_storage")
 
 
-async def keep(connection: Any, uid: str, namespace: str, name: str, module_id: str) -> str | None:
-    """Record the installation's data as kept (in the caller's transaction); the uid of an
-    older set of that name this one supersedes — its rows are removed here, its database is the
-    caller's to drop."""
+async def release(
+    connection: Any, uid: str, namespace: str, name: str, keep_data_of: str | None = None
+) -> None:
+    """What a host held for an installation it no longer runs, gone (in the caller's
+    transaction): its recorded resource use, and its data — or, with ``keep_data_of`` (the
+    module's id), that data recorded as kept for the next installation of the name, replacing
+    an older set kept there (whose rows go here; its database goes with the runner's sweep)."""
+    await connection.execute("DELETE FROM module_usage WHERE installation_uid = $1::uuid", uid)
+    if keep_data_of is None:
+        await _forget(connection, uid)
+        return
     older: str | None = await connection.fetchval(
         "SELECT uid::text FROM kept_module_data WHERE namespace = $1 AND name = $2",
         namespace,
         name,
     )
     if older is not None and older != uid:
-        await forget(connection, older)
+        await _forget(connection, older)
     await connection.execute(
         """INSERT INTO kept_module_data (namespace, name, uid, module_id) VALUES ($1, $2, $3, $4)
            ON CONFLICT (namespace, name) DO UPDATE SET uid = EXCLUDED.uid,
@@ -36,13 +44,11 @@ async def keep(connection: Any, uid: str, namespace: str, name: str, module_id: 
         namespace,
         name,
         uid,
-        module_id,
+        keep_data_of,
     )
-    return older if older != uid else None
 
 
-async def forget(connection: Any, uid: str) -> None:
-    """The installation's storage and settings rows gone."""
+async def _forget(connection: Any, uid: str) -> None:
     for table in ROWS:
         await connection.execute(
             f"DELETE FROM {table} WHERE installation_uid = $1::uuid",  # noqa: S608 - fixed names

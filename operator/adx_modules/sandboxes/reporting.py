@@ -57,9 +57,13 @@ class Reported(HostedInstallation, Protocol):
         ...
 
 
+# only while a host still registers it: a removal (kept.release) deletes the row in the
+# transaction that removes the registration, whose row lock this waits for
 USAGE = """
 INSERT INTO module_usage (installation_uid, namespace, name, isolation, usage, observed_at)
-VALUES ($1::uuid, $2, $3, $4, $5, now())
+SELECT $1::uuid, $2, $3, $4, $5, now()
+WHERE EXISTS (SELECT 1 FROM wasm_installations WHERE uid = $1::uuid FOR SHARE)
+   OR EXISTS (SELECT 1 FROM runner_installations WHERE uid = $1::uuid FOR SHARE)
 ON CONFLICT (installation_uid) DO UPDATE SET usage = EXCLUDED.usage,
     isolation = EXCLUDED.isolation, observed_at = now()"""
 

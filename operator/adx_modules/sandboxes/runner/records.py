@@ -99,7 +99,7 @@ class RunnerRecords:
                 await connection.execute(
                     "DELETE FROM event_cursors WHERE installation_uid = $1::uuid", previous
                 )
-                await kept.forget(connection, previous)
+                await kept.release(connection, previous, r.namespace, r.name)
             await connection.execute(
                 """INSERT INTO runner_installations (namespace, name, uid, isolation, revision,
                        module_id, version, runtime, digest, permissions, configuration, limits,
@@ -164,10 +164,7 @@ class RunnerRecords:
             await connection.execute(
                 "DELETE FROM event_cursors WHERE installation_uid = $1::uuid", uid
             )
-            if keep_data_of is None:
-                await kept.forget(connection, uid)
-            else:
-                await kept.keep(connection, uid, namespace, name, keep_data_of)
+            await kept.release(connection, uid, namespace, name, keep_data_of)
             return True
 
     async def registrations(

@@ -131,9 +131,7 @@ class WasmRecords:
                 if count >= max_installations:
                     raise LimitReachedError(f"{count} WASM installations exist")
             elif existing["uid"] != uid:
-                await connection.execute(
-                    "DELETE FROM module_storage WHERE installation_uid = $1::uuid", existing["uid"]
-                )
+                await kept.release(connection, existing["uid"], namespace, name)
                 await connection.execute(
                     "DELETE FROM event_cursors WHERE namespace = $1 AND name = $2", namespace, name
                 )
@@ -215,10 +213,7 @@ class WasmRecords:
                 name,
             )
             if uid is not None:
-                if keep_data_of is None:
-                    await kept.forget(connection, uid)
-                else:
-                    await kept.keep(connection, uid, namespace, name, keep_data_of)
+                await kept.release(connection, uid, namespace, name, keep_data_of)
             await connection.execute(
                 "DELETE FROM event_cursors WHERE namespace = $1 AND name = $2", namespace, name
             )
