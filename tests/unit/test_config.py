@@ -97,3 +97,85 @@ def test_every_field_has_an_environment_variable() -> None:
     assert "ADX_TEMPORAL_ADDRESS" in names
     assert "ADX_DATABASE_URL" in names
     assert all(name == name.upper() and name.startswith("ADX_") for name in names)
+
+
+REFERENCE_TOML = """
+[temporal]
+server_url = "http://temporal.adx-system:7233"
+namespace = "adx-core"
+
+[database]
+url = "postgresql://adx:secret@db.adx-system:5432/adx_modules"
+max_connections = 20
+
+[sandbox]
+default_isolation_level = "process"
+
+[security]
+enable_security_scanning = false
+
+[marketplace]
+base_url = "https://marketplace.adxcore.com"
+api_key = "remote-token"
+enable_analytics = false
+"""
+
+
+def test_the_reference_toml_loads_and_means_what_it_says(tmp_path: Path) -> None:
+    config = tmp_path / "service.toml"
+    config.write_text(REFERENCE_TOML)
+    settings = load_settings(config, environ={})
+    assert settings.temporal.address == "temporal.adx-system:7233"
+    assert settings.database.pool_size == 20
+    assert settings.database.url == "postgresql://adx:secret@db.adx-system:5432/adx_modules"
+    assert settings.sandbox.default_isolation == "process"
+    assert settings.security.scanning_enabled is False
+    assert settings.marketplace.base_url == "https://marketplace.adxcore.com"
+    assert settings.marketplace.api_key == "remote-token"
+    assert settings.marketplace.enable_analytics is False
+
+
+def test_the_services_own_name_wins_over_the_references_with_a_note(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "service.toml"
+    config.write_text(
+        "[database]\nmax_connections = 20\npool_size = 5\n"
+        '[sandbox]\ndefault_isolation_level = "Wasm"\n'
+    )
+    with caplog.at_level("WARNING", logger="adx_modules.settings"):
+        settings = load_settings(config, environ={})
+    assert settings.database.pool_size == 5
+    assert settings.sandbox.default_isolation == "wasm"  # the reference's enum spelling
+    assert "sets both database.max_connections and database.pool_size" in caplog.text
+
+
+def test_a_bad_value_under_the_references_name_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "service.toml"
+    config.write_text('[sandbox]\ndefault_isolation_level = "vm"\n')
+    with pytest.raises(SettingsError, match=r"sandbox\.default_isolation"):
+        load_settings(config, environ={})
+
+
+def test_local_toml_over_default_toml_then_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "default.toml").write_text(
+        '[temporal]\nserver_url = "http://temporal:7233"\ntask_queue = "from-default"\n'
+        "[database]\nmax_connections = 8\n"
+    )
+    (tmp_path / "local.toml").write_text('[temporal]\ntask_queue = "from-local"\n')
+    environ = {"ADX_CONFIG_DIR": str(tmp_path)}
+    settings = load_settings(environ=environ)
+    assert settings.temporal.address == "temporal:7233"  # default.toml's, not overridden
+    assert settings.temporal.task_queue == "from-local"
+    assert settings.database.pool_size == 8
+    settings = load_settings(environ={**environ, "ADX_DATABASE_POOL_SIZE": "3"})
+    assert settings.database.pool_size == 3
+    named = tmp_path / "only.toml"
+    named.write_text('[temporal]\ntask_queue = "named"\n')
+    settings = load_settings(named, environ=environ)  # a named file replaces the layers
+    assert (settings.temporal.task_queue, settings.database.pool_size) == ("named", 10)
+
+
+def test_without_a_config_directory_the_defaults_stand(tmp_path: Path) -> None:
+    settings = load_settings(environ={"ADX_CONFIG_DIR": str(tmp_path / "absent")})
+    assert settings == Settings()

@@ -7,7 +7,9 @@ surface later as a confusing failure deep inside a workflow.
 Sources, later ones win:
 
 1. the defaults below (the service's own: Temporal namespace ``adx-core``, ...);
-2. a TOML file (``--config FILE`` or ``ADX_CONFIG_FILE``) with one table per section::
+2. TOML files with one table per section (``--config FILE`` or ``ADX_CONFIG_FILE``; else
+   ``config/default.toml`` under ``config/local.toml``; the reference's names accepted:
+   ``core/config_files.py``)::
 
        [temporal]
        address = "temporal.adx-system:7233"
@@ -19,7 +21,6 @@ Sources, later ones win:
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -27,10 +28,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adx_modules.api.installation import Isolation
+from adx_modules.core import config_files
 from adx_modules.core.errors import SettingsError
 
 ENV_PREFIX = "ADX_"
-CONFIG_FILE_ENV = "ADX_CONFIG_FILE"
 
 
 class _Section(BaseModel):
@@ -396,25 +397,6 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     return values
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as error:
-        raise SettingsError(f"settings file {path}: cannot be read ({error.strerror})") from error
-    except tomllib.TOMLDecodeError as error:
-        raise SettingsError(f"settings file {path}: not valid TOML ({error})") from error
-
-
-def _merge(base: dict[str, Any], override: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    merged = {key: dict(value) if isinstance(value, dict) else value for key, value in base.items()}
-    for section, fields in override.items():
-        target = merged.setdefault(section, {})
-        if isinstance(target, dict):
-            target.update(fields)
-    return merged
-
-
 def _describe(error: ValidationError, sources: Mapping[str, Mapping[str, Any]]) -> str:
     lines = []
     for item in error.errors():
@@ -432,11 +414,10 @@ def load_settings(
 ) -> Settings:
     """Build the settings once; raise :class:`SettingsError` naming every bad setting."""
     environ = os.environ if environ is None else environ
-    if config_file is None and environ.get(CONFIG_FILE_ENV):
-        config_file = Path(environ[CONFIG_FILE_ENV])
-    raw: dict[str, Any] = _read_toml(config_file) if config_file else {}
     from_env = _from_environment(environ)
     try:
-        return Settings.model_validate(_merge(raw, from_env))
+        return Settings.model_validate(
+            config_files.merge(config_files.read_files(config_file, environ), from_env)
+        )
     except ValidationError as error:
         raise SettingsError(_describe(error, from_env)) from None
