@@ -169,7 +169,9 @@ def test_update_and_uninstall_through_the_api_keep_or_remove_the_modules_data(
         headers=alice.headers,
     )
     finished(http, api_url, replaced.json(), alice)
-    assert kubectl.json("get", "mi", "notes")["spec"]["configuration"] == {"shelf": 2}
+    replaced_spec = kubectl.json("get", "mi", "notes")["spec"]
+    assert replaced_spec["configuration"] == {"shelf": 2}
+    assert replaced_spec["update"]["backupData"] is True  # not given: as the spec said
 
     # uninstall keeping the data: gone from the cluster, its data waits for the name
     kept = http.delete(

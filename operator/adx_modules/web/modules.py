@@ -63,8 +63,9 @@ class UpdateBody(BaseModel):
     preserve_config: bool = True
     """Keep the configuration (``configuration``, if given, is merged over it as a JSON merge
     patch); false replaces it with ``configuration`` (none: the new version's defaults)."""
-    backup_current: bool = False
-    """Back up the running revision's data before rolling out: ``spec.update.backupData``."""
+    backup_current: bool | None = None
+    """Back up the running revision's data before rolling out: ``spec.update.backupData``
+    (not given: as the spec says, false unless set)."""
     configuration: dict[str, Any] | None = None
     user_id: str | None = None
 
@@ -74,10 +75,11 @@ class UninstallBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     cleanup_data: bool | None = None
-    """Remove the module's own data (default); false keeps it for the next installation of the
-    name: ``spec.uninstall.cleanupData``."""
+    """Remove the module's own data; false keeps it for the next installation of the name:
+    ``spec.uninstall.cleanupData`` (not given: as the spec says, true unless set)."""
     backup_data: bool | None = None
-    """Back up the module's data first: ``spec.uninstall.backupData``."""
+    """Back up the module's data first: ``spec.uninstall.backupData`` (not given: as the spec
+    says, false unless set)."""
     user_id: str | None = None
 
 
@@ -238,10 +240,13 @@ async def update(
         if body.preserve_config
         else body.configuration or {}
     )
+    update_policy = dict(spec.get("update") or {})
+    if body.backup_current is not None:
+        update_policy["backupData"] = body.backup_current
     changes = {
         "version": body.target_version,
         "configuration": configuration,
-        "update": {**(spec.get("update") or {}), "backupData": body.backup_current},
+        "update": update_policy,
     }
     patched = await acting.patch_custom(
         INSTALLATION, name, tenant, _conditional(current, changes), manager=FIELD_MANAGER
@@ -264,25 +269,22 @@ async def uninstall(
     tenant, name = instance_parts(instance)
     given = body or UninstallBody()
     same_user(caller, given.user_id)
-    options = {
-        "cleanupData": _one_of("cleanup_data", given.cleanup_data, cleanup_data, default=True),
-        "backupData": _one_of("backup_data", given.backup_data, backup_data, default=False),
-    }
     await using.authority.authorize(caller, "delete", INSTALLATION.plural, tenant, name=name)
     acting = using.kube.impersonating(caller.user, caller.groups)
     current = await acting.get_custom(INSTALLATION, name, tenant)
     policy = (current.get("spec") or {}).get("uninstall") or {}
+    cleanup, backup = policy.get("cleanupData", True), policy.get("backupData", False)
+    options = {  # what the caller leaves out stays as the spec says
+        "cleanupData": _one_of("cleanup_data", given.cleanup_data, cleanup_data, default=cleanup),
+        "backupData": _one_of("backup_data", given.backup_data, backup_data, default=backup),
+    }
     wanted = {**policy, **options}
-    unchanged = all(
-        policy.get(key, default) == options[key]
-        for key, default in (("cleanupData", True), ("backupData", False))
-    )
+    unchanged = (cleanup, backup) == (options["cleanupData"], options["backupData"])
     if current["metadata"].get("deletionTimestamp"):
         if not unchanged:
             raise ConflictingError(
                 f"instance_id: {instance} is being uninstalled already, with cleanup_data "
-                f"{policy.get('cleanupData', True)} and backup_data "
-                f"{policy.get('backupData', False)}"
+                f"{cleanup} and backup_data {backup}"
             )
     else:
         if not unchanged:
