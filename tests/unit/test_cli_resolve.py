@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adx_modules.authoring import resolve as resolve_cli
 from adx_modules.service.cli import author_main
 from support.objects import module_doc as module
 
@@ -134,3 +135,23 @@ def test_the_samples_resolve(capsys: pytest.CaptureFixture[str]) -> None:
             {"module": "analytics-dashboard", "version": "2.1.0"},
         ]
     }
+
+
+def test_a_large_catalog_is_parsed_on_every_core_with_the_same_answer_and_errors(
+    catalog: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One manifest per file, parsed by a process pool (the threshold lowered so a small
+    catalog takes that path): the plan is the one read in this process, and a broken file is
+    still named."""
+    split = catalog.parent / "split"
+    split.mkdir()
+    for index, document in enumerate(yaml.safe_load_all((catalog / "modules.yaml").read_text())):
+        (split / f"{index:03d}.yaml").write_text(yaml.safe_dump(document))
+    serial = run(capsys, "--catalog", str(split), "analytics", "--output", "json")
+    monkeypatch.setattr(resolve_cli, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(resolve_cli.os, "cpu_count", lambda: 2)
+    assert run(capsys, "--catalog", str(split), "analytics", "--output", "json") == serial
+    (split / "999.yaml").write_text("spec: {\n")
+    code, _, err = run(capsys, "--catalog", str(split), "analytics")
+    assert code == 2
+    assert "999.yaml: not valid YAML" in err

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +30,30 @@ from adx_modules.catalog.resolver.constraints import ConstraintError, parse_cons
 from adx_modules.catalog.resolver.engine import resolve
 from adx_modules.catalog.resolver.model import Catalog, Requirement, ResolutionError
 
+# libyaml's parser where PyYAML was built with it (its wheels are): 5x the pure-Python one, which
+# spent 18 of 20 s reading a catalog of 20,000 manifests
+PARALLEL_FROM = 1000  # files: fewer parse faster than worker processes start
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _documents(path: Path) -> list[Any]:
     try:
-        return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+        documents = yaml.load_all(path.read_text(), Loader=SAFE_LOADER)
+        return [doc for doc in documents if doc is not None]
     except OSError as error:
         raise InputError(f"{path}: cannot be read ({error.strerror})") from error
     except yaml.YAMLError as error:
         raise InputError(f"{path}: not valid YAML ({error})") from error
+
+
+def _parsed(files: list[Path]) -> list[list[Any]]:
+    """Every file's documents; a large catalog is parsed on every core (parsing is most of
+    what reading one costs)."""
+    cores = os.cpu_count() or 1
+    if len(files) < PARALLEL_FROM or cores < 2:
+        return [_documents(path) for path in files]
+    with ProcessPoolExecutor(max_workers=cores) as pool:
+        return list(pool.map(_documents, files, chunksize=max(1, len(files) // (cores * 8))))
 
 
 def load_catalog(directory: Path) -> Catalog:
@@ -44,8 +62,8 @@ def load_catalog(directory: Path) -> Catalog:
         raise InputError(f"--catalog {directory}: not a directory")
     specs = []
     files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-    for path in files:
-        for document in _documents(path):
+    for path, documents in zip(files, _parsed(files), strict=True):
+        for document in documents:
             if not isinstance(document, dict) or document.get("kind") != "Module":
                 continue
             name = (document.get("metadata") or {}).get("name", "?")
