@@ -76,9 +76,14 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"settings file {path}: not valid TOML ({error})") from error
 
 
+def _copy(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with each section copied, so changing the copy leaves ``raw`` alone."""
+    return {key: dict(value) if isinstance(value, dict) else value for key, value in raw.items()}
+
+
 def with_own_names(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
     """``raw`` with every alias renamed to the service's own name (and converted)."""
-    renamed = {key: dict(value) if isinstance(value, dict) else value for key, value in raw.items()}
+    renamed = _copy(raw)
     for alias in ALIASES:
         section = renamed.get(alias.section)
         if not isinstance(section, dict) or alias.name not in section:
@@ -96,7 +101,7 @@ def with_own_names(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """``override`` over ``base``, setting by setting within each section."""
-    merged = {key: dict(value) if isinstance(value, dict) else value for key, value in base.items()}
+    merged = _copy(base)
     for section, fields in override.items():
         target = merged.setdefault(section, {})
         if isinstance(target, dict) and isinstance(fields, Mapping):

@@ -58,10 +58,9 @@ async def _forget(connection: Any, uid: str) -> None:
 
 async def take_over(
     pool: asyncpg.Pool, uid: str, namespace: str, name: str, module_id: str
-) -> str | None:
+) -> None:
     """Move the data kept under (namespace, name) to installation ``uid`` if it was kept from
-    the same module; the uid it was keyed by (None: nothing to take). Idempotent: once taken,
-    the record is gone."""
+    the same module. Idempotent: once taken, the record is gone."""
     async with pool.acquire() as connection, connection.transaction():
         older: str | None = await connection.fetchval(
             "DELETE FROM kept_module_data WHERE namespace = $1 AND name = $2 AND module_id = $3 "
@@ -72,7 +71,7 @@ async def take_over(
             uid,
         )
         if older is None:
-            return None
+            return
         for table in (*ROWS, "module_databases"):
             await connection.execute(
                 f"UPDATE {table} SET installation_uid = $1::uuid "  # noqa: S608 - fixed names
@@ -80,4 +79,3 @@ async def take_over(
                 uid,
                 older,
             )
-        return older
