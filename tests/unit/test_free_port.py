@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
+from adx_modules.devstack import process
 from adx_modules.devstack.process import _ephemeral_range, free_port
 
 
@@ -22,3 +25,11 @@ def test_the_preferred_port_when_free_and_another_when_taken() -> None:
         other = free_port(taken)
         assert other != taken
     assert free_port(taken) == taken
+
+
+def test_a_port_once_handed_out_is_not_handed_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two ports chosen in a row for one server pair (a runner's admin and invoke ports) are
+    both still free until the servers bind them; with the same random draw they would collide."""
+    monkeypatch.setattr(process.random, "sample", lambda ports, k: sorted(ports)[:k])
+    chosen = [free_port(None) for _ in range(5)]
+    assert len(set(chosen)) == 5, chosen

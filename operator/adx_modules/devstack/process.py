@@ -67,11 +67,22 @@ def _bindable(port: int, host: str) -> int | None:
         return bound
 
 
+_handed_out: set[int] = set()
+"""Ports this process already chose: free now, but probably about to be bound by the server
+they were chosen for (two ports picked in a row for one runner must never be the same one)."""
+
+
 def free_port(preferred: int | None = None, host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on: ``preferred`` when it is free, else a random one outside
-    the ephemeral range (see ``_listen_ports``)."""
-    for candidate in ([preferred] if preferred else []) + _listen_ports():
+    the ephemeral range (see ``_listen_ports``) that this process has not handed out before."""
+    if preferred and (port := _bindable(preferred, host)) is not None:
+        _handed_out.add(port)
+        return port
+    for candidate in _listen_ports():
+        if candidate in _handed_out:
+            continue
         if (port := _bindable(candidate, host)) is not None:
+            _handed_out.add(port)
             return port
     raise DevStackError("no free TCP port on the loopback interface")
 
