@@ -59,12 +59,16 @@ bench: toolchain ## run the benchmarks and write docs/benchmarks.md (about 20 mi
 	$(BIN)/python tests/bench/bench_resolver.py
 	$(BIN)/python tests/bench/bench_lifecycle.py
 	$(BIN)/python tests/bench/bench_operator_scale.py
+	$(BIN)/python tests/bench/bench_failover.py
 	$(BIN)/python tests/bench/bench_scanning.py
 	$(BIN)/python tests/bench/bench_wasm.py
 	$(BIN)/python tests/bench/bench_runner.py
 	$(BIN)/python tests/bench/bench_marketplace.py
 	$(BIN)/python tests/bench/bench_recommendations.py
 	$(BIN)/python tests/bench/bench_api.py
+
+chaos: toolchain ## 500 installs, updates, uninstalls and purchases while every part is killed; the invariants go to docs/reliability.md (about 20 min)
+	$(BIN)/python tests/chaos/run.py
 
 bench-cold: install ## measure the toolchain build from empty Go caches (about 15 min)
 	$(BIN)/python tests/bench/bench_toolchain_cold.py
@@ -76,4 +80,4 @@ format: install ## rewrite the code in the house style
 clean: stack-down ## remove the virtualenv and every cache (the next run rebuilds the toolchain)
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
-.PHONY: help install toolchain run crds openapi manifests bench bench-cold stack-up stack-down lint test test-unit format clean
+.PHONY: help install toolchain run crds openapi manifests bench bench-cold chaos stack-up stack-down lint test test-unit format clean

@@ -30,13 +30,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if tier in ("integration", "e2e"):
             item.add_marker(getattr(pytest.mark, tier))
     # One operator watches the cluster's Modules at a time: the scanning end-to-end tests and
-    # the chart's RBAC test run their own (scanning enabled), so they run before the e2e
-    # session's shared one (scanning disabled) starts; cheap tiers first otherwise.
+    # the chart's RBAC test run their own (scanning enabled), and the high-availability tests
+    # two at once (one acting), so they run before the e2e session's shared one (scanning
+    # disabled) starts; cheap tiers first otherwise.
     order = {"unit": 1, "integration": 2, "e2e": 3}
+    first = ("test_scanning_e2e.py", "test_operator_ha.py")
 
     def rank(item: pytest.Item) -> tuple[int, int]:
         path = Path(item.fspath)
-        return (path.name != "test_scanning_e2e.py", order.get(path.relative_to(TESTS).parts[0], 0))
+        return (path.name not in first, order.get(path.relative_to(TESTS).parts[0], 0))
 
     items.sort(key=rank)
 

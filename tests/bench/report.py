@@ -28,11 +28,11 @@ def machine() -> str:
     return f"{when}, commit {commit or 'unknown'}, Python {platform.python_version()}"
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or append) the section ``name`` of docs/benchmarks.md with ``body``."""
-    text = DOC.read_text() if DOC.exists() else HEADER
+def write_section(name: str, body: str, doc: Path = DOC) -> None:
+    """Replace (or append) the section ``name`` of ``doc`` (docs/benchmarks.md) with ``body``."""
+    text = doc.read_text() if doc.exists() else HEADER
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     section = f"{start}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else f"{text}\n{section}\n"
-    DOC.write_text(text)
+    doc.write_text(text)

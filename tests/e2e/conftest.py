@@ -30,6 +30,7 @@ def service_env(stack: StackInfo) -> dict[str, str]:
         "ADX_TEMPORAL_TASK_QUEUE": f"e2e-{suffix}",
         "ADX_DATABASE_SCHEMA_NAME": f"e2e_{suffix}",
         "ADX_SECURITY_SCANNING_ENABLED": "false",
+        "ADX_SERVER_LOG_FORMAT": "json",  # as the chart runs them: every line is checked
         **wasm_host_environment(None, None),
         "ADX_WASM_HEALTH_REPORT_SECONDS": "1",
         **runner_environment(None, None),

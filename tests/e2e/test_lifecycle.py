@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 
 from adx_modules.clients import temporal
@@ -290,10 +290,12 @@ def test_an_update_rolls_out_a_new_revision(kubectl: Kubectl, module_id: str) ->
 
 
 async def test_an_update_that_never_gets_ready_is_rolled_back(
-    kubectl: Kubectl, module_id: str, service_env: dict[str, str]
+    kubectl: Kubectl, module_id: str, service_env: dict[str, str], worker: ServiceProcess
 ) -> None:
     install(kubectl, module_id)
     wait_phase(kubectl, "mi/life", "Active")
+    rolled_back_runs = {"workflow": "UpdateModuleWorkflow", "outcome": "rolled_back"}
+    rolled_back_before = worker.sample("workflow_executions_total", **rolled_back_runs)
     # kwok's "pod-never-ready" stage: pods of this image start but never become ready
     publish(kubectl, module_id, "2.0.0", image=f"never-ready.adx.test/{module_id}:2.0.0")
     kubectl(
@@ -316,10 +318,20 @@ async def test_an_update_that_never_gets_ready_is_rolled_back(
     assert min(ready_samples) >= 1, "the old revision stopped serving during the update"
     assert condition(mi, "Remediated")["reason"] == "RollbackSucceeded"
     assert condition(mi, "Stalled")["reason"] == "HealthCheckFailed"
+    kubectl.wait_for(
+        lambda: (
+            worker.sample("workflow_executions_total", **rolled_back_runs) == rolled_back_before + 1
+        ),
+        timeout=10,
+    )
     assert "CrashLoopBackOff" in mi["status"]["message"]
     assert mi["status"]["installedVersion"] == "1.0.0"
     assert mi["status"]["phase"] == "Active"
-    assert mi["status"]["failures"] == {"consecutive": 1, "total": 1}
+    assert mi["status"]["failures"] == {
+        "consecutive": 1,
+        "total": 1,
+        "lastWorkflow": f"mi/{kubectl.namespace}/life/{mi['metadata']['uid']}/g2",
+    }
     deployment = kubectl.json("get", "deployment", "mod-life")
     containers = deployment["spec"]["template"]["spec"]["containers"]
     assert containers[0]["image"] == f"registry.local/{module_id}:1.0.0"
@@ -370,7 +382,11 @@ def test_a_failed_install_is_undone_and_an_edit_retries(kubectl: Kubectl, module
     kubectl("patch", "mi", "life", "--type=merge", "-p", '{"spec":{"version":"1.0.0"}}')
     active = wait_phase(kubectl, "mi/life", "Active", timeout=120)
     assert active["status"]["installedVersion"] == "1.0.0"
-    assert active["status"]["failures"] == {"consecutive": 0, "total": 1}
+    assert active["status"]["failures"] == {
+        "consecutive": 0,
+        "total": 1,
+        "lastWorkflow": f"mi/{kubectl.namespace}/life/{active['metadata']['uid']}/g2",
+    }
 
 
 def _count(kubectl: Kubectl, kind: str) -> int:
@@ -416,9 +432,20 @@ async def test_a_crash_in_the_middle_of_an_install_loses_and_duplicates_nothing(
     process.start()
     mi = wait_phase(kubectl, "mi/life", "Active", timeout=180)
     assert mi["metadata"]["uid"] == uid
+    await installed_once(kubectl, service_env, handle, mi)
+
+
+async def installed_once(
+    kubectl: Kubectl, service_env: dict[str, str], handle: WorkflowHandle[Any, Any], mi: Any
+) -> None:
+    """``mi`` (Active) was installed by exactly one workflow, which completed, and nothing of
+    it exists twice: objects, revisions, status history, failure counts."""
+    uid = mi["metadata"]["uid"]
     # Active is the workflow's last report; it completes (not fails) right after
     await asyncio.wait_for(handle.result(), timeout=30)
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    mi = kubectl.json("get", "mi", mi["metadata"]["name"])  # as the finished workflow left it
+    assert mi["metadata"]["uid"] == uid
     kinds = ("deployment", "replicaset", "pods", "configmap", "networkpolicy")
     assert [_count(kubectl, kind) for kind in kinds] == [1, 1, 1, 1, 1]
     revisions = await rows(
@@ -431,3 +458,74 @@ async def test_a_crash_in_the_middle_of_an_install_loses_and_duplicates_nothing(
         uid,
     )
     assert [a["workflow_id"].rsplit("/", 1)[-1] for a in audit] == ["g1"]  # one workflow
+    status = mi["status"]
+    assert [entry["revision"] for entry in status.get("history") or []] == [1]
+    assert (status.get("failures") or {}).get("total", 0) == 0
+
+
+# every side effect of an install, crashed just before and just after (core/failpoints.py)
+SIDE_EFFECTS = [
+    "resolve:before",
+    "provision:before",
+    "provision:after",
+    "report:before",
+    "report:recorded",
+    "report:after",
+    "wait_healthy:after",
+    "activate:after",
+]
+
+
+def crash_at(kubectl: Kubectl, worker: ServiceProcess, point: str, **spec: Any) -> str:
+    """Install ``life`` with a worker that dies at ``point`` of its workflow; the workflow id."""
+    with worker.crashing_at(point, f"mi/{kubectl.namespace}/") as crash:
+        install(kubectl, spec.pop("module"), **spec)
+    uid = kubectl.json("get", "mi", "life")["metadata"]["uid"]
+    assert crash.workflow_id == f"mi/{kubectl.namespace}/life/{uid}/g1"
+    return crash.workflow_id
+
+
+@pytest.mark.parametrize("point", SIDE_EFFECTS)
+async def test_a_crash_at_each_side_effect_of_an_install_loses_and_duplicates_nothing(
+    *,
+    kubectl: Kubectl,
+    module_id: str,
+    point: str,
+    worker: ServiceProcess,
+    service_env: dict[str, str],
+) -> None:
+    workflow_id = crash_at(kubectl, worker, point, module=module_id)
+    mi = wait_phase(kubectl, "mi/life", "Active", timeout=180)
+    client = await temporal.connect(
+        service_env["ADX_TEMPORAL_ADDRESS"], service_env["ADX_TEMPORAL_NAMESPACE"]
+    )
+    await installed_once(kubectl, service_env, client.get_workflow_handle(workflow_id), mi)
+
+
+async def test_a_crash_after_a_failure_was_counted_counts_it_once(
+    kubectl: Kubectl, module_id: str, worker: ServiceProcess, service_env: dict[str, str]
+) -> None:
+    publish(kubectl, module_id, "3.0.0", image=f"never-ready.adx.test/{module_id}:3.0.0")
+    workflow_id = crash_at(
+        kubectl,
+        worker,
+        "report:failure-counted",
+        module=module_id,
+        version="3.0.0",
+        update={"healthTimeoutSeconds": 10},
+    )
+    # the status already says Failed (the crash came after it was written): wait for the end of
+    # the workflow, whose failure report the new worker ran again
+    client = await temporal.connect(
+        service_env["ADX_TEMPORAL_ADDRESS"], service_env["ADX_TEMPORAL_NAMESPACE"]
+    )
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(client.get_workflow_handle(workflow_id).result(), timeout=120)
+    failed = kubectl.json("get", "mi", "life")
+    assert failed["status"]["phase"] == "Failed"
+    assert failed["status"]["failures"] == {
+        "consecutive": 1,
+        "total": 1,
+        "lastWorkflow": workflow_id,
+    }
+    assert "removed what it had created" in failed["status"]["message"]

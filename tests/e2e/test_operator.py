@@ -15,7 +15,7 @@ import yaml
 
 from support.kube import Kubectl
 from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
-from support.operator import ServiceProcess
+from support.operator import ServiceProcess, json_lines
 
 SAMPLES = Path(__file__).parents[2] / "manifests" / "samples"
 pytestmark = pytest.mark.usefixtures("operator", "worker", "wasm_host", "runner")
@@ -283,5 +283,20 @@ def test_both_processes_serve_prometheus_metrics(
         assert 'adx_reconciles_total{kind="ModuleInstallation",outcome="accepted"}' in ours
         theirs = httpx.get(f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=5).text
         assert 'adx_activity_seconds_count{activity="provision",outcome="succeeded"}' in theirs
+        # counted by the workflow itself, copied into the registry within a second
+        installed = {"module": module_id, "outcome": "succeeded"}
+        kubectl.wait_for(lambda: worker.sample("module_installations_total", **installed), 10)
+        assert worker.sample("module_installations_total", **installed) == 1
+        assert worker.sample("module_installations_total", module=module_id, outcome="failed") == 0
+        uid = kubectl.json("get", "mi", "metered")["metadata"]["uid"]
+        install_id = f"mi/{kubectl.namespace}/metered/{uid}/g1"
+        started = [line for line in json_lines(operator.log()) if line.get("uid") == uid]
+        assert started, "the operator's JSON log names the installation's uid"
+        assert install_id in {line.get("workflow_id") for line in started}
+        for outcome in ("started", "succeeded"):
+            runs = worker.sample(
+                "workflow_executions_total", workflow="InstallModuleWorkflow", outcome=outcome
+            )
+            assert runs >= 1, outcome
     finally:
         kubectl("delete", "module", f"{module_id}-1-0-0", "--wait=false")

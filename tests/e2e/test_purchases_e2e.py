@@ -27,6 +27,7 @@ from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
 from adx_modules.core.settings import load_settings
 from adx_modules.marketplace.entitlements import Entitlements, PurchaseRecord
+from adx_modules.marketplace.payments.stripe import METADATA_KEY
 from adx_modules.marketplace.purchases import PaymentMethod, PurchaseError, Purchases
 from support.kube import Kubectl
 from support.objects import (
@@ -323,3 +324,41 @@ def test_the_api_answers_health_and_refuses_unsigned_webhooks(
     unknown = httpx.post(f"{base}/api/v1/marketplace/webhooks/paypal", content=b"{}", timeout=10)
     assert unknown.status_code == 400
     assert "'paypal' is not enabled" in unknown.json()["detail"]
+
+
+@pytest.mark.parametrize("point", ["create_payment:after", "settle_purchase:after"])
+async def test_a_crash_around_charging_and_granting_charges_and_grants_once(
+    *,
+    kubectl: Kubectl,
+    service_env: dict[str, str],
+    paid_module: str,
+    namespace: str,
+    point: str,
+    worker: ServiceProcess,
+) -> None:
+    """The worker dies after the card was charged (not yet recorded as such), or after the
+    entitlement was granted (the waiting install not yet told): one charge, one grant."""
+    async with marketplace(service_env) as (purchases, entitlements):
+        kubectl.apply(installation_doc("bought", paid_module))
+        await awaiting_purchase(kubectl, "bought", paid_module)
+        with worker.crashing_at(point, "purchase/") as crash:
+            started = await purchases.purchase(
+                tenant=namespace,
+                user="alice",
+                listing=paid_module,
+                payment_method=card(service_env, GOOD_CARD),
+                idempotency_key=f"order-{point}",
+            )
+        assert crash.workflow_id == f"purchase/{started.id}"
+        paid = await settled(entitlements, started.id, "paid")
+        wait_phase(kubectl, "mi/bought", "Active", timeout=120)
+        assert len(await entitlements.entitlements(started.id)) == 1
+        stripe_client = stripe.StripeClient(
+            service_env["ADX_MARKETPLACE_STRIPE_API_KEY"],
+            base_addresses={"api": service_env["ADX_MARKETPLACE_STRIPE_API_BASE"]},
+        )
+        intents = stripe_client.v1.payment_intents.list(params={"limit": 100})
+        ours = [i for i in intents.data if i.to_dict()["metadata"].get(METADATA_KEY) == started.id]
+        assert [(i.id, i.status, i.amount) for i in ours] == [
+            (paid.provider_ref, "succeeded", 4900)
+        ]

@@ -8,6 +8,7 @@ pair (scanning disabled) starts: one operator watches the cluster's Modules at a
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -23,9 +24,11 @@ from adx_modules.authoring.manifest import read_manifest
 from adx_modules.authoring.package import build
 from adx_modules.authoring.publish import publish
 from adx_modules.authoring.scaffold import scaffold
+from adx_modules.clients import temporal
 from adx_modules.devstack import vulndb
 from adx_modules.devstack.images import push_image, python_package
 from adx_modules.devstack.toolchain import cache_dir
+from support.database import query
 from support.examples import publish_example
 from support.kube import Kubectl
 from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
@@ -285,3 +288,33 @@ def test_a_new_vulnerability_database_rescans_and_warns_running_installations(
     assert "keeps running" in condition(installation, c.SCANNED)["message"]
     assert condition(installation, c.READY)["status"] == "True"  # it runs on, as documented
     assert installation["status"]["phase"] == "Active"
+
+
+@pytest.mark.parametrize("point", ["scan_artifact:after", "report_scan:after"])
+async def test_a_crash_after_the_verdict_was_stored_or_shown_scans_once(
+    scanning_service: dict[str, ServiceProcess],
+    kubectl: Kubectl,
+    registry: str,
+    unique: str,
+    point: str,
+) -> None:
+    """The worker dies after the verdict is stored (not yet returned), or after the Module's
+    status shows it (not yet reported): one verdict, one workflow run, the Module Available."""
+    worker = scanning_service["worker"]
+    module_id = f"crashed-{unique}"
+    with worker.crashing_at(point, "module-scan-") as crash:
+        scanned = publish_image(kubectl, registry, module_id, {"module": point.encode()})
+    module = module_status(kubectl, f"{module_id}-1-0-0", "Available")
+    assert crash.workflow_id == f"module-scan-{module['metadata']['uid']}"
+    assert module["status"]["scannedReference"] == scanned
+    client = await temporal.connect(
+        worker.env["ADX_TEMPORAL_ADDRESS"], worker.env["ADX_TEMPORAL_NAMESPACE"]
+    )
+    handle = client.get_workflow_handle(crash.workflow_id)
+    await asyncio.wait_for(handle.result(), timeout=60)
+    runs = [run async for run in client.list_workflows(f"WorkflowId = '{crash.workflow_id}'")]
+    assert len(runs) == 1
+    verdicts = await query(
+        worker.env, "SELECT count(*) AS n FROM scans WHERE digest = $1", scanned.split("@")[1]
+    )
+    assert verdicts == [{"n": 1}]

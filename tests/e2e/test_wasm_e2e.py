@@ -23,7 +23,7 @@ from support import guests
 from support.database import query
 from support.kube import Kubectl
 from support.objects import API_VERSION, condition, installation_doc, wait_condition, wait_phase
-from support.operator import ServiceProcess
+from support.operator import ServiceProcess, json_lines
 from support.stack import StackInfo
 
 pytestmark = pytest.mark.usefixtures("operator", "worker", "wasm_host")
@@ -334,6 +334,21 @@ async def test_an_install_while_the_host_is_down_and_the_worker_is_killed_loses_
     worker.start()
     mi = wait_phase(kubectl, "mi/echo", "Active", timeout=120)
     assert mi["metadata"]["uid"] == uid
+    # the worker that finished the install counted it once (replays count nothing: see
+    # tests/unit/test_replay_recorded.py)
+    installed = {"module": module_id, "outcome": "succeeded"}
+    kubectl.wait_for(lambda: worker.sample("module_installations_total", **installed), 10)
+    assert worker.sample("module_installations_total", **installed) == 1
+    # the worker's JSON log names the installation and the workflow of what it did for it
+    calls = [
+        line
+        for line in json_lines(worker.log()[logged:])
+        if f"/admin/v1/installations/{kubectl.namespace}/echo" in line["message"]
+    ]
+    assert calls
+    assert {(line["uid"], line["workflow_id"]) for line in calls} == {
+        (uid, f"mi/{kubectl.namespace}/echo/{uid}/g1")
+    }
     async with httpx.AsyncClient(timeout=30) as http:
         answer = await http.post(f"{mi['status']['endpoints'][0]['url']}/greet", json={"a": 1})
     assert answer.json() == {"function": "greet", "input": {"a": 1}}
@@ -351,3 +366,50 @@ async def test_an_install_while_the_host_is_down_and_the_worker_is_killed_loses_
         await connection.close()
     assert [(row["uid"], row["revision"]) for row in rows] == [(uid, 1)]
     kubectl("delete", "mi", "echo", "--timeout=90s")
+
+
+@pytest.mark.parametrize("point", ["provision:before", "provision:after", "activate:after"])
+async def test_a_crash_around_registering_with_the_host_loses_and_duplicates_nothing(
+    *,
+    kubectl: Kubectl,
+    stack: StackInfo,
+    unique: str,
+    tmp_path: Path,
+    point: str,
+    worker: ServiceProcess,
+    wasm_host: ServiceProcess,
+    service_env: dict[str, str],
+) -> None:
+    """The worker dies just before or just after the host learns of the installation (and
+    after it is activated there): the retry registers it once, at revision 1, and it serves."""
+    module_id = f"echo-{unique}"
+    publish_wasm(
+        kubectl,
+        stack.env["ADX_REGISTRY_ADDRESS"],
+        tmp_path,
+        module_id=module_id,
+        version="1.0.0",
+        binary=guests.binary(guests.ECHO),
+        permissions=[],
+    )
+    with worker.crashing_at(point, f"mi/{kubectl.namespace}/") as crash:
+        kubectl.apply(installation_doc("echo", module_id))
+    mi = wait_phase(kubectl, "mi/echo", "Active", timeout=120)
+    uid = mi["metadata"]["uid"]
+    assert crash.workflow_id == f"mi/{kubectl.namespace}/echo/{uid}/g1"
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.post(f"{mi['status']['endpoints'][0]['url']}/greet", json={"a": 1})
+        hosted = await http.get(
+            f"{service_env['ADX_WASM_ADMIN_URL']}/admin/v1/installations",
+            headers={"Authorization": f"Bearer {service_env['ADX_WASM_ADMIN_TOKEN']}"},
+        )
+    assert answer.json() == {"function": "greet", "input": {"a": 1}}
+    ours = [h for h in hosted.json() if h["namespace"] == kubectl.namespace]
+    assert [(h["name"], h["servingRevision"], h["active"]) for h in ours] == [("echo", 1, True)]
+    rows = await query(
+        service_env,
+        "SELECT i.uid::text AS uid, r.revision FROM wasm_installations i JOIN wasm_revisions r "
+        "USING (namespace, name) WHERE i.namespace = $1",
+        kubectl.namespace,
+    )
+    assert [(row["uid"], row["revision"]) for row in rows] == [(uid, 1)]

@@ -90,6 +90,8 @@ def test_the_rendered_chart_is_accepted_by_the_apiserver(
         "Deployment",
         "NetworkPolicy",
         "PodDisruptionBudget",
+        "Role",
+        "RoleBinding",
         "Secret",
         "Service",
         "ServiceAccount",
@@ -106,6 +108,8 @@ def test_the_rendered_chart_is_accepted_by_the_apiserver(
         ("sandbox.defaultIsolation=vm", "at '/sandbox/defaultIsolation'"),
         ("operator.replicas=-1", "at '/operator/replicas'"),
         ("image.pullPolicy=Sometimes", "at '/image/pullPolicy'"),
+        # two operator replicas (the default) would both act without it
+        ("operator.leaderElection=false", "operator.replicas above 1 needs operator.leaderElec"),
         ("colour=blue", "additional properties 'colour' not allowed"),
     ],
 )
@@ -207,7 +211,7 @@ def test_helm_install_runs_the_operator_and_the_worker_on_kwok_nodes(
 ) -> None:
     pods = kubectl.json("get", "pods", "-l", f"app.kubernetes.io/instance={release}")["items"]
     components = sorted(p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods)
-    assert components == ["api", "operator", "wasm-host", "worker"]
+    assert components == ["api", "operator", "operator", "wasm-host", "worker"]
     for pod in pods:
         assert pod["status"]["phase"] == "Running"
         assert pod["spec"]["nodeName"].startswith("kwok-node-")
@@ -222,6 +226,10 @@ def test_helm_install_runs_the_operator_and_the_worker_on_kwok_nodes(
         env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
         component = pod["metadata"]["labels"]["app.kubernetes.io/component"]
         reads_token = "ADX_WASM_ADMIN_TOKEN" in env
+        if component == "operator":  # its Lease lives in the release's namespace
+            own_namespace = env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"]
+            assert own_namespace == "metadata.namespace"
+            assert env["ADX_OPERATOR_LEADER_ELECTION"]["value"] == "true"
         assert reads_token == (component not in ("operator", "api"))
         # the marketplace's settings (and, when set, its secrets): workers and the API only
         assert ("ADX_MARKETPLACE_REVOCATION_POLICY" in env) == (component in ("worker", "api"))
@@ -262,6 +270,7 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
         **wasm_host_environment(None, None),
         "ADX_TEMPORAL_TASK_QUEUE": f"rbac-{unique}",
         "ADX_DATABASE_SCHEMA_NAME": f"rbac_{unique}",
+        "POD_NAMESPACE": str(kubectl.namespace),  # as the chart sets it: the Lease lives there
         "ADX_SECURITY_SCAN_CACHE_DIR": str(tmp_path / "trivy"),
         "ADX_WASM_CACHE_DIR": str(tmp_path / "wasm-cache"),
     }
@@ -342,6 +351,22 @@ def test_the_chart_rbac_is_enough_to_install_and_uninstall_and_no_more(
             "auth", "can-i", verb, resource, *subresource, "--all-namespaces", check=False
         ).stdout.strip()
         assert answer == "yes", f"the wasm host may not {verb} {resource} {subresource}"
+    # the operator's Lease (leader election): written in the release's namespace only; read and
+    # watched anywhere (Kopf watches cluster-wide, a field selector keeps it to that one Lease)
+    home = str(kubectl.namespace)
+    for verb, where, allowed in (
+        ("get", home, "yes"),
+        ("create", home, "yes"),
+        ("update", home, "yes"),
+        ("watch", "kube-system", "yes"),
+        ("delete", home, "no"),
+        ("create", "kube-system", "no"),
+        ("update", "kube-system", "no"),
+    ):
+        answer = Kubectl(identities["operator"], where)(
+            "auth", "can-i", verb, "leases.coordination.k8s.io", check=False
+        ).stdout.strip()
+        assert answer == allowed, f"the operator: {verb} leases in {where}? {answer}"
     for who, verb, resource in (
         (as_operator, "create", "deployments"),
         (as_operator, "get", "secrets"),
@@ -414,6 +439,7 @@ def test_a_tenants_process_modules_run_in_a_runner_deployment_made_from_the_char
         **stack.env,
         "ADX_TEMPORAL_TASK_QUEUE": f"runner-{unique}",
         "ADX_DATABASE_SCHEMA_NAME": f"runner_{unique}",
+        "POD_NAMESPACE": namespace,  # as the chart sets it: the operator's Lease lives there
     }
     env = {
         **stack_part,

@@ -3,17 +3,31 @@ children."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
+from adx_modules.core import failpoints
 from adx_modules.devstack.process import free_port
+
+
+@dataclass
+class Crash:
+    """Where a worker armed with a failpoint died."""
+
+    workflow_id: str = ""
 
 
 class ServiceProcess:
@@ -68,6 +82,10 @@ class ServiceProcess:
             return False
 
     @property
+    def alive(self) -> bool:
+        return self._popen is not None and self._popen.poll() is None
+
+    @property
     def pid(self) -> int:
         if self._popen is None:
             raise RuntimeError(f"{self.role} is not started")
@@ -82,6 +100,49 @@ class ServiceProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_exit(self, timeout: float) -> int:
+        """The exit status of the running process once it ends by itself (negative: the
+        signal that ended it); fail after ``timeout``."""
+        if self._popen is None:
+            raise RuntimeError(f"{self.role} is not started")
+        try:
+            return self._popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{self.role} still runs after {timeout}s") from None
+
+    @contextmanager
+    def crashing_at(self, point: str, workflow_prefix: str) -> Iterator[Crash]:
+        """Run the block with this worker armed to die at failpoint ``point`` of a workflow
+        whose id starts with ``workflow_prefix`` (``core/failpoints.py``); then check that it
+        died there, by SIGKILL, and start it again, unarmed."""
+        self.kill()
+        self.env[failpoints.ENVIRONMENT] = f"{point}@{workflow_prefix}"
+        crash = Crash()
+        try:
+            self.start()
+            logged = len(self.log())
+            yield crash
+            status = self.wait_exit(timeout=120)
+        finally:  # never leave an armed worker behind
+            del self.env[failpoints.ENVIRONMENT]
+            self.kill()
+            self.start()
+        assert status == -signal.SIGKILL, f"the {self.role} ended with {status}"
+        reached = re.findall(r"failpoint (\S+) reached in (\S+):", self.log()[logged:])
+        assert [where for where, _ in reached] == [point]
+        crash.workflow_id = reached[0][1]
+
+    def sample(self, name: str, **labels: str) -> float:
+        """The sum of the process's metric sample ``name`` over the series carrying ``labels``
+        (0 when there is none yet)."""
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
+
     def stop(self) -> None:
         if self._popen and self._popen.poll() is None:
             self._popen.terminate()
@@ -89,6 +150,18 @@ class ServiceProcess:
                 self._popen.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self._popen.kill()
+
+
+def json_lines(log: str) -> list[dict[str, Any]]:
+    """The records of a JSON log, one per line; a line that is not one JSON object fails."""
+    records = []
+    for number, line in enumerate(log.splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise AssertionError(f"log line {number} is not JSON: {line[:200]}") from None
+    return records
 
 
 @contextmanager

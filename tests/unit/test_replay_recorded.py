@@ -18,6 +18,12 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from adx_modules.core.metrics import (
+    MODULE_INSTALLATIONS,
+    WORKFLOW_EXECUTIONS,
+    WorkflowMetricsBridge,
+)
+from adx_modules.core.workflow_metrics import WorkflowMetrics
 from adx_modules.installations.contract import LifecycleRequest
 from adx_modules.installations.workflows.install import InstallModuleWorkflow
 from adx_modules.service.worker import WORKFLOWS
@@ -39,12 +45,37 @@ def test_histories_were_recorded() -> None:
 HISTORIES = {path.stem: path.read_text() for path in RECORDED}
 
 
+@pytest.fixture(scope="module")
+def workflow_metrics() -> WorkflowMetricsBridge:
+    return WorkflowMetricsBridge()
+
+
+def _counted() -> list[tuple[str, dict[str, str], float]]:
+    return [
+        (sample.name, sample.labels, sample.value)
+        for counter in (WORKFLOW_EXECUTIONS, MODULE_INSTALLATIONS)
+        for family in counter.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    ]
+
+
 @pytest.mark.parametrize("name", sorted(HISTORIES))
-async def test_recorded_history_replays(name: str) -> None:
+async def test_recorded_history_replays(name: str, workflow_metrics: WorkflowMetricsBridge) -> None:
+    """... with the worker's interceptors and metrics: a replay counts no run and no
+    installation (a worker rebuilding a workflow after a restart must not count it again)."""
     history = WorkflowHistory.from_json(name, HISTORIES[name])
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=list(WORKFLOWS),
+        data_converter=pydantic_data_converter,
+        interceptors=[WorkflowMetrics()],
+        runtime=workflow_metrics.runtime,
+    )
+    before = _counted()
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
+    workflow_metrics.drain()
+    assert _counted() == before
 
 
 @workflow.defn(name="InstallModuleWorkflow", sandboxed=False)

@@ -283,10 +283,20 @@ def test_the_end_of_a_workflow_clears_it_counts_failures_and_keeps_history() -> 
     revision = {"revision": 21, "version": "2.0.0", "appliedAt": "2026-11-30T12:00:00Z"}
     success = apply_report(status, report(done=True, failure=False, revision=revision)).patch()
     assert success["workflow"] is None
-    assert success["failures"] == {"consecutive": 0, "total": 5}
+    assert success["failures"] == {"consecutive": 0, "total": 5, "lastWorkflow": "w"}
     assert [h["revision"] for h in success["history"]] == list(range(2, 22))  # the last 20
     failed = apply_report(status, report(done=True, failure=True)).patch()
-    assert failed["failures"] == {"consecutive": 3, "total": 6}
+    assert failed["failures"] == {"consecutive": 3, "total": 6, "lastWorkflow": "w"}
+
+
+def test_a_retried_failure_report_counts_the_failure_once() -> None:
+    """The report activity runs at least once: killed after the status was written, it runs
+    again on the status it wrote itself."""
+    status = {"failures": {"consecutive": 0, "total": 1, "lastWorkflow": "earlier"}}
+    first = apply_report(status, report(done=True, failure=True)).patch()
+    assert first["failures"] == {"consecutive": 1, "total": 2, "lastWorkflow": "w"}
+    again = apply_report({**status, **first}, report(done=True, failure=True)).patch()
+    assert "failures" not in again or again["failures"] == first["failures"]
 
 
 def test_a_report_with_an_unknown_field_is_refused() -> None:

@@ -207,6 +207,9 @@ class FailureCounters(ApiModel):
     """Failures since the last success."""
     total: Annotated[int, Field(ge=0)] = 0
     """Failures in all."""
+    last_workflow: Annotated[str, Field(max_length=512)] | None = None
+    """The lifecycle workflow whose outcome was counted last (a report retried after a crash
+    counts its outcome once)."""
 
 
 class ModuleInstallationStatus(ObjectStatus):

@@ -110,6 +110,12 @@ UNINSTALLED_WITH_FORCE: Final = _reason(
     "Event: uninstalled, but cleanup failed; the garbage collector removes owned objects",
 )
 STEP: Final = _reason("Progress", "progress", "Event: a lifecycle step without a phase change")
+LEADER_ELECTION: Final = _reason(
+    "LeaderElection",
+    "progress",
+    "Event on the operator's Lease: a replica became leader, or lost the Lease and exits (it "
+    "restarts as a standby)",
+)
 
 # --- transient: the service retries by itself --------------------------------------------------
 RETRYING: Final = _reason(

@@ -48,6 +48,7 @@ BUILTIN_KINDS: dict[str, tuple[str, str]] = {
     "ReplicaSet": ("/apis/apps/v1", "replicasets"),
     "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
     "PodMetrics": ("/apis/metrics.k8s.io/v1beta1", "pods"),  # where metrics-server runs
+    "Lease": ("/apis/coordination.k8s.io/v1", "leases"),  # the operator's leader election
 }
 
 
@@ -361,6 +362,21 @@ class KubeClient:
     async def get_object(self, kind: str, name: str, namespace: str) -> dict[str, Any]:
         """A namespaced built-in object; NotFoundError if it does not exist."""
         return await self._rest("GET", object_path(kind, namespace, name))
+
+    async def create_object(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Create a namespaced built-in object (ConflictError if the name is taken)."""
+        metadata = manifest["metadata"]
+        path = object_path(manifest["kind"], metadata["namespace"])
+        what = f"create {manifest['kind']} {metadata['name']}"
+        return await self._rest("POST", path, body=manifest, what=what)
+
+    async def replace_object(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Replace (PUT) a namespaced built-in object. With ``metadata.resourceVersion`` the
+        write is conditional: ConflictError if the object changed since that version."""
+        metadata = manifest["metadata"]
+        path = object_path(manifest["kind"], metadata["namespace"], metadata["name"])
+        what = f"update {manifest['kind']} {metadata['name']}"
+        return await self._rest("PUT", path, body=manifest, what=what)
 
     async def list_objects(
         self, kind: str, namespace: str | None, label_selector: str | None = None

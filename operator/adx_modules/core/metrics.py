@@ -7,15 +7,22 @@ activity takes and how often it fails. One module defines them, so names stay st
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from temporalio import activity
+from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
     Interceptor,
 )
+
+from adx_modules.core import workflow_metrics
+from adx_modules.core.logs import LOG_CONTEXT
 
 RECONCILES = Counter(
     "adx_reconciles_total",
@@ -24,7 +31,9 @@ RECONCILES = Counter(
 )
 WORKFLOWS_STARTED = Counter(
     "adx_workflows_started_total",
-    "Lifecycle workflows the operator started (attaching to a running one does not count).",
+    "Lifecycle workflow starts the operator asked Temporal for (a request that found the "
+    "workflow already running counts too; workflow_executions_total{outcome=\"started\"} "
+    "counts runs).",
     ["workflow"],
 )
 SCAN_RESULTS = Counter(
@@ -33,6 +42,23 @@ SCAN_RESULTS = Counter(
     "verdict of their scan against security.min_security_score (passed, failed).",
     ["severity", "verdict"],
 )
+WORKFLOW_EXECUTIONS = Counter(
+    workflow_metrics.WORKFLOW_EXECUTIONS,
+    "Workflow runs the worker executed, by workflow type and outcome: started, then one of "
+    "succeeded, failed, rolled_back (an update that failed and left the previous revision "
+    "running), cancelled (superseded by a newer generation) or continued_as_new. Counted once "
+    "per run, replays excluded.",
+    ["workflow", "outcome"],
+)
+MODULE_INSTALLATIONS = Counter(
+    workflow_metrics.MODULE_INSTALLATIONS,
+    "Module installations that ended, by module and outcome (succeeded, failed).",
+    ["module", "outcome"],
+)
+_FORWARDED: dict[str, tuple[Counter, tuple[str, ...]]] = {
+    workflow_metrics.WORKFLOW_EXECUTIONS: (WORKFLOW_EXECUTIONS, ("workflow_type", "outcome")),
+    workflow_metrics.MODULE_INSTALLATIONS: (MODULE_INSTALLATIONS, ("module", "outcome")),
+}
 ACTIVITY_SECONDS = Histogram(
     "adx_activity_seconds",
     "Duration of the worker's activities, by activity and outcome.",
@@ -60,22 +86,68 @@ def serve(port: int) -> None:
     start_http_server(port)
 
 
+class WorkflowMetricsBridge:
+    """The worker's Temporal runtime, with its metrics buffered instead of dropped, and the
+    copy of the workflows' own counts (``core/workflow_metrics.py``) into this registry."""
+
+    def __init__(self, buffer_size: int = 100_000) -> None:
+        self._buffer = MetricBuffer(buffer_size)
+        self.runtime = Runtime(telemetry=TelemetryConfig(metrics=self._buffer))
+
+    def drain(self) -> None:
+        """Add what the workflows counted since the last drain (the SDK's own metrics, also
+        in the buffer, are dropped)."""
+        for update in self._buffer.retrieve_updates():
+            forwarded = _FORWARDED.get(update.metric.name)
+            if forwarded is not None:
+                counter, labels = forwarded
+                attributes = update.attributes
+                counter.labels(*(str(attributes.get(label, "")) for label in labels)).inc(
+                    update.value
+                )
+
+    async def run(self, stop: asyncio.Event, every: float = 1.0) -> None:
+        """Drain every ``every`` seconds until ``stop``."""
+        while not stop.is_set():
+            self.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+
+def _installation_uid(args: Any) -> str | None:
+    """The uid of the custom resource an activity works on, when its request names one."""
+    for arg in args:
+        ref = getattr(arg, "ref", arg)
+        uid = getattr(ref, "uid", None)
+        if isinstance(uid, str):
+            return uid
+    return None
+
+
 class _TimedActivities(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        name = getattr(input.fn, "__temporal_activity_definition", None)
-        activity = getattr(name, "name", None) or getattr(input.fn, "__name__", "unknown")
+        info = activity.info()
         began = time.monotonic()
         outcome = "failed"
+        context = {
+            "workflow_id": info.workflow_id or "",
+            "run_id": info.workflow_run_id or "",
+            "activity_type": info.activity_type,
+            "uid": _installation_uid(input.args) or "",
+        }
+        token = LOG_CONTEXT.set(context)
         try:
             result = await super().execute_activity(input)
             outcome = "succeeded"
             return result
         finally:
-            ACTIVITY_SECONDS.labels(activity, outcome).observe(time.monotonic() - began)
+            LOG_CONTEXT.reset(token)
+            ACTIVITY_SECONDS.labels(info.activity_type, outcome).observe(time.monotonic() - began)
 
 
 class ActivityMetrics(Interceptor):
-    """A worker interceptor that times every activity."""
+    """A worker interceptor that times every activity and names it, its workflow and its
+    custom resource in every log record made while it runs (``core/logs.py``)."""
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _TimedActivities(next)

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adx_modules.api.installation import Isolation
 from adx_modules.core import config_files
@@ -64,6 +64,11 @@ class ServerSettings(_Section):
     )
     health_port: int = Field(8080, ge=1, le=65535, description="Port of the operator's probes.")
     metrics_port: int = Field(9090, ge=1, le=65535, description="Port of the Prometheus metrics.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="How every process logs: text for a terminal, json (one object per line, "
+        "with the custom resource's uid and the Temporal workflow id) for a log pipeline.",
+    )
 
 
 class DatabaseSettings(_Section):
@@ -365,6 +370,62 @@ class MarketplaceSettings(_Section):
     )
 
 
+class OperatorRoleSettings(_Section):
+    """The operator role: one replica acts at a time (a Lease), and its watch is watched."""
+
+    leader_election: bool = Field(
+        True,
+        description="Replicas elect a leader through a coordination.k8s.io/v1 Lease and only "
+        "the leader runs handlers; false: the process acts at once (run one replica only).",
+    )
+    lease_name: str = Field(
+        "adx-module-operator",
+        pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+        description="The Lease, in the operator's namespace (POD_NAMESPACE, else the "
+        "kubeconfig's, else default).",
+    )
+    lease_duration_seconds: int = Field(
+        15,
+        ge=2,
+        le=3600,
+        description="How long a standby waits, on its own clock, after the Lease last changed "
+        "before it takes over.",
+    )
+    renew_deadline_seconds: float = Field(
+        10,
+        gt=0,
+        description="How long the leader keeps trying to renew; past it, it stops acting and "
+        "the process exits (non-zero).",
+    )
+    retry_period_seconds: float = Field(
+        2, gt=0, description="How often the leader renews and a standby tries to acquire."
+    )
+    watch_silence_seconds: float = Field(
+        180,
+        gt=0,
+        description="How long the leader's Lease renewals may go without coming back through "
+        "its own watch before /healthz answers 500 (the liveness probe restarts it).",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OperatorRoleSettings:
+        if not (
+            self.lease_duration_seconds > self.renew_deadline_seconds > self.retry_period_seconds
+        ):
+            raise ValueError(
+                f"lease_duration_seconds ({self.lease_duration_seconds}) must exceed "
+                f"renew_deadline_seconds ({self.renew_deadline_seconds}), which must exceed "
+                f"retry_period_seconds ({self.retry_period_seconds}): the leader stops acting "
+                "before a standby may take over"
+            )
+        if self.watch_silence_seconds <= self.retry_period_seconds:
+            raise ValueError(
+                f"watch_silence_seconds ({self.watch_silence_seconds}) must exceed "
+                f"retry_period_seconds ({self.retry_period_seconds})"
+            )
+        return self
+
+
 class Settings(_Section):
     """Every setting of the service, one section per concern."""
 
@@ -377,6 +438,7 @@ class Settings(_Section):
     wasm: WasmSettings = WasmSettings()
     runner: RunnerSettings = RunnerSettings()
     marketplace: MarketplaceSettings = MarketplaceSettings()
+    operator: OperatorRoleSettings = OperatorRoleSettings()
 
 
 def env_name(section: str, field: str) -> str:

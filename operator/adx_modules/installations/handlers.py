@@ -11,6 +11,7 @@ workflow, never starts a second one. Deletion runs the uninstall workflow behind
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,8 @@ from adx_modules.installations.workflows.update import UpdateModuleWorkflow
 UNINSTALL_WAIT = 20.0  # seconds a delete handler waits before Kopf re-checks
 RETRY_DELAY = 10  # seconds before Kopf retries a handler that could not reach Temporal
 RECENT_GENERATIONS = 3  # generations before the delete whose workflows an uninstall looks for
+
+LOG = logging.getLogger("adx_modules.installations")
 
 
 def reference(body: Mapping[str, Any]) -> InstallationRef:
@@ -213,6 +216,16 @@ async def _start(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
         WORKFLOWS_STARTED.labels(run.__qualname__.split(".")[0]).inc()
+        LOG.info(
+            "workflow %s started (or already running) for %s/%s",
+            id_,
+            request.ref.namespace,
+            request.ref.name,
+            extra={
+                "workflow_id": id_,
+                "k8s_ref": {"kind": INSTALLATION.kind, **request.ref.model_dump()},
+            },
+        )
         return handle
     except WorkflowAlreadyStartedError:
         return client.get_workflow_handle(id_)

@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
-from adx_modules.core import metrics
+from adx_modules.core import logs, metrics
 from adx_modules.core.errors import SettingsError
 from adx_modules.core.settings import Settings
 
@@ -25,7 +25,7 @@ Serve = Callable[[Settings, asyncio.Event], Awaitable[None]]
 
 def serve_until_signalled(role: str, serve: Serve, settings: Settings) -> int:
     """Run ``serve`` until SIGINT/SIGTERM, metrics on ``server.metrics_port``; the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.server.log_format)
     metrics.serve(settings.server.metrics_port)
 
     async def main() -> None:

@@ -12,12 +12,19 @@ status is the controller's own and is never diffed, so the operator's writes nev
 drift in Argo CD or Flux, and never fight a server-side-apply field manager over
 ``metadata.annotations``. The only metadata the operator writes is its domain-qualified
 finalizer, which GitOps tools ignore.
+
+Replicas: with ``operator.leader_election`` (the default) the process stands by until it holds
+the operator's Lease (``service/leadership.py``), runs Kopf only while it renews it, and
+serves ``/healthz`` itself, judging whether its watch still delivers (``service/liveness.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import threading
 from typing import Any
 
 import kopf
@@ -26,12 +33,29 @@ from adx_modules.api.meta import FINALIZER
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.kubeconfig import KubeconfigError, connection
-from adx_modules.core import metrics
+from adx_modules.core import logs, metrics
 from adx_modules.core.context import OperatorContext
 from adx_modules.core.settings import Settings
+from adx_modules.service import liveness
 from adx_modules.service.diffbase import ObservedGenerationDiffBase
+from adx_modules.service.leadership import (
+    LeaderElector,
+    LeaseRef,
+    Timing,
+    identity,
+    lease_namespace,
+)
 
 LOG = logging.getLogger("adx_modules.operator")
+LEASES = ("coordination.k8s.io", "v1", "leases")
+CANARY = "lease-watch"
+
+
+def _not_the_canarys_success(record: logging.LogRecord) -> bool:
+    """Kopf logs every handler's success; the canary's would be a line every retry period."""
+    return record.levelno >= logging.WARNING or not record.getMessage().startswith(
+        f"Handler '{CANARY}' succeeded"
+    )
 
 
 def tune(settings: kopf.OperatorSettings) -> None:
@@ -59,8 +83,8 @@ def tune(settings: kopf.OperatorSettings) -> None:
     # hold the slots idle)
     settings.queueing.worker_limit = 32
     settings.queueing.idle_timeout = 0.5
-    # one operator replica is enough: the heavy work runs in Temporal workers; a second replica
-    # during a rollout is harmless because every handler is idempotent
+    # Kopf's own peering (KopfPeering objects, pausing by priority) stays off: which replica
+    # acts is decided by the operator's Lease, before Kopf starts (service/leadership.py)
     settings.peering.standalone = True
 
 
@@ -88,6 +112,9 @@ def login(**_: Any) -> kopf.ConnectionInfo:
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     tune(settings)
+    lease: LeaseRef | None = memo.get("lease")
+    if lease is not None:  # the liveness canary watches this one Lease, nothing else
+        settings.watching.field_selectors[LEASES[0], LEASES[2]] = lease.field_selector
     context: OperatorContext = memo["context"]
     context.kube_client = await KubeClient.connect()
     temporal_settings = context.settings.temporal
@@ -104,17 +131,104 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await context.kube_client.close()
 
 
+async def lease_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The operator's Lease, back through Kopf's watch: each renewal the leader wrote must
+    arrive here (``/healthz`` fails when they stop arriving)."""
+    canary: liveness.WatchCanary = memo["watch_canary"]
+    canary.delivered(str(body.get("metadata", {}).get("resourceVersion") or ""))
+
+
+async def run_elected(settings: Settings, memo: kopf.Memo) -> int:
+    """Stand by until this replica holds the Lease, then run Kopf while renewing it. 0 after
+    SIGTERM/SIGINT (the Lease released, so a standby takes over at once); 1 when the Lease was
+    lost (Kopf is stopped first, and the process ends within the lease's margin regardless)."""
+    config = settings.operator
+    timing = Timing(
+        config.lease_duration_seconds, config.renew_deadline_seconds, config.retry_period_seconds
+    )
+    lease = LeaseRef(lease_namespace(), config.lease_name)
+    canary = liveness.WatchCanary()
+    memo["lease"], memo["watch_canary"] = lease, canary
+    kopf.on.event(*LEASES, id=CANARY)(lease_seen)
+    logging.getLogger("kopf.objects").addFilter(_not_the_canarys_success)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def stopping(signum: signal.Signals) -> None:
+        LOG.info("%s received: stopping", signum.name)
+        stop.set()
+
+    def stop_on_signals() -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping, signum)
+
+    stop_on_signals()
+    # a lost leader must not act on: Kopf gets the stop flag, and the process ends, stopped or
+    # not, before a standby may take over (the lease duration after the last renewal; the loss
+    # is declared at the renew deadline: this margin, 3 s by default, is inside the difference)
+    margin = max(1.0, timing.lease_duration - timing.renew_deadline - timing.retry_period)
+
+    def on_lost(task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            stop.set()
+            ending = threading.Timer(margin, os._exit, (1,))
+            ending.daemon = True
+            ending.start()
+
+    try:
+        kube = await KubeClient.connect()
+    except KubeconfigError as error:
+        LOG.error("cannot reach the Kubernetes API: %s", error)
+        return 2
+    async with kube:
+        elector = LeaderElector(kube, lease, identity(), timing, on_written=canary.written)
+
+        def judge() -> liveness.Verdict:
+            return liveness.verdict(
+                state=elector.state,
+                me=elector.me,
+                holder=elector.holder,
+                silence=canary.silence(),
+                limit=config.watch_silence_seconds,
+            )
+
+        health = await liveness.serve(settings.server.health_port, judge)
+        try:
+            LOG.info("standing by for Lease %s/%s as %s", lease.namespace, lease.name, elector.me)
+            if not await elector.acquire(stop):
+                return 0
+            holding = asyncio.create_task(elector.hold(), name="lease renewals")
+            holding.add_done_callback(on_lost)
+            existing = asyncio.all_tasks()
+            tasks = await kopf.spawn_tasks(clusterwide=True, memo=memo, stop_flag=stop)
+            # Kopf took SIGINT/SIGTERM for itself: a signal sets the stop flag instead, the one
+            # a lost Lease sets (Kopf stopped by a signal would let its waiter on that flag sit
+            # out its 5 s timeout for tasks that do not end, delaying the handover)
+            stop_on_signals()
+            await kopf.run_tasks(tasks, ignored=existing)
+            if holding.done():
+                await elector.announce_loss()
+                return 1
+            holding.cancel()
+            await elector.release()
+            return 0
+        finally:
+            await health.cleanup()
+
+
 def run(settings: Settings) -> int:
-    """Run the operator until SIGINT/SIGTERM; the liveness probe serves ``/healthz``."""
+    """Run the operator until SIGINT/SIGTERM; ``/healthz`` serves the liveness probe."""
     # importing the features' handler modules registers them with Kopf
     from adx_modules.catalog import handlers as catalog  # noqa: F401, PLC0415
     from adx_modules.installations import handlers as installations  # noqa: F401, PLC0415
     from adx_modules.installations import revisit  # noqa: F401, PLC0415
     from adx_modules.marketplace import handlers as marketplace  # noqa: F401, PLC0415
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.server.log_format)
     metrics.serve(settings.server.metrics_port)
     memo = kopf.Memo(context=OperatorContext(settings=settings))
-    liveness = f"http://0.0.0.0:{settings.server.health_port}/healthz"
-    asyncio.run(kopf.operator(clusterwide=True, memo=memo, liveness_endpoint=liveness))
+    if settings.operator.leader_election:
+        return asyncio.run(run_elected(settings, memo))
+    endpoint = f"http://0.0.0.0:{settings.server.health_port}/healthz"
+    asyncio.run(kopf.operator(clusterwide=True, memo=memo, liveness_endpoint=endpoint))
     return 0

@@ -29,10 +29,13 @@ from adx_modules.catalog.scanning.workflow import ScanModuleWorkflow
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
+from adx_modules.core import failpoints
 from adx_modules.core.database import open_store
+from adx_modules.core.failpoints import Failpoints
 from adx_modules.core.failures import FailureBoundary
-from adx_modules.core.metrics import ActivityMetrics
+from adx_modules.core.metrics import ActivityMetrics, WorkflowMetricsBridge
 from adx_modules.core.settings import Settings
+from adx_modules.core.workflow_metrics import WorkflowMetrics
 from adx_modules.installations.activities.dependencies import DependencyActivities
 from adx_modules.installations.activities.records import RecordActivities
 from adx_modules.installations.activities.report import StatusActivities
@@ -144,7 +147,10 @@ async def sync_marketplace(client: Client, settings: Settings) -> None:
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the worker until ``stop`` is set."""
-    client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
+    workflow_metrics = WorkflowMetricsBridge()
+    client = await temporal.connect(
+        settings.temporal.address, settings.temporal.namespace, runtime=workflow_metrics.runtime
+    )
     async with (
         await KubeClient.connect() as kube,
         await open_store(settings.database) as store,
@@ -159,7 +165,12 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             workflows=list(WORKFLOWS),
             activities=activities(kube, store, client, settings),
             max_concurrent_activities=100,
-            interceptors=[ActivityMetrics(), FailureBoundary()],
+            interceptors=[
+                ActivityMetrics(),
+                WorkflowMetrics(),
+                FailureBoundary(),
+                *([Failpoints()] if failpoints.armed() else []),
+            ],
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
         async with worker:
@@ -170,11 +181,12 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                 kube, store, analytics=settings.marketplace.enable_analytics
             )
             projecting = asyncio.create_task(projection.run(stop))
+            counting = asyncio.create_task(workflow_metrics.run(stop))
             LOG.info(
                 "worker serving %s on %s", settings.temporal.task_queue, settings.temporal.address
             )
             await stop.wait()
-            await projecting
+            await asyncio.gather(projecting, counting)
 
 
 def run(settings: Settings) -> int:

@@ -46,6 +46,7 @@ from adx_modules.clients.errors import InvalidError, NotFoundError
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import ScanRecord, Store
 from adx_modules.core.errors import StepError
+from adx_modules.core.heartbeats import heartbeating
 from adx_modules.core.metrics import SCAN_RESULTS
 from adx_modules.core.settings import Settings
 from adx_modules.core.status import changes
@@ -93,12 +94,27 @@ class Scanner:
             source = source_of(spec)
         except (ValidationError, InvalidError) as error:
             raise StepError(r.ARTIFACT_INVALID, f"{where}: {error}") from None
-        try:
-            database = await asyncio.to_thread(ensure_database, self._trivy)
-        except ScannerError as error:
-            raise StepError(r.SCANNER_UNAVAILABLE, str(error)) from None
-        versions = (database, rules_version())
-        workdir = Path(tempfile.mkdtemp(prefix="adx-fetch-"))
+        async with heartbeating(f"scanning {where}"):
+            try:
+                database = await asyncio.to_thread(ensure_database, self._trivy)
+            except ScannerError as error:
+                raise StepError(r.SCANNER_UNAVAILABLE, str(error)) from None
+            versions = (database, rules_version())
+            workdir = Path(tempfile.mkdtemp(prefix="adx-fetch-"))
+            try:
+                return await self._scan_in(request, source, spec, versions, workdir)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    async def _scan_in(
+        self,
+        request: ScanRequest,
+        source: Source,
+        spec: ModuleSpec,
+        versions: tuple[str, str],
+        workdir: Path,
+    ) -> ScanVerdict:
+        where = f"Module {request.module}"
         try:
             located = await self._artifacts.locate(source, workdir)
             cached = await self._store.scan(located.digest, *versions)
@@ -121,8 +137,6 @@ class Scanner:
             raise StepError(r.ARTIFACT_INVALID, f"{where}: {error}") from None
         except ScannerError as error:
             raise StepError(r.SCANNER_UNAVAILABLE, str(error)) from None
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         minimum = self._settings.security.min_security_score
         verdict = ScanVerdict(
             reference=located.reference,

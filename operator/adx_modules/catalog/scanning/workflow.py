@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from adx_modules.core.explain import explain
 
 SCAN_LIMIT = timedelta(minutes=15)
+SCAN_HEARTBEAT = timedelta(seconds=30)
 SCAN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
@@ -69,6 +70,7 @@ class ScanModuleWorkflow:
                     request,
                     result_type=ScanVerdict,
                     start_to_close_timeout=SCAN_LIMIT,
+                    heartbeat_timeout=SCAN_HEARTBEAT,  # a killed worker's scan is retried soon
                     retry_policy=SCAN_RETRY,
                 )
                 break

@@ -19,6 +19,7 @@ from adx_modules.api.installation import INSTALLATION, ModuleInstallationStatus
 from adx_modules.clients.errors import ClientError, NotFoundError
 from adx_modules.clients.kube import KubeClient
 from adx_modules.clients.postgres import Store
+from adx_modules.core import failpoints
 from adx_modules.core.status import StatusUpdate
 from adx_modules.installations.activities.records import write_audit, write_record
 from adx_modules.installations.contract import Activities, StatusReport
@@ -42,11 +43,18 @@ def apply_report(status: dict[str, Any], report: StatusReport) -> StatusUpdate:
         else {"id": report.workflow_id, "step": report.step, "progress": report.progress}
     )
     update.set(workflow=workflow, **report.fields)
-    if report.failure is not None:
-        counts = status.get("failures") or {}
+    counts = status.get("failures") or {}
+    if report.failure is not None and counts.get("lastWorkflow") != report.workflow_id:
+        # once per workflow: a report retried after its status was written counts nothing
         total = counts.get("total", 0) + (1 if report.failure else 0)
         consecutive = counts.get("consecutive", 0) + 1 if report.failure else 0
-        update.set(failures={"consecutive": consecutive, "total": total})
+        update.set(
+            failures={
+                "consecutive": consecutive,
+                "total": total,
+                "lastWorkflow": report.workflow_id,
+            }
+        )
     if report.revision is not None:
         number = report.revision["revision"]
         history = [r for r in status.get("history") or [] if r.get("revision") != number]
@@ -80,6 +88,7 @@ class StatusActivities:
             actor=report.actor,
             entries=report.audit,
         )
+        failpoints.reach("report:recorded")
         try:
             body = await self._kube.get_custom(INSTALLATION, ref.name, ref.namespace)
         except NotFoundError:
@@ -90,6 +99,7 @@ class StatusActivities:
         status = body.get("status") or {}
         update = apply_report(status, report)
         await self._kube.patch_status(INSTALLATION, ref.name, update.patch(), ref.namespace)
+        failpoints.reach("report:failure-counted" if report.failure else "report:status")
         if (report.phase and report.phase != status.get("phase")) or report.done:
             # one Event per meaningful step: a new phase, or the end of the workflow
             kind = "Warning" if report.rollup == "stalled" else "Normal"

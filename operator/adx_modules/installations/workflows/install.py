@@ -29,6 +29,7 @@ from adx_modules.installations.workflows.runner import (
 
 with workflow.unsafe.imports_passed_through():
     from adx_modules.core.explain import explain
+    from adx_modules.core.workflow_metrics import count_installation
     from adx_modules.installations.contract import LifecycleRequest
     from adx_modules.installations.progress import ACTIVATE, DONE, PROVISION, RESOLVE, Step
     from adx_modules.sandboxes.contract import SandboxActivities, SandboxRequest
@@ -56,6 +57,7 @@ class InstallModuleWorkflow:
         except asyncio.CancelledError:
             raise  # superseded by a newer generation, which takes over
         except FailureError as error:
+            count_installation(request.spec.module, "failed")
             raise await self._fail(steps, step, provisioned, error) from error
         module = resolution.module
         await report_success(
@@ -66,6 +68,7 @@ class InstallModuleWorkflow:
             phase=phase,
             message=f"{module.module_id} {module.version} is {phase.lower()}",
         )
+        count_installation(request.spec.module, "succeeded")
         return phase
 
     async def _fail(

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from adx_modules.api import conditions as c
     from adx_modules.api import reasons as r
     from adx_modules.core.explain import explain
+    from adx_modules.core.workflow_metrics import ROLLED_BACK
     from adx_modules.installations.contract import (
         Activities,
         BackupRequest,
@@ -127,7 +128,8 @@ class UpdateModuleWorkflow:
             record=steps.record("Failed") if phase == "Failed" else None,
             audit=audit,
         )
-        return ApplicationError(failed, type=reason, non_retryable=True)
+        details = (ROLLED_BACK,) if phase == "Active" and rolling else ()
+        return ApplicationError(failed, *details, type=reason, non_retryable=True)
 
     async def _roll_back(
         self, steps: StepRunner, previous: RevisionInfo, failed: str

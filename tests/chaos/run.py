@@ -1,0 +1,461 @@
+"""``make chaos``: installs, updates, uninstalls and purchases while every part is killed.
+
+On a fresh local stack, two operator replicas (leader election), two workers, the WASM host, the
+module runner and the HTTP API run as processes. Across 10 tenants the load applies 500
+installations (container, WASM and process isolation, scanned artifacts), updates 100, uninstalls
+100 and buys a paid module once per tenant (each purchase requested twice, as a retrying client
+would), while the monkey (``monkey.py``) kills the acting operator every 30 s, a worker every
+45 s, and less often the WASM host, the runner, Temporal, PostgreSQL and the kube-apiserver. Then
+the chaos stops; within 10 minutes every installation must be where the load left it, and the
+invariants (``checks.py``) must hold. The run's figures go to docs/reliability.md; the exit
+status is 0 only when every invariant held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).parents[2]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "bench"), str(Path(__file__).parent)]
+
+import checks  # noqa: E402
+from monkey import Monkey, Target, kill_group, service_target  # noqa: E402
+from report import machine, write_section  # noqa: E402
+
+from adx_modules.authoring.commands import main as author_main  # noqa: E402
+from adx_modules.authoring.package import build  # noqa: E402
+from adx_modules.authoring.publish import publish  # noqa: E402
+from adx_modules.clients import temporal  # noqa: E402
+from adx_modules.core.settings import load_settings  # noqa: E402
+from adx_modules.devstack.images import push_image  # noqa: E402
+from adx_modules.devstack.stack import DevStack, runner_environment, wasm_host_environment  # noqa: E402
+from adx_modules.marketplace.purchases import PaymentMethod, Purchases  # noqa: E402
+from support import guests  # noqa: E402
+from support.objects import API_VERSION, installation_doc, listing_doc, module_doc  # noqa: E402
+from support.operator import ServiceProcess  # noqa: E402
+
+REPORT = ROOT / "docs" / "reliability.md"
+TENANTS = [f"chaos-t{index}" for index in range(10)]
+CONTAINER_MODULES = [f"chaos-c{index}" for index in range(5)]
+PER_TENANT = {"container": 43, "wasm": 5, "process": 2}  # 50 per tenant, 500 in all
+UPDATES, UNINSTALLS = 100, 100
+CHAOS_SECONDS, SETTLE_SECONDS = 300, 600
+PAID = "chaos-paid"
+# the kills: (target, every, first) in seconds since the chaos began
+SCHEDULE = {
+    "operator": (30, 10),
+    "worker": (45, 20),
+    "wasm-host": (100, 55),
+    "runner": (100, 80),
+    "temporal": (120, 65),
+    "postgres": (150, 95),
+    "kube-apiserver": (180, 125),
+}
+
+
+class Cluster:
+    """kubectl as the stack's admin, retrying while the apiserver is away (it is killed too)."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = str(kubeconfig)
+
+    def __call__(self, *args: str, stdin: str | None = None) -> str:
+        for _ in range(60):
+            result = subprocess.run(
+                ["kubectl", "--kubeconfig", self.kubeconfig, *args],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode == 0:
+                return result.stdout
+            time.sleep(2)
+        raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
+
+    def apply(self, docs: list[dict[str, Any]]) -> None:
+        text = "\n---\n".join(json.dumps(doc) for doc in docs)
+        self("apply", "--server-side", "--field-manager=chaos", "-f", "-", stdin=text)
+
+
+def in_namespace(doc: dict[str, Any], namespace: str) -> dict[str, Any]:
+    return {**doc, "metadata": {**doc["metadata"], "namespace": namespace}}
+
+
+def publish_modules(stack: DevStack, cluster: Cluster, work: Path) -> dict[str, str]:
+    """Every module the load installs, its artifact pushed (scanned for real): isolation ->
+    module id."""
+    registry = stack.environment()["ADX_REGISTRY_ADDRESS"]
+    docs = []
+    for module_id in [*CONTAINER_MODULES, PAID]:
+        for version in ("1.0.0", "1.1.0"):
+            pinned = push_image(
+                registry, f"chaos/{module_id}", version, {"module": version.encode()}, insecure=True
+            )
+            docs.append(module_doc(module_id, version, artifact={"image": {"reference": pinned}}))
+    docs.append(
+        listing_doc(
+            PAID, "Costs money.", pricing={"model": "one-time", "amount": "49", "currency": "USD"}
+        )
+    )
+    cluster.apply(docs)
+    wasm = work / "echo"
+    wasm.mkdir()
+    manifest = {
+        "moduleId": "chaos-echo",
+        "version": "1.0.0",
+        "displayName": "Echo",
+        "author": "chaos",
+        "runtime": "wasm",
+        "permissions": [],
+        "extensionPoints": {"workflows": ["echo"]},
+        "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}},
+    }
+    (wasm / "manifest.json").write_text(json.dumps(manifest))
+    (wasm / "module.wasm").write_bytes(guests.binary(guests.ECHO))
+    published = publish(
+        wasm / "module.wasm", registry, insecure=True, manifest=wasm / "manifest.json"
+    )
+    cluster.apply([{**published.module, "apiVersion": API_VERSION}])
+    python = work / "chaos-py"
+    assert author_main(["init", "chaos-py", "--dir", str(python)]) == 0
+    manifest = json.loads((python / "manifest.json").read_text())
+    (python / "manifest.json").write_text(json.dumps({**manifest, "version": "1.0.0"}))
+    package = build(python / "manifest.json", python / "chaos-py.adx")
+    published = publish(package.path, registry, insecure=True)
+    cluster.apply([{**published.module, "apiVersion": API_VERSION}])
+    cluster("wait", "modules", "--all", "--for=condition=Ready", "--timeout=300s")
+    return {"wasm": "chaos-echo", "process": "chaos-py"}
+
+
+def services(env: dict[str, str], logs: Path) -> dict[str, list[ServiceProcess]]:
+    """The service's processes, as the chart runs them (two operators, two workers)."""
+    admin = {"wasm-host": "ADX_WASM_ADMIN_URL", "runner": "ADX_RUNNER_ADMIN_URL"}
+    found: dict[str, list[ServiceProcess]] = {}
+    for role, count in (
+        ("operator", 2),
+        ("worker", 2),
+        ("wasm-host", 1),
+        ("runner", 1),
+        ("api", 1),
+    ):
+        ready = f"{env[admin[role]]}/readyz" if role in admin else None
+        if role == "api":
+            ready = f"http://127.0.0.1:{env['ADX_SERVER_PORT']}/health"
+        extra = {"ADX_RUNNER_WORK_DIR": str(logs / "runner-work")} if role == "runner" else {}
+        found[role] = [
+            ServiceProcess(role, {**env, **extra}, logs / f"{role}-{index}.log", ready_url=ready)
+            for index in range(count)
+        ]
+    return found
+
+
+def leader(cluster: Cluster, operators: list[ServiceProcess]) -> ServiceProcess:
+    """The operator replica holding the Lease (the one that acts), else the first."""
+    try:
+        lease = json.loads(
+            cluster("get", "lease", "adx-module-operator", "-n", "default", "-o", "json")
+        )
+        holder = lease["spec"].get("holderIdentity") or ""
+    except (RuntimeError, json.JSONDecodeError):
+        holder = ""
+    for process in operators:
+        if process.alive and holder.endswith(str(process.pid)):
+            return process
+    return operators[0]
+
+
+def targets(
+    stack: DevStack, cluster: Cluster, processes: dict[str, list[ServiceProcess]]
+) -> list[Target]:
+    assert stack.temporal
+    assert stack.postgres
+    assert stack.control_plane
+    temporal_server, postgres = stack.temporal, stack.postgres
+    apiserver = next(p for p in stack.control_plane.processes if p.name == "kube-apiserver")
+    turn = {"worker": 0}
+
+    def next_worker() -> ServiceProcess:
+        turn["worker"] += 1
+        return processes["worker"][turn["worker"] % 2]
+
+    def restart_apiserver() -> None:
+        apiserver.start()
+        apiserver.wait_until(lambda: cluster("get", "--raw", "/readyz") == "ok", 120, "ready")
+
+    def kill_temporal() -> None:
+        kill_group(temporal_server.process.pid if temporal_server.process else None)
+
+    def restart_temporal() -> None:
+        assert temporal_server.process
+        temporal_server.process.start()
+        temporal_server.wait_ready(120)
+
+    def kill_postgres() -> None:
+        kill_group(postgres.process.pid if postgres.process else None)
+
+    def restart_postgres() -> None:
+        assert postgres.process
+        postgres.process.start()
+        postgres.wait_ready(120)
+
+    return [
+        service_target(
+            "operator", *SCHEDULE["operator"], lambda: leader(cluster, processes["operator"])
+        ),
+        service_target("worker", *SCHEDULE["worker"], next_worker),
+        service_target("wasm-host", *SCHEDULE["wasm-host"], lambda: processes["wasm-host"][0]),
+        service_target("runner", *SCHEDULE["runner"], lambda: processes["runner"][0]),
+        Target("temporal", *SCHEDULE["temporal"], kill_temporal, restart_temporal),
+        Target("postgres", *SCHEDULE["postgres"], kill_postgres, restart_postgres),
+        Target(
+            "kube-apiserver",
+            *SCHEDULE["kube-apiserver"],
+            lambda: kill_group(apiserver.pid),
+            restart_apiserver,
+        ),
+    ]
+
+
+def installations_of(modules: dict[str, str]) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """(tenant, name) -> (module, version, isolation) of the 500 installations."""
+    planned: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for tenant in TENANTS:
+        for isolation, count in PER_TENANT.items():
+            for index in range(count):
+                module = (
+                    CONTAINER_MODULES[index % len(CONTAINER_MODULES)]
+                    if isolation == "container"
+                    else modules[isolation]
+                )
+                planned[tenant, f"{isolation[0]}{index}"] = (module, "1.0.0", isolation)
+    return planned
+
+
+def installation(
+    name: str, module: str, version: str, isolation: str, tenant: str
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"version": version, "isolation": isolation}
+    if isolation == "process":
+        spec["approvedPermissions"] = ["storage:read:chaos-py"]
+    return in_namespace(installation_doc(name, module, **spec), tenant)
+
+
+async def buy(env: dict[str, str]) -> dict[str, str]:
+    """One purchase of the paid module per tenant, each asked twice with the same key."""
+    settings = load_settings(environ=env)
+    client = await temporal.connect(settings.temporal.address, settings.temporal.namespace)
+    import stripe  # noqa: PLC0415
+
+    from adx_modules.clients.kube import KubeClient  # noqa: PLC0415
+    from adx_modules.clients.postgres import Store  # noqa: PLC0415
+
+    stripe_client = stripe.StripeClient(
+        env["ADX_MARKETPLACE_STRIPE_API_KEY"],
+        base_addresses={"api": env["ADX_MARKETPLACE_STRIPE_API_BASE"]},
+    )
+    bought: dict[str, str] = {}
+    async with (
+        await KubeClient.connect(env["KUBECONFIG"]) as kube,
+        await Store.connect(settings.database.url, schema=settings.database.schema_name) as store,
+    ):
+        purchases = Purchases.from_settings(client, store, kube, settings)
+        for tenant in TENANTS:
+            token = stripe_client.v1.tokens.create(
+                params={
+                    "card": {
+                        "number": "4242424242424242",
+                        "exp_month": "12",
+                        "exp_year": "2030",
+                        "cvc": "123",
+                    }
+                }
+            )
+            method = PaymentMethod.model_validate({"CreditCard": {"token": str(token.id)}})
+            for _ in range(2):  # a client that retries: the same purchase
+                for attempt in range(30):
+                    try:
+                        started = await purchases.purchase(
+                            tenant=tenant,
+                            user="chaos",
+                            listing=PAID,
+                            payment_method=method,
+                            idempotency_key=f"chaos-{tenant}",
+                        )
+                        break
+                    except Exception:  # PostgreSQL or Temporal away: a client retries
+                        if attempt == 29:
+                            raise
+                        await asyncio.sleep(2)
+            bought[started.id] = tenant
+    return bought
+
+
+def settle(cluster: Cluster, expected: checks.Expected, deadline: float) -> float | None:
+    """Seconds until every installation is where the load left it (None: not by the deadline)."""
+    began = time.monotonic()
+    while time.monotonic() < deadline:
+        try:
+            found = checks.installations(cluster.kubeconfig)
+        except subprocess.CalledProcessError:
+            time.sleep(5)
+            continue
+        lost, stuck = checks.nothing_lost_or_stuck(expected, found)
+        if not lost.violations and not stuck.violations:
+            return time.monotonic() - began
+        time.sleep(5)
+    return None
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="adx-chaos-"))
+    with DevStack(work / "stack") as stack:
+        stack.start()
+        cluster = Cluster(stack.kubeconfig)
+        env = {
+            **stack.environment(),
+            "ADX_TEMPORAL_TASK_QUEUE": "chaos",
+            "ADX_DATABASE_SCHEMA_NAME": "chaos",
+            **wasm_host_environment(None, None),
+            **runner_environment(None, None),
+            "ADX_SERVER_LOG_FORMAT": "json",
+        }
+        for tenant in TENANTS:
+            cluster("create", "namespace", tenant)
+        modules = publish_modules(stack, cluster, work)
+        processes = services(env, work / "logs")
+        for group in processes.values():
+            for process in group:
+                process.start(timeout=120)
+        planned = installations_of(modules)
+        monkey = Monkey(
+            targets(stack, cluster, processes), [p for g in processes.values() for p in g]
+        )
+        expected = checks.Expected()
+        monkey.start()
+        # the load, while the monkey kills: installs in batches, purchases, updates, uninstalls
+        keys = list(planned)
+        for batch in range(10):
+            docs = [installation(k[1], *planned[k], k[0]) for k in keys[batch::10]]
+            cluster.apply(docs)
+            time.sleep(8)
+        cluster.apply(
+            [in_namespace(installation_doc("bought", PAID, version="1.0.0"), t) for t in TENANTS]
+        )
+        expected.purchases = asyncio.run(buy(env))
+        containers = [k for k in keys if planned[k][2] == "container"]
+        updated, deleted = (
+            containers[:UPDATES],
+            [
+                *containers[UPDATES : UPDATES + 90],
+                *[k for k in keys if planned[k][2] == "wasm"][:10],
+            ],
+        )
+        cluster.apply(
+            [installation(k[1], planned[k][0], "1.1.0", "container", k[0]) for k in updated]
+        )
+        uids = {
+            k: json.loads(cluster("get", "mi", k[1], "-n", k[0], "-o", "json"))["metadata"]["uid"]
+            for k in deleted
+        }
+        for tenant in TENANTS:
+            names = [k[1] for k in deleted if k[0] == tenant]
+            if names:
+                cluster("delete", "mi", *names, "-n", tenant, "--wait=false")
+        load_done = monkey.elapsed()
+        while monkey.elapsed() < CHAOS_SECONDS:
+            time.sleep(1)
+        monkey.calm()
+        for key, (_, version, isolation) in planned.items():
+            if key not in deleted:
+                expected.live[key] = ("1.1.0" if key in updated else version, isolation)
+        expected.live |= {(t, "bought"): ("1.0.0", "container") for t in TENANTS}
+        expected.deleted = set(deleted)
+        settled_in = settle(cluster, expected, time.monotonic() + SETTLE_SECONDS)
+        found = checks.installations(cluster.kubeconfig)
+        findings = checks.nothing_lost_or_stuck(expected, found)
+        findings += checks.objects_once(cluster.kubeconfig, expected)
+        findings.append(
+            checks.hosted_once(
+                env["ADX_WASM_ADMIN_URL"], env["ADX_WASM_ADMIN_TOKEN"], expected, "wasm"
+            )
+        )
+        findings.append(
+            checks.hosted_once(
+                env["ADX_RUNNER_ADMIN_URL"], env["ADX_RUNNER_ADMIN_TOKEN"], expected, "process"
+            )
+        )
+        findings.append(asyncio.run(checks.records_agree(env, expected, found)))
+
+        async def workflows() -> checks.Finding:
+            client = await temporal.connect(
+                env["ADX_TEMPORAL_ADDRESS"], env["ADX_TEMPORAL_NAMESPACE"]
+            )
+            keyed = {f"{k[0]}/{k[1]}": uid for k, uid in uids.items()}
+            return await checks.one_workflow_per_generation(client, found, keyed)
+
+        findings.append(asyncio.run(workflows()))
+        findings.append(asyncio.run(checks.purchases_once(env, expected)))
+        monkey.stop()
+        for group in processes.values():
+            for process in group:
+                process.stop()
+    write_report(monkey, findings, settled_in, load_done, len(planned))
+    held = settled_in is not None and all(not f.violations for f in findings)
+    print(REPORT.read_text().split("<!-- bench:chaos -->")[1].split("<!-- /bench:chaos -->")[0])
+    return 0 if held else 1
+
+
+def write_report(
+    monkey: Monkey,
+    findings: list[checks.Finding],
+    settled_in: float | None,
+    load_done: float,
+    installs: int,
+) -> None:
+    kills = "\n".join(
+        f"| {t.name} | every {t.every:.0f} s | {len(t.kills)} | "
+        f"{statistics.median(t.down) if t.down else 0:.1f} s |"
+        for t in monkey.targets
+    )
+    exits = ", ".join(f"{role} {n}" for role, n in sorted(monkey.self_exits.items())) or "none"
+    rows = "\n".join(
+        f"| {f.invariant} | {f.checked} | "
+        f"{'held' if not f.violations else 'BROKEN: ' + '; '.join(f.violations[:5])} |"
+        for f in findings
+    )
+    mix = ", ".join(f"{n * len(TENANTS)} {kind}" for kind, n in PER_TENANT.items())
+    settled = f"{settled_in:.0f} s" if settled_in is not None else f"NOT within {SETTLE_SECONDS} s"
+    body = f"""## The chaos run (`make chaos`)
+
+{machine()}; one fresh local stack; 2 operator replicas (leader election), 2 workers, the WASM
+host, the module runner and the HTTP API as processes. Load across {len(TENANTS)} tenants:
+{installs} installations ({mix}; artifacts scanned), {UPDATES} updates,
+{UNINSTALLS} uninstalls and {len(TENANTS)} purchases (each requested twice), submitted within the
+first {load_done:.0f} s of {CHAOS_SECONDS} s of chaos. After the chaos stopped, every installation
+was where the load left it after **{settled}** (limit {SETTLE_SECONDS} s).
+
+| killed (SIGKILL, then started again) | period | kills | median time to serve again |
+| --- | --- | --- | --- |
+{kills}
+
+Service processes that ended by themselves (and were started again, as a kubelet would):
+{exits}. Restart errors while a dependency was down: {len(monkey.errors)}.
+
+| invariant | objects checked | result |
+| --- | --- | --- |
+{rows}
+"""
+    write_section("chaos", body, doc=REPORT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
