@@ -68,6 +68,7 @@ bench: toolchain ## run the benchmarks and write docs/benchmarks.md (about 20 mi
 	$(BIN)/python tests/bench/bench_api.py
 
 chaos: toolchain ## 500 installs, updates, uninstalls and purchases while every part is killed; the invariants go to docs/reliability.md (about 20 min)
+	$(BIN)/pip install -q matplotlib==3.11.2
 	$(BIN)/python tests/chaos/run.py
 
 bench-cold: install ## measure the toolchain build from empty Go caches (about 15 min)

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import yaml
 from bench_wasm import spread
 from report import machine, write_section
+from resolvelib import BaseReporter
 
 from adx_modules.api.meta import API_VERSION
 from adx_modules.catalog.resolver.engine import resolve
@@ -46,6 +47,45 @@ def generate(modules: int, versions: int, dependencies: int, seed: int = 7) -> C
             constraints = {f"m{d}": rng.choice([">=1.0", "^2.0", "*", ">=0.5, <3"]) for d in deps}
             entries.append(candidate(f"m{index}", f"{1 + v // 5}.{v % 5}.0", constraints))
     return Catalog.of(entries)
+
+
+def conflicting(
+    modules: int, versions: int, dependencies: int, tight: float = 0.2, seed: int = 7
+) -> Catalog:
+    """A layered catalog that makes the search backtrack: in every version but the oldest, a
+    share ``tight`` of the dependencies is pinned to one major (``^1.0`` .. ``^4.0``, drawn at
+    random), the rest accept any version; two parents of the newest versions then often
+    disagree about a shared child and the resolver must give up newer versions for older ones.
+    Each module's 1.0.0 accepts any version of its dependencies, so a solution always exists."""
+    rng = random.Random(seed)  # noqa: S311 - seeded on purpose
+    majors = max(1, (versions - 1) // 5 + 1)
+    entries: list[Candidate] = []
+    for index in range(modules):
+        later = list(range(index + 1, modules))
+        for v in range(versions):
+            deps = rng.sample(later, min(dependencies, len(later)))
+            constraints = {
+                f"m{d}": f"^{rng.randint(1, majors)}.0" if v and rng.random() < tight else "*"
+                for d in deps
+            }
+            entries.append(candidate(f"m{index}", f"{1 + v // 5}.{v % 5}.0", constraints))
+    return Catalog.of(entries)
+
+
+class SearchCounts(BaseReporter):  # type: ignore[type-arg]
+    """How hard the search worked: rounds, candidates rejected, conflicts resolved."""
+
+    def __init__(self) -> None:
+        self.rounds = self.rejected = self.conflicts = 0
+
+    def starting_round(self, index: int) -> None:
+        self.rounds = index + 1
+
+    def rejecting_candidate(self, criterion: object, candidate: object) -> None:
+        self.rejected += 1
+
+    def resolving_conflicts(self, causes: object) -> None:
+        self.conflicts += 1
 
 
 def manifests(directory: Path, modules: int, versions: int, seed: int = 7) -> None:
@@ -95,14 +135,22 @@ def cli_end_to_end(runs: int = 3) -> list[float]:
     return durations
 
 
-def timed(catalog: Catalog, runs: int) -> tuple[float, int]:
-    durations, size = [], 0
+def timed(catalog: Catalog, runs: int, budget: float = 120) -> tuple[float, int, SearchCounts]:
+    """Median time to resolve ``m0``, the plan's size, and the search's counts."""
+    durations, size, counts = [], 0, SearchCounts()
     for _ in range(runs):
+        counts = SearchCounts()
         began = time.perf_counter()
-        plan = resolve(catalog, Requirement.parse("m0"), budget_seconds=120, max_rounds=10**6)
+        plan = resolve(
+            catalog,
+            Requirement.parse("m0"),
+            budget_seconds=budget,
+            max_rounds=10**6,
+            reporter=counts,
+        )
         durations.append(time.perf_counter() - began)
         size = len(plan.order)
-    return statistics.median(durations), size
+    return statistics.median(durations), size, counts
 
 
 def pathological(holes: int = 10) -> tuple[float, str]:
@@ -131,13 +179,39 @@ def pathological(holes: int = 10) -> tuple[float, str]:
     return time.perf_counter() - began, outcome
 
 
+HARD_BUDGET = 30.0
+
+
+def backtracking() -> list[str]:
+    """Rows of the backtracking table: how the search copes as more constraints conflict."""
+    rows = []
+    for modules, versions, deps in ((200, 10, 4), (1000, 20, 5)):
+        for tight in (0.0, 0.1, 0.2, 0.3):
+            catalog = conflicting(modules, versions, deps, tight)
+            label = f"| {modules} x {versions} x {deps} | {tight:.0%} |"
+            began = time.perf_counter()
+            try:
+                median, size, counts = timed(catalog, 3, budget=HARD_BUDGET)
+            except TooComplexError:
+                spent = time.perf_counter() - began
+                rows.append(f"{label} gave up after {spent:.1f} s (TooComplexError) | | | | |")
+                print(label, "too complex", flush=True)
+                continue
+            rows.append(
+                f"{label} {median * 1000:.0f} ms | {size} | {counts.rounds} | "
+                f"{counts.rejected} | {counts.conflicts} |"
+            )
+            print(label, f"{median * 1000:.0f} ms", counts.conflicts, flush=True)
+    return rows
+
+
 def main() -> None:
     rows = []
     for modules, versions, deps, runs in ((200, 10, 4, 21), (1000, 20, 5, 5)):
         began = time.perf_counter()
         catalog = generate(modules, versions, deps)
         built = time.perf_counter() - began
-        median, size = timed(catalog, runs)
+        median, size, _ = timed(catalog, runs)
         print(modules, versions, deps, f"{median * 1000:.0f} ms", flush=True)
         rows.append(
             f"| {modules} x {versions} x {deps} | {median * 1000:.0f} ms | {size} | "
@@ -145,9 +219,12 @@ def main() -> None:
         )
     curve = []
     for modules in (100, 250, 500, 1000, 2000, 5000):
-        median, size = timed(generate(modules, 10, 4), 3)
+        median, size, _ = timed(generate(modules, 10, 4), 3)
         print(modules, f"{median * 1000:.0f} ms", size, flush=True)
-        curve.append(f"| {modules} | {median * 1000:.0f} ms | {median / modules * 1e6:.0f} µs |")
+        curve.append(
+            f"| {modules} | {size} | {median * 1000:.0f} ms | {median / size * 1e6:.0f} µs |"
+        )
+    hard = backtracking()
     seconds, outcome = pathological()
     end_to_end = cli_end_to_end()
     body = "\n".join(
@@ -167,9 +244,22 @@ def main() -> None:
             "them) shows. Versions and constraints are parsed once, before the search; "
             "without that (and the remembered checks) 200 x 10 x 4 took 72 ms.",
             "",
-            "| modules | median resolve | per module |",
-            "| --- | --- | --- |",
+            "| modules in catalog | modules resolved (plan) | median resolve | "
+            "per module resolved |",
+            "| --- | --- | --- | --- |",
             *curve,
+            "",
+            "Those catalogs never make the search backtrack (every constraint accepts most "
+            "versions). Catalogs that do: in every version but the oldest, a share of the "
+            "dependencies is pinned to one major at random (`^1.0` .. `^4.0`), so parents of "
+            "the newest versions disagree about shared children and the resolver must fall back "
+            "to older versions (each module's 1.0.0 accepts anything: a solution always exists). "
+            f"Median of 3, budget {HARD_BUDGET:.0f} s (the product's default is 5 s):",
+            "",
+            "| catalog | pinned share | resolve | plan | rounds | candidates rejected | "
+            "conflicts backjumped |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            *hard,
             "",
             f"Pathological catalog (pigeonhole: 11 modules that each need one of 10 'hole' "
             f"versions to themselves, 232 candidates): ended after {seconds:.2f} s with "

@@ -96,7 +96,7 @@ def objects_once(kubeconfig: str, expected: Expected) -> list[Finding]:
     containers = {key for key, (_, isolation) in expected.live.items() if isolation == "container"}
     violations: list[str] = []
     checked = 0
-    for kind in ("deployments", "services", "configmaps", "networkpolicies", "serviceaccounts"):
+    for kind in ("deployments", "configmaps", "networkpolicies", "pods"):
         items = kubectl_json(kubeconfig, "get", kind, "-A", "-l", label)["items"]
         owners = Counter(
             (i["metadata"]["namespace"], i["metadata"]["labels"][label]) for i in items

@@ -10,9 +10,6 @@ gives up when a dependency is away is a finding, not a kill).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -36,16 +33,6 @@ class Target:
     """How long each restart took."""
 
 
-def kill_group(pid: int | None) -> None:
-    """SIGKILL a process and its process group (no shutdown of any kind)."""
-    if pid is None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
 def service_target(
     name: str, every: float, first: float, choose: Callable[[], ServiceProcess]
 ) -> Target:
@@ -58,6 +45,7 @@ def service_target(
         victim.kill()
 
     def restart() -> None:
+        chosen[0].kill()  # a start that failed before may have left one behind
         chosen[0].start(timeout=120)
 
     return Target(name, every, first, kill, restart)
@@ -76,7 +64,7 @@ class Monkey(threading.Thread):
         self.began = time.monotonic()
         self.calmed_at: float | None = None
         self._calm = threading.Event()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def elapsed(self) -> float:
         return time.monotonic() - self.began
@@ -87,11 +75,11 @@ class Monkey(threading.Thread):
         self._calm.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.join(timeout=300)
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             if not self._calm.is_set():
                 for target in self.targets:
                     due = target.first + len(target.kills) * target.every

@@ -14,6 +14,7 @@ status is 0 only when every invariant held.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
@@ -23,26 +24,32 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+import yaml
+
 ROOT = Path(__file__).parents[2]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "bench"), str(Path(__file__).parent)]
 
 import checks  # noqa: E402
-from monkey import Monkey, Target, kill_group, service_target  # noqa: E402
+from dashboard import Prometheus, render, wait_for_scrape  # noqa: E402
+from monkey import Monkey, Target, service_target  # noqa: E402
 from report import machine, write_section  # noqa: E402
 
-from adx_modules.authoring.commands import main as author_main  # noqa: E402
 from adx_modules.authoring.package import build  # noqa: E402
 from adx_modules.authoring.publish import publish  # noqa: E402
 from adx_modules.clients import temporal  # noqa: E402
 from adx_modules.core.settings import load_settings  # noqa: E402
 from adx_modules.devstack.images import push_image  # noqa: E402
 from adx_modules.devstack.stack import DevStack, runner_environment, wasm_host_environment  # noqa: E402
+from adx_modules.devstack.toolchain import cache_dir  # noqa: E402
 from adx_modules.marketplace.purchases import PaymentMethod, Purchases  # noqa: E402
+from adx_modules.service.cli import author_main  # noqa: E402
 from support import guests  # noqa: E402
 from support.objects import API_VERSION, installation_doc, listing_doc, module_doc  # noqa: E402
 from support.operator import ServiceProcess  # noqa: E402
 
 REPORT = ROOT / "docs" / "reliability.md"
+PICTURE = ROOT / "docs" / "images" / "dashboard.png"
 TENANTS = [f"chaos-t{index}" for index in range(10)]
 CONTAINER_MODULES = [f"chaos-c{index}" for index in range(5)]
 PER_TENANT = {"container": 43, "wasm": 5, "process": 2}  # 50 per tenant, 500 in all
@@ -59,6 +66,9 @@ SCHEDULE = {
     "postgres": (150, 95),
     "kube-apiserver": (180, 125),
 }
+
+
+AWAY = ("connection refused", "Unable to connect", "unable to handle the request", "EOF", "timeout")
 
 
 class Cluster:
@@ -78,11 +88,13 @@ class Cluster:
             )
             if result.returncode == 0:
                 return result.stdout
+            if not any(sign in result.stderr for sign in AWAY):
+                break  # a real error, not the apiserver being away
             time.sleep(2)
         raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
 
     def apply(self, docs: list[dict[str, Any]]) -> None:
-        text = "\n---\n".join(json.dumps(doc) for doc in docs)
+        text = yaml.safe_dump_all(docs)
         self("apply", "--server-side", "--field-manager=chaos", "-f", "-", stdin=text)
 
 
@@ -139,6 +151,7 @@ def publish_modules(stack: DevStack, cluster: Cluster, work: Path) -> dict[str, 
 def services(env: dict[str, str], logs: Path) -> dict[str, list[ServiceProcess]]:
     """The service's processes, as the chart runs them (two operators, two workers)."""
     admin = {"wasm-host": "ADX_WASM_ADMIN_URL", "runner": "ADX_RUNNER_ADMIN_URL"}
+    logs.mkdir(parents=True, exist_ok=True)
     found: dict[str, list[ServiceProcess]] = {}
     for role, count in (
         ("operator", 2),
@@ -180,30 +193,47 @@ def targets(
     assert stack.postgres
     assert stack.control_plane
     temporal_server, postgres = stack.temporal, stack.postgres
-    apiserver = next(p for p in stack.control_plane.processes if p.name == "kube-apiserver")
+    parts = {p.name: p for p in stack.control_plane.processes}
+    apiserver, controllers = parts["kube-apiserver"], parts["kube-controller-manager"]
     turn = {"worker": 0}
 
     def next_worker() -> ServiceProcess:
         turn["worker"] += 1
         return processes["worker"][turn["worker"] % 2]
 
+    admin = stack.control_plane.admin
+
+    def apiserver_ready() -> bool:
+        with admin.http(timeout=5) as client:
+            return client.get("/readyz").status_code == 200
+
     def restart_apiserver() -> None:
+        apiserver.kill()  # a start that failed before may have left one behind
         apiserver.start()
-        apiserver.wait_until(lambda: cluster("get", "--raw", "/readyz") == "ok", 120, "ready")
+        apiserver.wait_until(apiserver_ready, 120, "ready")
+        # kube-controller-manager (1.35) stops syncing ReplicaSets after its only apiserver
+        # restarts ("read version ... is not as new as written version") and does not recover
+        # on its own: a cluster has several apiservers; here it is restarted with the one
+        controllers.kill()
+        controllers.start()
 
     def kill_temporal() -> None:
-        kill_group(temporal_server.process.pid if temporal_server.process else None)
+        assert temporal_server.process
+        temporal_server.process.kill()
 
     def restart_temporal() -> None:
         assert temporal_server.process
+        temporal_server.process.kill()
         temporal_server.process.start()
         temporal_server.wait_ready(120)
 
     def kill_postgres() -> None:
-        kill_group(postgres.process.pid if postgres.process else None)
+        assert postgres.process
+        postgres.process.kill()
 
     def restart_postgres() -> None:
         assert postgres.process
+        postgres.process.kill()
         postgres.process.start()
         postgres.wait_ready(120)
 
@@ -219,7 +249,7 @@ def targets(
         Target(
             "kube-apiserver",
             *SCHEDULE["kube-apiserver"],
-            lambda: kill_group(apiserver.pid),
+            apiserver.kill,
             restart_apiserver,
         ),
     ]
@@ -315,10 +345,29 @@ def settle(cluster: Cluster, expected: checks.Expected, deadline: float) -> floa
     return None
 
 
+def call_wasm_modules(
+    found: dict[tuple[str, str], dict[str, Any]], expected: checks.Expected
+) -> int:
+    """Call every live WASM installation once (the dashboard's module panels); how many
+    answered 200."""
+    answered = 0
+    for key, (_, isolation) in expected.live.items():
+        endpoints = ((found.get(key) or {}).get("status") or {}).get("endpoints") or []
+        if isolation == "wasm" and endpoints:
+            with contextlib.suppress(httpx.HTTPError):
+                reply = httpx.post(f"{endpoints[0]['url']}/echo", json={"n": 1}, timeout=30)
+                answered += reply.status_code == 200
+    return answered
+
+
+def say(what: str) -> None:
+    print(f"chaos: {time.strftime('%H:%M:%S')} {what}", flush=True)
+
+
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="adx-chaos-"))
     with DevStack(work / "stack") as stack:
-        stack.start()
+        say(f"stack up in {work}")
         cluster = Cluster(stack.kubeconfig)
         env = {
             **stack.environment(),
@@ -327,14 +376,21 @@ def main() -> int:
             **wasm_host_environment(None, None),
             **runner_environment(None, None),
             "ADX_SERVER_LOG_FORMAT": "json",
+            # 500 installations: past the default limit of 100 sandboxes per kind
+            "ADX_SANDBOX_MAX_SANDBOXES": "1000",
         }
         for tenant in TENANTS:
             cluster("create", "namespace", tenant)
-        modules = publish_modules(stack, cluster, work)
         processes = services(env, work / "logs")
         for group in processes.values():
             for process in group:
                 process.start(timeout=120)
+        prometheus = Prometheus(work / "prometheus", cache_dir() / "bin", processes)
+        prometheus.start()
+        began = time.time()
+        say("services up, Prometheus scraping them")
+        modules = publish_modules(stack, cluster, work)
+        say("modules published and scanned; the chaos begins")
         planned = installations_of(modules)
         monkey = Monkey(
             targets(stack, cluster, processes), [p for g in processes.values() for p in g]
@@ -346,11 +402,13 @@ def main() -> int:
         for batch in range(10):
             docs = [installation(k[1], *planned[k], k[0]) for k in keys[batch::10]]
             cluster.apply(docs)
+            say(f"applied installations, batch {batch + 1}/10")
             time.sleep(8)
         cluster.apply(
             [in_namespace(installation_doc("bought", PAID, version="1.0.0"), t) for t in TENANTS]
         )
         expected.purchases = asyncio.run(buy(env))
+        say(f"{len(expected.purchases)} purchases made")
         containers = [k for k in keys if planned[k][2] == "container"]
         updated, deleted = (
             containers[:UPDATES],
@@ -371,16 +429,21 @@ def main() -> int:
             if names:
                 cluster("delete", "mi", *names, "-n", tenant, "--wait=false")
         load_done = monkey.elapsed()
+        say(f"load submitted at {load_done:.0f} s")
         while monkey.elapsed() < CHAOS_SECONDS:
             time.sleep(1)
         monkey.calm()
+        say(f"chaos over: {sum(len(t.kills) for t in monkey.targets)} kills; waiting to settle")
         for key, (_, version, isolation) in planned.items():
             if key not in deleted:
                 expected.live[key] = ("1.1.0" if key in updated else version, isolation)
         expected.live |= {(t, "bought"): ("1.0.0", "container") for t in TENANTS}
         expected.deleted = set(deleted)
         settled_in = settle(cluster, expected, time.monotonic() + SETTLE_SECONDS)
+        say(f"settled after {settled_in} s; checking the invariants")
         found = checks.installations(cluster.kubeconfig)
+        answered = call_wasm_modules(found, expected)
+        say(f"{answered} calls into WASM modules answered")
         findings = checks.nothing_lost_or_stuck(expected, found)
         findings += checks.objects_once(cluster.kubeconfig, expected)
         findings.append(
@@ -404,22 +467,26 @@ def main() -> int:
 
         findings.append(asyncio.run(workflows()))
         findings.append(asyncio.run(checks.purchases_once(env, expected)))
+        wait_for_scrape()
+        drawn = render(prometheus, began, time.time(), PICTURE)
+        prometheus.stop()
         monkey.stop()
         for group in processes.values():
             for process in group:
                 process.stop()
-    write_report(monkey, findings, settled_in, load_done, len(planned))
+    write_report(monkey, findings, settled_in, load_done, len(planned), drawn)
     held = settled_in is not None and all(not f.violations for f in findings)
     print(REPORT.read_text().split("<!-- bench:chaos -->")[1].split("<!-- /bench:chaos -->")[0])
     return 0 if held else 1
 
 
-def write_report(
+def write_report(  # noqa: PLR0917
     monkey: Monkey,
     findings: list[checks.Finding],
     settled_in: float | None,
     load_done: float,
     installs: int,
+    drawn: int,
 ) -> None:
     kills = "\n".join(
         f"| {t.name} | every {t.every:.0f} s | {len(t.kills)} | "
@@ -453,6 +520,11 @@ Service processes that ended by themselves (and were started again, as a kubelet
 | invariant | objects checked | result |
 | --- | --- | --- |
 {rows}
+
+The Grafana dashboard over this run ({drawn} series; its own queries answered by Prometheus,
+which scraped every process every 5 s; drawn by `tests/chaos/dashboard.py`):
+
+![the dashboard during the chaos run](images/dashboard.png)
 """
     write_section("chaos", body, doc=REPORT)
 

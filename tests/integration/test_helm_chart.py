@@ -100,6 +100,34 @@ def test_the_rendered_chart_is_accepted_by_the_apiserver(
     assert "(server dry run)" in result.stdout
 
 
+def test_the_dashboard_ships_as_a_configmap_and_every_process_logs_json(stack: StackInfo) -> None:
+    docs = list(
+        yaml.safe_load_all(render(stack, "adx", "--set", "metrics.grafanaDashboard.enabled=true"))
+    )
+    dashboards = [d for d in docs if d and d["metadata"]["name"].endswith("-dashboard")]
+    assert [d["metadata"]["labels"]["grafana_dashboard"] for d in dashboards] == ["1"]
+    shipped = json.loads(dashboards[0]["data"]["adx-module-operator.json"])
+    assert shipped == json.loads((CHART / "dashboards" / "adx-module-operator.json").read_text())
+    containers = [
+        c
+        for d in docs
+        if d and d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    ]
+    formats = {
+        e["value"]
+        for c in containers
+        for e in c.get("env", [])
+        if e["name"] == "ADX_SERVER_LOG_FORMAT"
+    }
+    assert containers
+    assert formats == {"json"}
+    assert not any(
+        d and d["metadata"]["name"].endswith("-dashboard")
+        for d in yaml.safe_load_all(render(stack, "adx"))
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "says"),
     [
@@ -111,6 +139,7 @@ def test_the_rendered_chart_is_accepted_by_the_apiserver(
         # two operator replicas (the default) would both act without it
         ("operator.leaderElection=false", "operator.replicas above 1 needs operator.leaderElec"),
         ("colour=blue", "additional properties 'colour' not allowed"),
+        ("logFormat=xml", "at '/logFormat'"),
     ],
 )
 def test_values_that_break_the_schema_are_refused_by_name(

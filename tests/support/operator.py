@@ -20,7 +20,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from adx_modules.core import failpoints
-from adx_modules.devstack.process import free_port
+from adx_modules.devstack.process import die_with_parent, free_port
 
 
 @dataclass
@@ -63,6 +63,7 @@ class ServiceProcess:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - a killed test run leaves no process
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

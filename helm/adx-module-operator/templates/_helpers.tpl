@@ -120,6 +120,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.metrics.port | quote }}
 - name: ADX_SERVER_HEALTH_PORT
   value: {{ .Values.health.port | quote }}
+- name: ADX_SERVER_LOG_FORMAT
+  value: {{ .Values.logFormat | quote }}
 {{- end -}}
 
 {{/* The marketplace's settings: the workers' and the API's only (payments, webhooks and the

@@ -32,7 +32,7 @@ RECONCILES = Counter(
 WORKFLOWS_STARTED = Counter(
     "adx_workflows_started_total",
     "Lifecycle workflow starts the operator asked Temporal for (a request that found the "
-    "workflow already running counts too; workflow_executions_total{outcome=\"started\"} "
+    'workflow already running counts too; workflow_executions_total{outcome="started"} '
     "counts runs).",
     ["workflow"],
 )

@@ -25,7 +25,8 @@ from adx_modules.core.errors import DevStackError
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask the kernel to SIGKILL this (child) process when its parent dies (``preexec_fn``)."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -135,7 +136,7 @@ class ManagedProcess:
                     cwd=self.cwd,
                     **as_user(self.user),
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets a prctl flag
+                    preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets a prctl flag
                 )
             except OSError as error:
                 raise DevStackError(f"{self.name}: cannot start {self.argv[0]}: {error}") from error
@@ -168,6 +169,16 @@ class ManagedProcess:
             f"{self.name}: not {what} after {timeout:.0f}s; "
             f"last lines of {self.log_path}:\n{self.log_tail()}"
         )
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crash would, and reap it (its ports are free
+        when this returns)."""
+        if self._popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout=30)
 
     def stop(self, grace: float = 10.0) -> None:
         """Signal the whole process group, then SIGKILL what is left after ``grace`` seconds."""

@@ -243,8 +243,11 @@ def resolve(
     platform: str | None = None,
     budget_seconds: float = DEFAULT_BUDGET_SECONDS,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
+    reporter: BaseReporter[Any, Any, Any] | None = None,
 ) -> Plan:
-    """Everything ``request`` needs, in install order; raises ResolutionError (explained)."""
+    """Everything ``request`` needs, in install order; raises ResolutionError (explained).
+    ``reporter`` hears the search's steps (pins, conflicts, backtracking), as resolvelib tells
+    them: the benchmarks count how much a catalog makes the search backtrack."""
     pins_installed = _installed_candidates(catalog, installed or {}, request.module_id)
     platform_version = parse_version(platform) if platform else None
     deadline = time.monotonic() + budget_seconds
@@ -259,7 +262,7 @@ def resolve(
     while True:
         provider = _Provider(catalog, pins_installed, platform_version, dropped, deadline)
         try:
-            state = _RememberingResolution(provider, BaseReporter()).resolve(
+            state = _RememberingResolution(provider, reporter or BaseReporter()).resolve(
                 [request], max_rounds=max_rounds
             )
             result = _build_result(state)
