@@ -66,11 +66,20 @@ def settled(mi: dict[str, Any], version: str) -> bool:
     )
 
 
+def _where(mi: dict[str, Any] | None) -> str:
+    if mi is None:
+        return "missing"
+    status = mi.get("status") or {}
+    return (
+        f"{status.get('phase')} {status.get('installedVersion')} ({status.get('message', '')[:80]})"
+    )
+
+
 def nothing_lost_or_stuck(
     expected: Expected, found: dict[tuple[str, str], dict[str, Any]]
 ) -> list[Finding]:
     lost = [
-        f"{ns}/{name}: {(found.get((ns, name)) or {}).get('status', {}).get('phase', 'missing')}"
+        f"{ns}/{name}: {_where(found.get((ns, name)))}, wanted Active {version}"
         for (ns, name), (version, _) in expected.live.items()
         if not settled(found.get((ns, name)) or {"metadata": {}}, version)
     ]

@@ -366,7 +366,7 @@ def say(what: str) -> None:
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="adx-chaos-"))
-    with DevStack(work / "stack") as stack:
+    with DevStack(work / "stack", nodes=3) as stack:  # 250 pods each: room for every install
         say(f"stack up in {work}")
         cluster = Cluster(stack.kubeconfig)
         env = {
