@@ -90,6 +90,19 @@ def publish_wasm(
     wait_condition(kubectl, f"module/{name}", "Ready")
 
 
+def publish_echo(kubectl: Kubectl, stack: StackInfo, tmp_path: Path, module_id: str) -> None:
+    """The echo guest (it answers its input) as ``module_id`` 1.0.0, asking no permission."""
+    publish_wasm(
+        kubectl,
+        stack.env["ADX_REGISTRY_ADDRESS"],
+        tmp_path,
+        module_id=module_id,
+        version="1.0.0",
+        binary=guests.binary(guests.ECHO),
+        permissions=[],
+    )
+
+
 async def host_rows(env: dict[str, str], namespace: str) -> int:
     connection = await asyncpg.connect(
         env["ADX_DATABASE_URL"], server_settings={"search_path": env["ADX_DATABASE_SCHEMA_NAME"]}
@@ -305,15 +318,7 @@ async def test_an_install_while_the_host_is_down_and_the_worker_is_killed_loses_
     service_env: dict[str, str],
 ) -> None:
     module_id = f"echo-{unique}"
-    publish_wasm(
-        kubectl,
-        stack.env["ADX_REGISTRY_ADDRESS"],
-        tmp_path,
-        module_id=module_id,
-        version="1.0.0",
-        binary=guests.binary(guests.ECHO),
-        permissions=[],
-    )
+    publish_echo(kubectl, stack, tmp_path, module_id)
     wasm_host.kill()
     logged = len(worker.log())
     try:
@@ -383,15 +388,7 @@ async def test_a_crash_around_registering_with_the_host_loses_and_duplicates_not
     """The worker dies just before or just after the host learns of the installation (and
     after it is activated there): the retry registers it once, at revision 1, and it serves."""
     module_id = f"echo-{unique}"
-    publish_wasm(
-        kubectl,
-        stack.env["ADX_REGISTRY_ADDRESS"],
-        tmp_path,
-        module_id=module_id,
-        version="1.0.0",
-        binary=guests.binary(guests.ECHO),
-        permissions=[],
-    )
+    publish_echo(kubectl, stack, tmp_path, module_id)
     with worker.crashing_at(point, f"mi/{kubectl.namespace}/") as crash:
         kubectl.apply(installation_doc("echo", module_id))
     mi = wait_phase(kubectl, "mi/echo", "Active", timeout=120)
