@@ -1,13 +1,18 @@
-"""Benchmark: the operator's cost at catalog scale, from a cold start and from a restart.
+"""Benchmark: the operator's cost at catalog scale (1,000 and 5,000 of each kind): memory, cold
+start, restart, and how fast one new object is reconciled at that size.
 
-On a fresh local stack, with the operator stopped, N Modules (one version each, every third
-depending on the one before it) and N ModuleInstallations (across 50 tenant namespaces, each
-asking for a permission nobody approved, so every one is admitted and its workflow started)
-are created through the API. Then:
+For each size, on a fresh local stack, with the operator stopped, N Modules (one version each,
+every third depending on the one before it) and N ModuleInstallations (across 50 tenant
+namespaces, each asking for a permission nobody approved, so every one is admitted and its
+workflow started) are created through the API. Then:
 
 1. *cold start*: the operator starts; we time until every Module is Available and every
    installation has its workflow (status.workflow.id), and sample the operator's RSS;
-2. *restart*: the operator is stopped and started again on that state; we time until its
+2. *reconcile latency at this size*: with the operator idle on that state, one new Module and
+   then one new installation are created, PROBES times, one after the other; we time each from
+   the moment the apiserver accepted it to the Module Available, the installation's workflow
+   started (polling that one object every 20 ms);
+3. *restart*: the operator is stopped and started again on that state; we time until its
    handlers have run for every object (its own adx_reconciles_total counts them).
 
 No worker runs: the workflows wait in Temporal, so what is measured is the operator alone; and
@@ -36,7 +41,7 @@ import psutil
 ROOT = Path(__file__).parents[2]
 sys.path[:0] = [str(ROOT / "tests"), str(Path(__file__).parent)]
 
-from bench_lifecycle import PeakRss  # noqa: E402
+from measure import PeakRss, percentile  # noqa: E402
 from report import machine, write_section  # noqa: E402
 
 from adx_modules.api.installation import INSTALLATION  # noqa: E402
@@ -50,6 +55,7 @@ from support.operator import ServiceProcess  # noqa: E402
 NAMESPACES = 50
 CONCURRENCY = 32
 DEADLINE = 900.0
+PROBES = 20
 POLL_SECONDS = 1.0
 WRITE_VERBS = ("POST", "PATCH", "PUT", "DELETE")
 CONTROL_PLANE = ("kube-apiserver", "etcd", "temporal", "kube-controller-manager", "postgres")
@@ -178,12 +184,47 @@ def rss_of(operator: ServiceProcess, seconds: float) -> float:
     return rss.peaks["operator"] / 2**20
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=5000)
-    count = parser.parse_args().count
-    workdir = Path(tempfile.mkdtemp(prefix="adx-scale-"))
-    results: dict[str, float] = {}
+async def reconcile_latency(kubeconfig: Path) -> dict[str, list[float]]:
+    """Seconds from creation to reconciled, for PROBES new Modules and installations."""
+    found: dict[str, list[float]] = {"Module": [], "ModuleInstallation": []}
+
+    async def until(kind: Any, name: str, namespace: str | None, done: Any) -> float:
+        created = time.monotonic()
+        while time.monotonic() - created < 60:
+            if done((await kube.get_custom(kind, name, namespace)).get("status") or {}):
+                return time.monotonic() - created
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"{kind.kind} {name} was not reconciled within 60 s")
+
+    async with await KubeClient.connect(str(kubeconfig)) as kube:
+        for i in range(PROBES):
+            module = module_doc(f"probe-{i:03d}", "1.0.0", permissions=["database:read:bench"])
+            await kube.apply_custom(MODULE, module, manager="bench")
+            found["Module"].append(
+                await until(
+                    MODULE,
+                    module["metadata"]["name"],
+                    None,
+                    lambda s: s.get("phase") == "Available",
+                )
+            )
+            installation = installation_doc(f"probe-{i:03d}", f"probe-{i:03d}")
+            installation["metadata"]["namespace"] = "scale-00"
+            await kube.apply_custom(INSTALLATION, installation, manager="bench")
+            found["ModuleInstallation"].append(
+                await until(
+                    INSTALLATION,
+                    installation["metadata"]["name"],
+                    "scale-00",
+                    lambda s: bool((s.get("workflow") or {}).get("id")),
+                )
+            )
+    return found
+
+
+def measure(count: int, workdir: Path) -> dict[str, Any]:
+    """One size, on its own fresh stack: idle, cold start, latency at that size, restart."""
+    results: dict[str, Any] = {"count": count}
     with DevStack(workdir / "stack") as stack:
         env = {
             **stack.environment(),
@@ -219,11 +260,15 @@ def main() -> None:
                 time.sleep(POLL_SECONDS)
             results["cold"] = time.monotonic() - started
             results["cold_rss"] = rss.peaks["operator"] / 2**20
-        split = cpu_split(cpu_before, cpu_seconds(), operator._popen.pid)
+        results["split"] = cpu_split(cpu_before, cpu_seconds(), operator._popen.pid)
         results["writes"] = apiserver_writes(kubectl) - writes_before
         results["cold_done"] = min(done)
         print(f"cold start: {done} after {results['cold']:.0f}s", flush=True)
         results["steady_rss"] = rss_of(operator, 10)
+        with PeakRss({"operator": operator._popen.pid}) as rss:
+            results["latency"] = asyncio.run(reconcile_latency(stack.kubeconfig))
+        results["probe_rss"] = rss.peaks["operator"] / 2**20
+        print(f"reconcile latency: {results['latency']}", flush=True)
         operator.stop()
 
         operator.start()
@@ -231,55 +276,99 @@ def main() -> None:
         started = time.monotonic()
         counted: dict[str, float] = {}
         handled = (0.0, 0.0)
+        total = count + PROBES
         with PeakRss({"operator": operator._popen.pid}) as rss:
             while time.monotonic() - started < DEADLINE:
                 counted = reconciles(operator)
                 handled = (counted.get("Module", 0), counted.get("ModuleInstallation", 0))
-                if min(handled) >= count:
+                if min(handled) >= total:
                     break
                 time.sleep(0.5)
             results["restart"] = time.monotonic() - started
             results["restart_rss"] = rss.peaks["operator"] / 2**20
-        results["restart_done"] = min(
-            counted.get("Module", 0), counted.get("ModuleInstallation", 0)
-        )
+        results["restart_done"] = min(handled)
         print(f"restart: {counted} after {results['restart']:.0f}s", flush=True)
         operator.stop()
+    return results
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", type=int, nargs="+", default=[1000, 5000])
+    counts = parser.parse_args().counts
+    runs = [
+        measure(count, Path(tempfile.mkdtemp(prefix=f"adx-scale-{count}-"))) for count in counts
+    ]
+
+    def row(label: str, render: Any) -> str:
+        return f"| {label} | " + " | ".join(render(r) for r in runs) + " |"
+
+    def mib(key: str) -> Any:
+        return lambda r: f"{r[key]:.0f} MiB"
+
+    def handled(key: str, done: str, each: str) -> Any:
+        return lambda r: f"{r[key]:.1f} s ({r[done]:,.0f}{each})"
+
+    def latency(kind: str) -> Any:
+        return lambda r: (
+            f"{percentile(r['latency'][kind], 0.5) * 1000:.0f} / "
+            f"{percentile(r['latency'][kind], 0.95) * 1000:.0f} ms"
+        )
+
+    largest = runs[-1]
+    split, count = largest["split"], largest["count"]
     cores = psutil.cpu_count() or 1
     shares = ", ".join(
         f"{name} {seconds:.0f} s" for name, seconds in sorted(split.items(), key=lambda x: -x[1])
     )
-    per_write = split.get("kube-apiserver", 0.0) / max(results["writes"], 1.0) * 1000
+    per_write = split.get("kube-apiserver", 0.0) / max(largest["writes"], 1.0) * 1000
+    sizes = " | ".join(f"{r['count']:,} of each" for r in runs)
+    rule = " | ".join("---" for _ in runs)
     body = "\n".join(
         [
-            f"## Operator at catalog scale: {count} Modules and {count} installations",
+            "## Operator at catalog scale: "
+            + " and ".join(f"{c:,}" for c in counts)
+            + " Modules and installations",
             "",
-            f"{machine()}; one fresh local stack; the operator alone (no worker: the "
-            f"workflows wait in Temporal). {count} Modules (every third depends on the one "
-            f"before it) and {count} installations across {NAMESPACES} namespaces, each "
-            "admitted and its workflow started, created through the API in "
-            f"{results['create']:.0f} s before the operator starts. Goals: both reconciled "
-            "from a cold start in at most 60 s; the operator at most 100 MiB idle and 150 MiB "
-            "at this size.",
+            f"{machine()}; a fresh local stack for each size; the operator alone (no worker: "
+            f"the workflows wait in Temporal). N Modules (every third depends on the one "
+            f"before it) and N installations across {NAMESPACES} namespaces, each admitted and "
+            "its workflow started, created through the API before the operator starts "
+            "(" + ", ".join(f"{r['create']:.0f} s for {r['count']:,}" for r in runs) + "). "
+            "Reconcile latency: with the operator idle at that size, one new Module then one "
+            f"new installation, {PROBES} times, each timed from its creation to Available / "
+            "its workflow started (p50 / p95). Goals: both kinds reconciled from a cold start "
+            "in at most 60 s; the operator at most 100 MiB idle and 150 MiB at 5,000.",
             "",
-            "| run | handled | time | operator peak RSS |",
-            "| --- | --- | --- | --- |",
-            f"| idle, empty cluster | | | {results['idle']:.0f} MiB |",
-            f"| cold start: every Module Available | {count} | "
-            f"{results.get('modules', float('nan')):.1f} s | |",
-            f"| cold start: every installation admitted, workflow started | "
-            f"{results['cold_done']:.0f}/{count} | {results['cold']:.1f} s | "
-            f"{results['cold_rss']:.0f} MiB |",
-            f"| idle after, at this size | | | {results['steady_rss']:.0f} MiB |",
-            f"| restart on that state: every object's handler ran | "
-            f"{results['restart_done']:.0f}/{count} each | {results['restart']:.1f} s | "
-            f"{results['restart_rss']:.0f} MiB |",
+            f"| measure | {sizes} |",
+            f"| --- | {rule} |",
+            row("operator RSS, idle on an empty cluster", mib("idle")),
+            row(
+                "cold start: every Module Available",
+                lambda r: f"{r.get('modules', float('nan')):.1f} s",
+            ),
+            row(
+                "cold start: every installation admitted, workflow started",
+                handled("cold", "cold_done", " handled"),
+            ),
+            row("operator peak RSS over the cold start", mib("cold_rss")),
+            row("operator RSS, idle at this size", mib("steady_rss")),
+            row("reconcile latency at this size: a new Module Available", latency("Module")),
+            row(
+                "reconcile latency at this size: a new installation's workflow started",
+                latency("ModuleInstallation"),
+            ),
+            row("operator peak RSS while those were reconciled", mib("probe_rss")),
+            row(
+                "restart on that state: every object's handler ran",
+                handled("restart", "restart_done", " of each kind"),
+            ),
+            row("operator peak RSS over the restart", mib("restart_rss")),
             "",
-            f"Where the cold start's time went ({cores} cores, {cores * results['cold']:.0f} "
-            f"core-seconds of wall time): CPU seconds by process: {shares}. The apiserver "
-            f"served {results['writes']:.0f} writes (status, finalizers, Events), "
-            f"{per_write:.1f} ms of its CPU each; the operator spent "
+            f"Where the cold start's time went at {count:,} ({cores} cores, "
+            f"{cores * largest['cold']:.0f} core-seconds of wall time): CPU seconds by process: "
+            f"{shares}. The apiserver served {largest['writes']:.0f} writes (status, finalizers, "
+            f"Events), {per_write:.1f} ms of its CPU each; the operator spent "
             f"{split.get('operator', 0.0) / (2 * count) * 1000:.1f} ms of CPU per object.",
         ]
     )

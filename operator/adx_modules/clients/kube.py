@@ -19,6 +19,7 @@ from typing import Any, cast
 import aiohttp
 from multidict import CIMultiDict
 
+from adx_modules import __version__
 from adx_modules.api.meta import GROUP, VERSION, KindInfo
 from adx_modules.clients.errors import (
     ClientError,
@@ -35,6 +36,8 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 FIELD_MANAGER = "adx-module-operator"
+# who is writing, in the apiserver's audit log and its metrics (Kopf's own requests say kopf/...)
+USER_AGENT = f"adx-module-operator/{__version__}"
 
 # the built-in kinds the operator provisions: kind -> (API prefix, plural)
 BUILTIN_KINDS: dict[str, tuple[str, str]] = {
@@ -115,6 +118,7 @@ class KubeClient:
             base_url=endpoint.server,
             connector=aiohttp.TCPConnector(ssl=endpoint.ssl_context(), limit=64),
             timeout=aiohttp.ClientTimeout(total=60, connect=30),
+            headers={"User-Agent": USER_AGENT},
         )
 
     @classmethod

@@ -42,6 +42,11 @@ SCAN_RESULTS = Counter(
     "verdict of their scan against security.min_security_score (passed, failed).",
     ["severity", "verdict"],
 )
+# every series present at 0 from the start: a dashboard's increase() then counts the first scan
+# (a series first seen at 3 would be read as having always been 3); the Module status's levels
+for _severity in ("critical", "high", "medium", "low"):
+    for _verdict in ("passed", "failed"):
+        SCAN_RESULTS.labels(_severity, _verdict)
 WORKFLOW_EXECUTIONS = Counter(
     workflow_metrics.WORKFLOW_EXECUTIONS,
     "Workflow runs the worker executed, by workflow type and outcome: started, then one of "

@@ -34,6 +34,16 @@ SERVICE_CIDR = "10.0.0.0/24"
 POD_CIDR = "10.0.128.0/17"
 NODE_LABEL = "type"
 NODE_LABEL_VALUE = "kwok"
+# writes only, their metadata (who, what, the answer); reads and watches are not logged
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+"""
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,9 @@ def fake_node(name: str) -> dict[str, Any]:
 class ControlPlane:
     """Starts and stops the control plane; its state (etcd data, certificates) sits in state_dir."""
 
-    def __init__(self, state_dir: Path, bin_dir: Path, nodes: int = 1) -> None:
+    def __init__(
+        self, state_dir: Path, bin_dir: Path, nodes: int = 1, *, audit: bool = False
+    ) -> None:
         self.state_dir = state_dir
         self.bin_dir = bin_dir
         self.nodes = [f"kwok-node-{index}" for index in range(nodes)]
@@ -94,6 +106,9 @@ class ControlPlane:
         self.ca = CertificateAuthority(self.pki_dir)
         self.apiserver_port = free_port(None)
         self.admin_kubeconfig = state_dir / "kubeconfig"
+        # with ``audit``, every write the apiserver serves is logged (one JSON line each, with
+        # its user agent): benchmarks count whose writes they were
+        self.audit_log: Path | None = state_dir / "audit.log" if audit else None
 
     @property
     def url(self) -> str:
@@ -202,6 +217,7 @@ class ControlPlane:
                 "--allow-privileged=true",
                 "--endpoint-reconciler-type=none",  # loopback may not be a Service endpoint
                 "--profiling=false",
+                *self._audit_args(),
             ],
         )
 
@@ -210,6 +226,18 @@ class ControlPlane:
                 return client.get("/readyz").status_code == 200
 
         apiserver.wait_until(ready, timeout, "ready (/readyz)")
+
+    def _audit_args(self) -> list[str]:
+        if self.audit_log is None:
+            return []
+        policy = self.state_dir / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY)
+        return [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=0",  # never rotated: a reader keeps its offset
+        ]
 
     def _start_controllers(self, timeout: float) -> None:
         service_accounts = service_account_keys(self.pki_dir)

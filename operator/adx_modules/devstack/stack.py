@@ -49,12 +49,15 @@ class StartupTimes:
 class DevStack:
     """The local stack in ``state_dir``; as a context manager it always stops what it started."""
 
-    def __init__(self, state_dir: Path, *, fresh: bool = False, nodes: int = 1) -> None:
+    def __init__(
+        self, state_dir: Path, *, fresh: bool = False, nodes: int = 1, audit: bool = False
+    ) -> None:
         self.state_dir = state_dir.resolve()
         if fresh and self.state_dir.exists():
             shutil.rmtree(self.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.nodes = nodes
+        self.audit = audit  # the apiserver logs every write (ControlPlane.audit_log)
         self.times = StartupTimes()
         self.control_plane: ControlPlane | None = None
         self.temporal: TemporalDevServer | None = None
@@ -93,7 +96,9 @@ class DevStack:
             self.stripe = StripeEmulator(self.state_dir)
             self.stripe.launch()
             phase = time.monotonic()
-            self.control_plane = ControlPlane(self.state_dir, bin_dir, nodes=self.nodes)
+            self.control_plane = ControlPlane(
+                self.state_dir, bin_dir, nodes=self.nodes, audit=self.audit
+            )
             self.control_plane.start()
             self.times.control_plane = time.monotonic() - phase
             phase = time.monotonic()
