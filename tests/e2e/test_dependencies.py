@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from support.kube import Kubectl
 from support.objects import condition, installation_doc, module_doc, wait_condition, wait_phase
+from support.operator import ServiceProcess
 
 pytestmark = pytest.mark.usefixtures("operator", "worker")
+PAUSE = 20.0
 
 
 def publish(
@@ -18,6 +21,15 @@ def publish(
     dependencies = [{"moduleId": d, "version": c} for d, c in (deps or {}).items()]
     kubectl.apply(module_doc(module_id, version, dependencies=dependencies))
     wait_condition(kubectl, f"module/{module_id}-{version.replace('.', '-')}", "Ready")
+
+
+def paused_at(operator: ServiceProcess, logged: int) -> float:
+    """When the operator's log (past offset ``logged``) said it paused at a failpoint."""
+    began = time.monotonic()
+    while "failpoint dependencies:deferred reached" not in operator.log()[logged:]:
+        assert time.monotonic() - began < 60, "the installation never deferred"
+        time.sleep(0.1)
+    return time.monotonic()
 
 
 def ready_time(obj: dict[str, Any]) -> str:
@@ -156,3 +168,26 @@ def test_an_installation_whose_dependency_is_not_published_yet_waits_for_it(
     installed = wait_phase(kubectl, "mi/app", "Active", timeout=180)
     assert [d["moduleId"] for d in installed["status"]["resolvedDependencies"]] == [lib]
     assert condition(installed, "Resolved")["reason"] == "ModuleResolved"
+
+
+def test_a_dependency_judged_while_the_installation_defers_still_wakes_it(
+    kubectl: Kubectl, unique: str, operator: ServiceProcess
+) -> None:
+    """The lost wakeup found by the scale benchmark (one installation in 1,000 waited for good
+    for a Module that was long Available): the Module was judged after the installation had
+    found it must wait but before its DependencyPending status came back through the watch,
+    which was how the operator learnt who waits. Held in exactly that window (a pause
+    failpoint), the installation is still woken by the judgement, and installs. (With the
+    waiter registered only once its status is written, as before, this fails.)"""
+    app, lib = f"app-{unique}", f"lib-{unique}"
+    publish(kubectl, app, "1.0.0", {lib: "^2.0"})
+    with operator.pausing_at("dependencies:deferred", f"{kubectl.namespace}/app", PAUSE):
+        logged = len(operator.log())
+        kubectl.apply(installation_doc("app", app))
+        # the reconcile of "app" has found it must wait and pauses before writing why: in
+        # that window the dependency is published and judged
+        deferred = paused_at(operator, logged)
+        publish(kubectl, lib, "2.1.0")
+        assert time.monotonic() - deferred < PAUSE, "the Module was judged after the window"
+        installed = wait_phase(kubectl, "mi/app", "Active", timeout=180)
+    assert [d["moduleId"] for d in installed["status"]["resolvedDependencies"]] == [lib]

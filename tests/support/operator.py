@@ -133,6 +133,24 @@ class ServiceProcess:
         assert [where for where, _ in reached] == [point]
         crash.workflow_id = reached[0][1]
 
+    @contextmanager
+    def pausing_at(self, point: str, subject: str, seconds: float) -> Iterator[None]:
+        """Run the block with this operator armed to pause ``seconds`` at failpoint ``point``
+        for the object ``subject`` (``namespace/name``); then check that it paused there, and
+        start it again, unarmed."""
+        self.kill()
+        self.env[failpoints.ENVIRONMENT] = f"{point}~{seconds}@{subject}"
+        try:
+            self.start()
+            logged = len(self.log())
+            yield
+            reached = re.findall(r"failpoint (\S+) reached for (\S+): pausing", self.log()[logged:])
+        finally:  # never leave an armed process behind
+            del self.env[failpoints.ENVIRONMENT]
+            self.kill()
+            self.start()
+        assert (point, subject) in reached, f"{point} was not reached for {subject}: {reached}"
+
     def sample(self, name: str, **labels: str) -> float:
         """The sum of the process's metric sample ``name`` over the series carrying ``labels``
         (0 when there is none yet)."""

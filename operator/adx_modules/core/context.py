@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import kopf
@@ -47,6 +47,10 @@ class OperatorContext:
     settings: Settings
     kube_client: KubeClient | None = None
     temporal_client: Client | None = None
+    # (namespace, name) of the installations deferred until a Module they depend on is judged:
+    # each is put here by its own reconcile before it awaits anything, so a judgement that
+    # lands while it is still writing its status revisits it all the same
+    waiting_for_dependencies: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def kube(self) -> KubeClient:

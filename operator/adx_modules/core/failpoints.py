@@ -17,10 +17,18 @@ crashes its own installation's workflow, not another one that happens to pass by
 A point fires the first time it is reached: the process logs ``failpoint <name> reached`` and
 sends itself SIGKILL, so no ``finally`` block, no shutdown hook and no buffered write runs —
 exactly what a node failure or an OOM kill does.
+
+``<name>~<seconds>`` arms a *pause* instead (``pause`` in the code, for the operator's handlers:
+``<prefix>`` then matches the object's ``namespace/name``): the first handler to reach it waits
+there, so a test lands another event in exactly that window — a race made deterministic. Names:
+
+- ``dependencies:deferred`` — an installation found it must wait for its dependencies, its
+  status not yet written (``installations/handlers.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -34,16 +42,39 @@ ENVIRONMENT = "ADX_FAILPOINTS"
 
 
 def armed() -> dict[str, str]:
-    """The points armed for this process, each with the workflow id prefix it is armed for."""
-    points: dict[str, str] = {}
+    """The crash points armed for this process, each with the workflow id prefix it is armed
+    for."""
+    return {point: prefix for point, (pause, prefix) in _entries().items() if pause is None}
+
+
+def pauses() -> dict[str, tuple[float, str]]:
+    """The pauses armed for this process: point -> (seconds, subject prefix)."""
+    return {point: (pause, prefix) for point, (pause, prefix) in _entries().items() if pause}
+
+
+def _entries() -> dict[str, tuple[float | None, str]]:
+    entries: dict[str, tuple[float | None, str]] = {}
     for entry in os.environ.get(ENVIRONMENT, "").split(","):
-        point, _, prefix = entry.strip().partition("@")
+        armed_point, _, prefix = entry.strip().partition("@")
+        point, _, seconds = armed_point.partition("~")
         if point:
-            points[point] = prefix
-    return points
+            entries[point] = (float(seconds) if seconds else None, prefix)
+    return entries
 
 
 _ARMED = armed()
+_PAUSES = pauses()
+
+
+async def pause(point: str, subject: str) -> None:
+    """Wait here, the first time ``point~<seconds>`` is reached for ``subject`` (an object's
+    ``namespace/name``); nothing when it is not armed (production)."""
+    armed_pause = _PAUSES.get(point)
+    if armed_pause is None or not subject.startswith(armed_pause[1]):
+        return
+    del _PAUSES[point]
+    LOG.warning("failpoint %s reached for %s: pausing %s s", point, subject, armed_pause[0])
+    await asyncio.sleep(armed_pause[0])
 
 
 def reach(point: str) -> None:

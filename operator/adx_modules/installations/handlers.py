@@ -34,6 +34,7 @@ from adx_modules.catalog.index import catalog_from
 from adx_modules.catalog.model import Catalog
 from adx_modules.catalog.resolver.model import ResolutionError
 from adx_modules.clients.errors import NotFoundError, UnavailableError
+from adx_modules.core import failpoints
 from adx_modules.core.context import OperatorContext
 from adx_modules.core.metrics import RECONCILES, WORKFLOWS_STARTED
 from adx_modules.core.refs import InstallationRef
@@ -180,17 +181,25 @@ async def _dependencies_pending(
     passes); said in its status once. None when it may go ahead (or its dependencies fail on
     judged Modules only: the workflow says so)."""
     spec = body.get("spec") or {}
+    ref = reference(body)
+    waiter = (ref.namespace, ref.name)
     pending = catalog.pending_dependencies(str(spec.get("module", "")))
     if not pending:
+        context.waiting_for_dependencies.discard(waiter)
         return None
-    ref = reference(body)
+    # before the first await: a Module judged from here on revisits this installation (the
+    # catalog is live, so the revisit sees the judgement; waiting for this status to come
+    # back through the watch would lose a judgement that lands in between)
+    context.waiting_for_dependencies.add(waiter)
     installations = await context.kube.list_custom(INSTALLATION, ref.namespace)
     try:
         plan(ref.name, spec["module"], spec.get("version", "*"), catalog, installations)
     except ResolutionError as error:
         message = f"waiting for {', '.join(pending[:3])}: {error}"
     else:
+        context.waiting_for_dependencies.discard(waiter)
         return None
+    await failpoints.pause("dependencies:deferred", f"{ref.namespace}/{ref.name}")
     if (body.get("status") or {}).get("message") != message:
         update = status_update(body, ref).condition(
             c.RESOLVED, "Unknown", r.DEPENDENCY_PENDING, message

@@ -15,8 +15,6 @@ from typing import Any, cast
 
 import kopf
 
-from adx_modules.api import conditions as c
-from adx_modules.api import reasons as r
 from adx_modules.api.installation import INSTALLATION
 from adx_modules.api.meta import GROUP, VERSION
 from adx_modules.catalog.index import module_catalog
@@ -29,7 +27,6 @@ from adx_modules.installations.handlers import reconcile
 LOG = logging.getLogger("adx_modules.operator")
 WATCHER = "installations"
 MEMO_KEY = "installations_by_module"
-WAITING_KEY = "installations_waiting_for_dependencies"
 ByModule = dict[str, set[tuple[str, str]]]
 
 
@@ -38,15 +35,10 @@ async def prepare(memo: kopf.Memo, **_: Any) -> None:
     """Shared state goes into the operator's memo before any object is seen: each object's
     memo is a shallow copy of it, so what is added later would stay with one object."""
     memo[MEMO_KEY] = {}
-    memo[WAITING_KEY] = set()
 
 
 def _by_module(memo: kopf.Memo) -> ByModule:
     return cast(ByModule, memo[MEMO_KEY])
-
-
-def _waiting(memo: kopf.Memo) -> set[tuple[str, str]]:
-    return cast(set[tuple[str, str]], memo[WAITING_KEY])
 
 
 @kopf.on.event(GROUP, VERSION, "moduleinstallations")
@@ -60,28 +52,17 @@ async def installation_seen(
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
-    """module -> (namespace, name) of the installations of it; and which installations wait
-    for their dependencies to be judged."""
+    """module -> (namespace, name) of the installations of it (which of them wait for their
+    dependencies is kept by their own reconcile: ``OperatorContext.waiting_for_dependencies``)."""
     module = str(spec.get("module", ""))
     installations = _by_module(memo).setdefault(module, set())
     key = (namespace or "", name)
     if event.get("type") == "DELETED":
         installations.discard(key)
-        _waiting(memo).discard(key)
+        context: OperatorContext = memo["context"]
+        context.waiting_for_dependencies.discard(key)
         return
     installations.add(key)
-    if _waits_for_dependencies(cast(Mapping[str, Any], body)):
-        _waiting(memo).add(key)
-    else:
-        _waiting(memo).discard(key)
-
-
-def _waits_for_dependencies(body: Mapping[str, Any]) -> bool:
-    conditions = (body.get("status") or {}).get("conditions") or []
-    return any(
-        item.get("type") == c.RESOLVED and item.get("reason") == r.DEPENDENCY_PENDING
-        for item in conditions
-    )
 
 
 async def _reconcile(
@@ -89,17 +70,12 @@ async def _reconcile(
     name: str,
     namespace: str,
     catalog: Catalog,
-    *,
-    waiting_only: bool = False,
 ) -> None:
     """An installation is reconciled as its own handler would (it may now proceed), and told
-    when the version it runs was withdrawn or rescanned to another verdict. ``waiting_only``:
-    only if it waits for its dependencies to be judged."""
+    when the version it runs was withdrawn or rescanned to another verdict."""
     try:
         body = await context.kube.get_custom(INSTALLATION, name, namespace)
         if body.get("metadata", {}).get("deletionTimestamp"):
-            return
-        if waiting_only and not _waits_for_dependencies(body):
             return
         await reconcile(context, body, catalog)
         warning = catalog_warnings(body, catalog)
@@ -109,6 +85,7 @@ async def _reconcile(
         if warning is not None:
             await context.kube.patch_status(INSTALLATION, name, {"conditions": warning}, namespace)
     except NotFoundError:
+        context.waiting_for_dependencies.discard((namespace, name))
         return
     except (ClientError, kopf.TemporaryError) as error:  # its own handler will catch up
         LOG.warning("revisiting ModuleInstallation %s/%s failed: %s", namespace, name, error)
@@ -128,5 +105,7 @@ async def installed_module_changed(
     module_id = str(body.spec.get("moduleId", ""))
     for namespace, installation in sorted(_by_module(memo).get(module_id, ())):
         await _reconcile(context, installation, namespace, current)
-    for namespace, installation in sorted(_waiting(memo)):
-        await _reconcile(context, installation, namespace, current, waiting_only=True)
+    # those deferred for their dependencies: each reconcile takes itself off the list when it
+    # goes ahead (or is gone), or stays on it, waiting for the next judgement
+    for namespace, installation in sorted(context.waiting_for_dependencies):
+        await _reconcile(context, installation, namespace, current)
