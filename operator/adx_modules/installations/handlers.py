@@ -116,6 +116,9 @@ async def _exists(context: OperatorContext, ref: InstallationRef, id_: str) -> b
 async def reconcile(context: OperatorContext, body: Mapping[str, Any], catalog: Catalog) -> None:
     """Level-triggered: bring this generation to its workflow (or explain why not)."""
     ref = reference(body)
+    # waiting for dependencies is decided afresh each time (_dependencies_pending puts it back,
+    # from the live catalog): one suspended or refused since is not revisited for nothing
+    context.waiting_for_dependencies.discard((ref.namespace, ref.name))
     current = current_status(body)
     spec = body.get("spec") or {}
     if spec.get("suspend"):  # say so, change nothing else (a running workflow finishes)
@@ -185,7 +188,6 @@ async def _dependencies_pending(
     waiter = (ref.namespace, ref.name)
     pending = catalog.pending_dependencies(str(spec.get("module", "")))
     if not pending:
-        context.waiting_for_dependencies.discard(waiter)
         return None
     # before the first await: a Module judged from here on revisits this installation (the
     # catalog is live, so the revisit sees the judgement; waiting for this status to come
