@@ -39,7 +39,8 @@ from report import machine, write_section  # noqa: E402
 
 from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec  # noqa: E402
 from adx_modules.api.module import ModuleSpec  # noqa: E402
-from adx_modules.clients.kube import APPLY_PATCH, custom_path  # noqa: E402
+from adx_modules.clients.kube import APPLY_PATCH  # noqa: E402
+from adx_modules.clients.kube_paths import custom_path  # noqa: E402
 from adx_modules.core.refs import InstallationRef  # noqa: E402
 from adx_modules.devstack.controlplane import Endpoint  # noqa: E402
 from adx_modules.devstack.images import push_image  # noqa: E402

@@ -155,7 +155,6 @@ def test_two_replicas_one_acts_and_a_standby_takes_over_from_a_killed_leader(
         # exactly one acts: the leader judged the Module, the standby ran no handler at all
         assert reconciled(leader, "Module") >= 1
         assert reconciled(standby, "Module") == 0
-        assert "Handler '" not in standby.log()
         transitions = lease(kubectl)["spec"].get("leaseTransitions", 0)
 
         leader.kill()  # kill -9: no release, the Lease runs out on the standby's clock

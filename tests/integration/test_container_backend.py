@@ -15,7 +15,7 @@ from adx_modules.clients.errors import InvalidError, NotFoundError
 from adx_modules.clients.kube import KubeClient
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
-from adx_modules.core.settings import SandboxSettings
+from adx_modules.core.sandbox_settings import SandboxSettings
 from adx_modules.sandboxes.container.backend import ContainerBackend
 from adx_modules.sandboxes.container.manifests import SANDBOX_SELECTOR
 from adx_modules.sandboxes.contract import ProvisionRequest

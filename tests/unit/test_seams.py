@@ -15,7 +15,7 @@ from adx_modules.api.module import ModuleSpec
 from adx_modules.catalog.admission import module_outcome
 from adx_modules.catalog.model import Catalog
 from adx_modules.core.refs import InstallationRef
-from adx_modules.core.settings import SandboxSettings
+from adx_modules.core.sandbox_settings import SandboxSettings
 from adx_modules.installations.activities.report import apply_report
 from adx_modules.installations.admission import awaiting_judgement, installation_outcome
 from adx_modules.installations.contract import ConditionChange, StatusReport

@@ -18,7 +18,7 @@ from adx_modules.api.installation import ModuleInstallationStatus
 from adx_modules.api.meta import ConditionStatus
 from adx_modules.catalog.admission import reject
 from adx_modules.catalog.model import Catalog
-from adx_modules.core.settings import SandboxSettings
+from adx_modules.core.sandbox_settings import SandboxSettings
 from adx_modules.core.status import Outcome, StatusUpdate, generation
 from adx_modules.installations.messages import (
     accepted,

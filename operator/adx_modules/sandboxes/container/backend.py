@@ -18,7 +18,7 @@ from adx_modules.clients.errors import NotFoundError
 from adx_modules.clients.kube import KubeClient
 from adx_modules.core.errors import StepError
 from adx_modules.core.refs import InstallationRef
-from adx_modules.core.settings import SandboxSettings
+from adx_modules.core.sandbox_settings import SandboxSettings
 from adx_modules.sandboxes import owned
 from adx_modules.sandboxes.backend import Progress
 from adx_modules.sandboxes.container import manifests

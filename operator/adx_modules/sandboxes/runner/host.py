@@ -11,7 +11,6 @@ kernel enforces for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -24,15 +23,21 @@ from typing import Any
 import httpx
 
 from adx_modules.catalog.configuration import value_problems
-from adx_modules.catalog.scanning.unpack import unpack
-from adx_modules.core.settings import RunnerSettings
+from adx_modules.core.sandbox_settings import RunnerSettings
 from adx_modules.sandboxes.runner import cgroups
 from adx_modules.sandboxes.runner.bridge import Database, HostBridge
 from adx_modules.sandboxes.runner.children import Launch, ModuleCallError, ModuleProcess, Started
 from adx_modules.sandboxes.runner.databases import ModuleDatabases
 from adx_modules.sandboxes.runner.flows import WorkflowStarter
+from adx_modules.sandboxes.runner.packages import unpack_read_only, unpacked_code
 from adx_modules.sandboxes.runner.records import RunnerRecords, RunnerRegistration
-from adx_modules.sandboxes.runner.state import FAILING_WINDOW, Answer, RunnerError, Running
+from adx_modules.sandboxes.runner.state import (
+    FAILING_WINDOW,
+    Answer,
+    RunnerError,
+    Running,
+    declared_workflow,
+)
 from adx_modules.sandboxes.runner.trusted import TrustedModule
 from adx_modules.sandboxes.runner.views import RunnerReported, RunnerSubscriber
 from adx_modules.sandboxes.wasm.capabilities import Capabilities
@@ -274,24 +279,13 @@ class RunnerHost:
 
     async def _package(self, digest: str) -> Path:
         """The package unpacked once per digest, read-only; its code directory."""
-        target = self._dir / "packages" / digest.replace(":", "-")
-        if not (target / "code").is_dir():
+        code = unpacked_code(self._dir / "packages", digest)
+        if code is None:
             content = await self._records.package(digest)
             if content is None:
                 raise RunnerError(404, "PackageNotFound", f"no package {digest} is stored")
-            staging = Path(tempfile.mkdtemp(dir=self._dir))
-            try:
-                archive = staging / "package.adx"
-                archive.write_bytes(content)
-                unpack(archive, staging / "unpacked")
-                for path in (staging / "unpacked").rglob("*"):
-                    path.chmod(0o555 if path.is_dir() else 0o444)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with contextlib.suppress(FileExistsError, OSError):
-                    (staging / "unpacked").rename(target)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        return target / "code"
+            code = unpack_read_only(content, self._dir / "packages", digest)
+        return code
 
     async def _stop(self, key: str) -> None:
         running = self._running.pop(key, None)
@@ -369,13 +363,7 @@ class RunnerHost:
     def _declared(self, namespace: str, name: str, workflow: str) -> dict[str, Any]:
         """What the module declares for ``workflow``: timeout, attempts, schemas."""
         _, started = self._serving(namespace, name)
-        for declared in started.workflows:
-            if declared["name"] == workflow:
-                return dict(declared)
-        names = ", ".join(w["name"] for w in started.workflows) or "none"
-        raise RunnerError(
-            404, "NoSuchWorkflow", f"{namespace}/{name} declares no workflow {workflow} ({names})"
-        )
+        return declared_workflow(started, f"{namespace}/{name}", workflow)
 
     def workflow_policy(self, namespace: str, name: str, workflow: str) -> dict[str, Any]:
         """The timeout and attempts the module declares for ``workflow``."""
@@ -427,23 +415,7 @@ class RunnerHost:
         running = self._running.get(f"{namespace}/{name}")
         if running is None:
             return {"namespace": namespace, "name": name, "loaded": False}
-        started, process = running.started, running.process
-        return {
-            "namespace": namespace,
-            "name": name,
-            "loaded": True,
-            "revision": running.registration.revision,
-            "serving": started is not None and process is not None and process.running,
-            "active": running.registration.active,
-            "pid": process.pid if process else 0,
-            "routes": started.routes if started else [],
-            "subscriptions": started.subscriptions if started else [],
-            "enforced": started.enforced if started else {},
-            "restarts": running.restarts,
-            "failure": running.failure,
-            "lastExit": running.last_exit,
-            "eventError": running.event_error,
-        }
+        return running.describe()
 
     async def close(self) -> None:
         for key in list(self._running):

@@ -20,7 +20,7 @@ from adx_modules.api import reasons as r
 from adx_modules.clients.errors import ClientError
 from adx_modules.clients.kube import KubeClient
 from adx_modules.core.errors import StepError
-from adx_modules.core.settings import RunnerSettings
+from adx_modules.core.sandbox_settings import RunnerSettings
 from adx_modules.sandboxes.admin_http import HostAdmin
 from adx_modules.sandboxes.runner import manifests
 

@@ -50,6 +50,38 @@ class Running:
     next_try: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def describe(self) -> dict[str, Any]:
+        """The installation as the admin port's ``GET /installations`` shows it."""
+        started, process, registration = self.started, self.process, self.registration
+        return {
+            "namespace": registration.namespace,
+            "name": registration.name,
+            "loaded": True,
+            "revision": registration.revision,
+            "serving": started is not None and process is not None and process.running,
+            "active": registration.active,
+            "pid": process.pid if process else 0,
+            "routes": started.routes if started else [],
+            "subscriptions": started.subscriptions if started else [],
+            "enforced": started.enforced if started else {},
+            "restarts": self.restarts,
+            "failure": self.failure,
+            "lastExit": self.last_exit,
+            "eventError": self.event_error,
+        }
+
+
+def declared_workflow(started: Started, installation: str, workflow: str) -> dict[str, Any]:
+    """What the module serving ``installation`` declares for ``workflow`` (timeout, attempts,
+    schemas); a 404 naming the workflows it does declare."""
+    for declared in started.workflows:
+        if declared["name"] == workflow:
+            return dict(declared)
+    names = ", ".join(w["name"] for w in started.workflows) or "none"
+    raise RunnerError(
+        404, "NoSuchWorkflow", f"{installation} declares no workflow {workflow} ({names})"
+    )
+
 
 @dataclass(frozen=True)
 class Answer:

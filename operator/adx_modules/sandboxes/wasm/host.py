@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from adx_modules.core import metrics
-from adx_modules.core.settings import WasmSettings
+from adx_modules.core.sandbox_settings import WasmSettings
 from adx_modules.sandboxes.wasm.capabilities import Capabilities
 from adx_modules.sandboxes.wasm.engine import CallFailedError, WasmEngine
 from adx_modules.sandboxes.wasm.health import Judgement
