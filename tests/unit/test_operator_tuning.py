@@ -20,6 +20,16 @@ def test_a_kind_is_not_held_to_a_trickle_by_idle_workers() -> None:
     assert settings.queueing.worker_limit / settings.queueing.idle_timeout >= 500
 
 
+def test_events_are_posted_on_few_connections_at_a_useful_pace() -> None:
+    """Kopf posts each object's Events from a poster of its own; unbounded, a burst of objects
+    opens a TLS connection per poster. Bounded, the slots cap the pace as above."""
+    settings = kopf.OperatorSettings()
+    tune(settings)
+    assert settings.posting.worker_limit is not None
+    assert settings.posting.worker_limit <= 16
+    assert settings.posting.worker_limit / settings.posting.idle_timeout >= 200
+
+
 def _kept(message: str, level: int = logging.INFO) -> bool:
     return _not_a_success(logging.LogRecord("kopf.objects", level, "", 0, message, (), None))
 

@@ -41,12 +41,13 @@ async def load_catalog(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """One LIST of every Module before any handler runs: nothing is judged against half a
     catalog. (Runs after the operator's own start-up, which connects the clients.)"""
     context: OperatorContext = memo["context"]
-    try:
-        modules = await context.kube.list_custom(MODULE)
+    catalog = ModuleCatalog()
+    try:  # a page at a time: each is parsed and dropped, the whole LIST is never held
+        async for modules, _version in context.kube.pages(MODULE):
+            catalog.load(modules)
     except UnavailableError as error:  # e.g. the apiserver's storage is still initializing
         raise kopf.TemporaryError(f"cannot list the Modules yet: {error}", delay=2) from None
-    catalog = memo[MEMO_KEY] = ModuleCatalog()
-    catalog.load(modules)
+    memo[MEMO_KEY] = catalog
     logger.info("catalog loaded: %d Modules", len(catalog))
 
 
