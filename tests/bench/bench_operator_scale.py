@@ -15,7 +15,9 @@ workflow started) are created through the API. Then:
    started (polling that one object every 20 ms);
 3. *cold start*: the operator is stopped and started again on that state (as on an upgrade, a
    failover, a crash); we time until its handlers have run for every object (its own
-   adx_reconciles_total counts them).
+   adx_reconciles_total counts them), then sample its RSS idle again: an operator's size for
+   good is what its start grew it to (docs/scale.md#memory), and this start is the one every
+   operator that has run for a while last made.
 
 No worker runs: the workflows wait in Temporal, so what is measured is the operator alone; and
 scanning is disabled (each Module Available at once, as measured before scanning existed: the
@@ -293,6 +295,7 @@ def measure(count: int, workdir: Path) -> dict[str, Any]:
         results["restart_split"] = cpu_split(cpu_before, cpu_seconds(), operator._popen.pid)
         results["restart_done"] = min(handled)
         print(f"restart: {counted} after {results['restart']:.0f}s", flush=True)
+        results["restart_idle"] = rss_of(operator, 10)
         operator.stop()
     return results
 
@@ -363,7 +366,7 @@ def main() -> None:
                 handled("cold", "cold_done", " handled"),
             ),
             row("operator peak RSS over the first sight", mib("cold_rss")),
-            row("operator RSS, idle at this size", mib("steady_rss")),
+            row("operator RSS, idle at this size after the first sight", mib("steady_rss")),
             row("reconcile latency at this size: a new Module Available", latency("Module")),
             row(
                 "reconcile latency at this size: a new installation's workflow started",
@@ -375,6 +378,7 @@ def main() -> None:
                 handled("restart", "restart_done", " of each kind"),
             ),
             row("operator peak RSS over the cold start", mib("restart_rss")),
+            row("operator RSS, idle at this size after the cold start", mib("restart_idle")),
             "",
             f"Where the first sight's time went at {count:,} ({cores} cores, "
             f"{cores * largest['cold']:.0f} core-seconds of wall time): CPU seconds by process: "

@@ -28,18 +28,18 @@ import signal
 import threading
 from typing import Any
 
-import aiohttp
 import kopf
 
 from adx_modules.api.meta import FINALIZER
 from adx_modules.clients import temporal
 from adx_modules.clients.kube import KubeClient
-from adx_modules.clients.kubeconfig import KubeconfigError, connection
+from adx_modules.clients.kubeconfig import KubeconfigError
 from adx_modules.core import logs, metrics
 from adx_modules.core.context import OperatorContext
 from adx_modules.core.settings import Settings
 from adx_modules.service import liveness
 from adx_modules.service.diffbase import ObservedGenerationDiffBase
+from adx_modules.service.kopf_session import kopf_session
 from adx_modules.service.leadership import (
     LeaderElector,
     LeaseRef,
@@ -50,7 +50,6 @@ from adx_modules.service.leadership import (
 
 LOG = logging.getLogger("adx_modules.operator")
 LEASES = ("coordination.k8s.io", "v1", "leases")
-KOPF_CONNECTIONS = 24  # Kopf's connections at most: its watches, 32 workers' patches, Events
 CANARY = "lease-watch"
 
 
@@ -111,25 +110,9 @@ def tune(settings: kopf.OperatorSettings) -> None:
 
 @kopf.on.login()
 async def login(**_: Any) -> kopf.AiohttpSession:
-    """Kopf logs in exactly as the service's own client does (one reading of the credentials:
-    KUBECONFIG, or the pod's service account), on a session whose connections are bounded.
-
-    Kopf's own session opens as many connections as requests are in flight, and aiohttp reuses
-    its pooled connections in turn, so a trickle of requests keeps every connection a burst
-    opened alive for good, each holding a 256 KiB TLS read buffer (60 were kept after a start
-    on 1,000 objects). Bounded, requests beyond wait for a connection; each kind's watch holds
-    one for its life (a handful: the operator watches cluster-wide, one stream per kind)."""
-    try:
-        endpoint = connection()
-    except KubeconfigError as error:
-        raise kopf.LoginError(str(error)) from None
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=endpoint.ssl_context(), limit=KOPF_CONNECTIONS),
-        headers=endpoint.headers(),
-    )  # Kopf closes it when the credentials are invalidated
-    return kopf.AiohttpSession(
-        server=endpoint.server, default_namespace=endpoint.namespace, aiohttp_session=session
-    )  # a rotated token: the server answers 401, Kopf calls this again, the file is re-read
+    """Kopf logs in on the session of ``service/kopf_session.py``: bounded connections, listed
+    objects trimmed. A rotated token: the server answers 401, Kopf calls this again."""
+    return kopf_session()
 
 
 @kopf.on.startup()
