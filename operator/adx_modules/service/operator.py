@@ -37,7 +37,7 @@ from adx_modules.clients.kubeconfig import KubeconfigError
 from adx_modules.core import logs, metrics
 from adx_modules.core.context import OperatorContext
 from adx_modules.core.settings import Settings
-from adx_modules.service import liveness
+from adx_modules.service import kopf_pacing, liveness
 from adx_modules.service.diffbase import ObservedGenerationDiffBase
 from adx_modules.service.kopf_session import kopf_session
 from adx_modules.service.leadership import (
@@ -86,8 +86,8 @@ def tune(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
     # the first LIST of each kind a page at a time: whole, 5,000 objects are one answer of
-    # tens of MiB, decoded at once. (Kopf still queues every listed object for its workers at
-    # once, so the objects themselves are all held until handled: docs/scale.md#memory)
+    # tens of MiB, decoded at once; paged, the next page is read as the workers take the
+    # listed objects in (service/kopf_pacing.py)
     settings.watching.chunk_size = 500
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 30
@@ -230,6 +230,7 @@ def run(settings: Settings) -> int:
     from adx_modules.installations import revisit  # noqa: F401, PLC0415
     from adx_modules.marketplace import handlers as marketplace  # noqa: F401, PLC0415
 
+    kopf_pacing.install()
     logs.configure(settings.server.log_format)
     metrics.serve(settings.server.metrics_port)
     memo = kopf.Memo(context=OperatorContext(settings=settings))
