@@ -1,20 +1,25 @@
-"""The paced scheduler, on Kopf's real scheduler class: the watcher waits while the queue of
-pending workers is full, never longer than a stall, and only Kopf's watchers use it."""
+"""The paced scheduler and the listing-aware watch stream, on Kopf's real classes: while a
+kind's LIST is read, the watcher waits while the queue of pending workers is full, never longer
+than a stall; watch events are never held back; only Kopf's watchers are changed."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Coroutine
+from types import SimpleNamespace
 from typing import Any
 
+import kopf
 import pytest
 from kopf._cogs.aiokits import aiotasks
+from kopf._cogs.clients import watching
+from kopf._cogs.structs import references
 from kopf._core.engines import posting
 from kopf._core.reactor import queueing
 
 from adx_modules.service import kopf_pacing
-from adx_modules.service.kopf_pacing import BACKLOG, PacedScheduler
+from adx_modules.service.kopf_pacing import BACKLOG, LISTING, PacedScheduler
 
 LIMIT = 2
 
@@ -50,9 +55,10 @@ async def _fill(scheduler: PacedScheduler, workers: Workers) -> None:
     assert scheduler._pending_coros.qsize() == LIMIT * BACKLOG
 
 
-async def test_the_watcher_waits_while_the_queue_is_full_until_a_worker_finishes(
+async def test_the_list_waits_while_the_queue_is_full_until_a_worker_finishes(
     scheduler: PacedScheduler,
 ) -> None:
+    LISTING.set(True)
     workers = Workers()
     await _fill(scheduler, workers)
     one_more = asyncio.create_task(scheduler.spawn(workers.worker()))
@@ -63,11 +69,21 @@ async def test_the_watcher_waits_while_the_queue_is_full_until_a_worker_finishes
     assert not scheduler.stalled
 
 
-async def test_a_stalled_start_goes_on_unpaced_until_a_worker_finishes(
+async def test_watch_events_are_never_held_back(scheduler: PacedScheduler) -> None:
+    """A worker may wait for its own patch to come back through the watch."""
+    LISTING.set(False)
+    workers = Workers()
+    await _fill(scheduler, workers)
+    for _ in range(10):
+        await asyncio.wait_for(scheduler.spawn(workers.worker()), 0.1)
+
+
+async def test_a_stalled_list_goes_on_unpaced_until_a_worker_finishes(
     scheduler: PacedScheduler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A first sight's workers wait for their patches to come back through a watch that has not
-    started: the watcher must not wait on them."""
+    started: the LIST must not wait on them."""
+    LISTING.set(True)
     monkeypatch.setattr(kopf_pacing, "STALL", 0.2)
     workers = Workers()
     await _fill(scheduler, workers)
@@ -91,6 +107,7 @@ async def test_a_stalled_start_goes_on_unpaced_until_a_worker_finishes(
 
 
 async def test_a_scheduler_without_a_limit_never_waits() -> None:
+    LISTING.set(True)
     unlimited = PacedScheduler()
     workers = Workers()
     try:
@@ -102,19 +119,10 @@ async def test_a_scheduler_without_a_limit_never_waits() -> None:
         await unlimited.close()
 
 
-def test_only_kopfs_watchers_are_paced() -> None:
-    kopf_pacing.install()
-    kopf_pacing.install()  # idempotent
-    paced = vars(queueing)["aiotasks"]
-    assert paced.Scheduler is PacedScheduler
-    assert paced.Future is aiotasks.Future  # the rest of the module as it was
-    assert vars(posting)["aiotasks"].Scheduler is aiotasks.Scheduler
-    assert aiotasks.Scheduler is not PacedScheduler
-
-
 async def test_a_watcher_stopped_while_waiting_leaves_no_worker_unawaited(
     scheduler: PacedScheduler,
 ) -> None:
+    LISTING.set(True)
     workers = Workers()
     await _fill(scheduler, workers)
     never = workers.worker()
@@ -125,3 +133,101 @@ async def test_a_watcher_stopped_while_waiting_leaves_no_worker_unawaited(
         await waiting
     assert inspect.getcoroutinestate(never) == "CORO_CLOSED"  # not left to warn "never awaited"
     assert scheduler._pending_coros.qsize() == LIMIT * BACKLOG
+
+
+def _listed(i: int) -> dict[str, Any]:
+    return {"type": None, "object": {"metadata": {"uid": f"uid-{i}", "resourceVersion": "1"}}}
+
+
+class FakeWatch:
+    """What Kopf's watch stream yields on a start: listed objects, the end of the LIST, then
+    watch events; it counts what it handed out."""
+
+    def __init__(self, listed: int) -> None:
+        self.events: list[Any] = [_listed(i) for i in range(listed)]
+        self.events += [watching.Bookmark.LISTED, {**_listed(0), "type": "MODIFIED"}]
+        self.yielded = 0
+
+    async def infinite_watch(self, **_: Any) -> AsyncIterator[Any]:
+        for event in self.events:
+            self.yielded += 1
+            yield event
+        await asyncio.Event().wait()  # a watch stays open
+
+
+async def test_the_stream_tells_its_task_whether_it_reads_the_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeWatch(listed=2)
+    monkeypatch.setattr(
+        kopf_pacing, "watching", SimpleNamespace(infinite_watch=fake.infinite_watch)
+    )
+    seen = []
+    stream = kopf_pacing.listing_aware_watch()
+    for _ in range(4):
+        await anext(stream)
+        seen.append(LISTING.get())
+    await stream.aclose()
+    assert seen == [True, True, False, False]
+
+
+async def test_kopfs_own_watcher_reads_the_list_as_its_workers_take_it_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Kopf's real watcher, its stream and processor stood in for: with 2 workers that do not
+    finish, it takes in the 2 running and 8 queued objects and one more, then waits; once the
+    workers finish it reads the rest."""
+    kopf_pacing.install()
+    fake = FakeWatch(listed=40)
+    monkeypatch.setattr(
+        kopf_pacing, "watching", SimpleNamespace(infinite_watch=fake.infinite_watch)
+    )
+    release = asyncio.Event()
+    processed: list[str] = []
+
+    async def processor(*, raw_event: Any, **_: Any) -> None:
+        await release.wait()
+        processed.append(raw_event["object"]["metadata"]["uid"])
+
+    settings = kopf.OperatorSettings()
+    settings.queueing.worker_limit = LIMIT
+    settings.queueing.idle_timeout = 0.01
+    watcher = asyncio.create_task(
+        queueing.watcher(
+            namespace=None,
+            settings=settings,
+            resource=references.Resource("example.com", "v1", "things"),
+            processor=processor,
+        )
+    )
+    try:
+        await asyncio.sleep(0.3)
+        assert fake.yielded == LIMIT + LIMIT * BACKLOG + 1, "the LIST was not paced"
+        release.set()
+        for _ in range(100):
+            if fake.yielded == len(fake.events):
+                break
+            await asyncio.sleep(0.05)
+        assert fake.yielded == len(fake.events)
+        for _ in range(100):
+            if len(set(processed)) == 40:
+                break
+            await asyncio.sleep(0.05)
+        assert set(processed) == {f"uid-{i}" for i in range(40)}
+    finally:
+        watcher.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await watcher
+
+
+def test_only_kopfs_watchers_are_changed() -> None:
+    kopf_pacing.install()
+    kopf_pacing.install()  # idempotent
+    changed = vars(queueing)
+    assert changed["aiotasks"].Scheduler is PacedScheduler
+    assert changed["aiotasks"].Future is aiotasks.Future  # the rest of the module as it was
+    assert changed["watching"].infinite_watch is kopf_pacing.listing_aware_watch
+    assert changed["watching"].Bookmark is watching.Bookmark
+    assert vars(posting)["aiotasks"].Scheduler is aiotasks.Scheduler
+    assert aiotasks.Scheduler is not PacedScheduler
+    assert watching.infinite_watch is not kopf_pacing.listing_aware_watch

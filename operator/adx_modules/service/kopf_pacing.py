@@ -7,37 +7,52 @@ seconds and held every body until its handlers had run; the long-lived state mad
 was allocated among those bodies, and Python's allocator gives an arena back only when nothing
 in it is alive, so that peak stayed the operator's size for good (docs/scale.md#memory).
 
-How: the watcher waits, before queueing one more worker, while BACKLOG workers per running slot
-are already queued, until a worker finishes; the LIST is then read a page at a time as the
-workers take it in. It never holds the watcher back while no worker finishes for STALL seconds:
-on a first sight, a worker that patched its object (an installation's finalizer) waits up to
-``persistence.consistency_timeout`` for that patch to come back through the watch, which only
-starts once the LIST is read; waiting on those would stall the start, so the watcher then goes
-on unpaced, as Kopf's own does, until a worker finishes again.
+How: while the watcher reads a kind's LIST, it waits before queueing one more worker as long as
+BACKLOG workers per running slot are already queued, until a worker finishes; the LIST is then
+read a page at a time as the workers take it in. Watch events are never held back: a worker
+that patched its object waits (Kopf's ``persistence.consistency_timeout``, 5 s) for that patch
+to come back through the watch, and a watcher held back would delay it. For the same reason the
+LIST is not held back while no worker finishes for STALL seconds: on a first sight, a worker
+that added its installation's finalizer waits for a watch that only starts once the LIST is
+read; the watcher then goes on unpaced, as Kopf's own does, until a worker finishes again.
 
-Kopf has no setting for this. The scheduler is put into Kopf's queueing module only
-(``install``: Kopf's Event posters and daemons keep their own), and it relies on three of the
-scheduler's internals (its limit, its queue of pending workers, its condition), which
-``tests/unit/test_kopf_pacing.py`` exercises on Kopf's real class: an upgrade that moves them
-fails those tests, not the operator.
+Kopf has no setting for this. Its queueing module (only: Kopf's Event posters and daemons keep
+their own scheduler) is given the paced scheduler and a watch stream that says whether it is
+reading the LIST (``install``). They rely on three of the scheduler's internals (its limit, its
+queue of pending workers, its condition), which ``tests/unit/test_kopf_pacing.py`` exercises on
+Kopf's real classes: an upgrade that moves them fails those tests, not the operator.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine
+from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import Any
 
 from kopf._cogs.aiokits import aiotasks
+from kopf._cogs.clients import watching
 from kopf._core.reactor import queueing
 
 BACKLOG = 4  # queued workers per running slot: 128 bodies per kind at worker_limit 32
-STALL = 1.0  # seconds without a finished worker after which the watcher goes on unpaced
+STALL = 1.0  # seconds without a finished worker after which the LIST is read unpaced
+
+# whether the watcher of the task that reads it is reading its kind's LIST (its stream sets it)
+LISTING: ContextVar[bool] = ContextVar("kopf_listing", default=False)
+
+
+async def listing_aware_watch(**kwargs: Any) -> AsyncGenerator[Any, None]:
+    """Kopf's watch stream, telling its watcher's task whether the event it yields was listed
+    (an async generator runs in the context of the task that iterates it)."""
+    async for event in watching.infinite_watch(**kwargs):
+        LISTING.set(isinstance(event, dict) and event.get("type") is None)
+        yield event
 
 
 class PacedScheduler(aiotasks.Scheduler):
-    """Kopf's scheduler, whose ``spawn`` waits while the queue of pending workers is full."""
+    """Kopf's scheduler, whose ``spawn`` waits while the LIST is read and the queue of pending
+    workers is full."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,7 +63,7 @@ class PacedScheduler(aiotasks.Scheduler):
         super()._task_done_callback(task)
 
     async def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> None:
-        if self._limit is not None and not self.stalled:
+        if self._limit is not None and not self.stalled and LISTING.get():
             try:
                 await self._room(self._limit * BACKLOG)
             except asyncio.CancelledError:  # the watcher is stopping: the worker never runs
@@ -69,9 +84,10 @@ class PacedScheduler(aiotasks.Scheduler):
 
 
 def install() -> None:
-    """Kopf's watchers queue their workers on the paced scheduler (the rest of Kopf is as it
-    was). Idempotent."""
-    names = vars(queueing)  # the module's globals: its functions look ``aiotasks`` up there
+    """Kopf's watchers queue their workers on the paced scheduler and read their stream through
+    ``listing_aware_watch``; the rest of Kopf is as it was. Idempotent."""
+    names = vars(queueing)  # the module's globals: its functions look these up there
     if getattr(names["aiotasks"], "Scheduler", None) is PacedScheduler:
         return
     names["aiotasks"] = SimpleNamespace(**{**vars(aiotasks), "Scheduler": PacedScheduler})
+    names["watching"] = SimpleNamespace(**{**vars(watching), "infinite_watch": listing_aware_watch})

@@ -1,19 +1,22 @@
 """Kopf's session to the apiserver: bounded connections, and listed objects without the leaf
 detail of their field managers.
 
-Why it exists: Kopf starts each kind with a LIST and queues every listed object for its worker
-at once (its scheduler queues without bound), so on a start every listed body is held until
-its handlers have run. Half of a body is ``metadata.managedFields``: which field manager owns
-which field, down to every leaf. Held whole, 5,000 Modules and 5,000 installations are about
-128 MB of Python objects; without the leaves, 76 MB (hand-measured with ``tracemalloc`` on the
-benchmark's objects). The heap a start grows is not given back, so that peak is the operator's
-size for good (docs/scale.md#memory).
+Why it exists: Kopf starts each kind with a LIST, and every listed object is held (as a
+queued worker) until its handlers have run: a few hundred per kind on a cold start
+(``service/kopf_pacing.py``), but on a first sight, while workers wait for their finalizers to
+come back through the watch, the watcher goes on unpaced and may hold the whole kind. Half of a
+body is ``metadata.managedFields``: which field manager owns which field, down to every leaf.
+Held whole, 5,000 Modules and 5,000 installations are about 128 MB of Python objects; without
+the leaves, 76 MB (hand-measured with ``tracemalloc`` on the benchmark's objects). The heap a
+start grows is not given back, so that peak is the operator's size for good
+(docs/scale.md#memory).
 
 The operator reads ``managedFields`` only to name who last changed a spec
 (``installations/handlers.actor``), which the top level of ``fieldsV1`` says. So in a LIST's
 answer each entry keeps its manager, operation, time and subresource, and of ``fieldsV1`` only
-the top-level keys (``{"f:spec": {}}``). Everything else, single objects and watch events
-(one object at a time, nothing held), is as the server sent it.
+the top-level keys (``{"f:spec": {}}``). Everything else is as the server sent it: single
+objects, and watch events (Kopf parses those itself; they come as objects change, not a whole
+kind at once).
 """
 
 from __future__ import annotations
