@@ -1,6 +1,7 @@
-"""The paced scheduler and the listing-aware watch stream, on Kopf's real classes: while a
-kind's LIST is read, the watcher waits while the queue of pending workers is full, never longer
-than a stall; watch events are never held back; only Kopf's watchers are changed."""
+"""The paced scheduler and watch stream, on Kopf's real classes: for a listed object the operator
+has handled, the watcher waits while the queue of pending workers is full, never longer than a
+stall; watch events and objects never handled are never held back; only Kopf's watchers are
+changed."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from kopf._core.engines import posting
 from kopf._core.reactor import queueing
 
 from adx_modules.service import kopf_pacing
-from adx_modules.service.kopf_pacing import BACKLOG, LISTING, PacedScheduler
+from adx_modules.service.kopf_pacing import BACKLOG, PACED, PacedScheduler
 
 LIMIT = 2
 
@@ -55,10 +56,10 @@ async def _fill(scheduler: PacedScheduler, workers: Workers) -> None:
     assert scheduler._pending_coros.qsize() == LIMIT * BACKLOG
 
 
-async def test_the_list_waits_while_the_queue_is_full_until_a_worker_finishes(
+async def test_a_handled_object_waits_while_the_queue_is_full_until_a_worker_finishes(
     scheduler: PacedScheduler,
 ) -> None:
-    LISTING.set(True)
+    PACED.set(True)
     workers = Workers()
     await _fill(scheduler, workers)
     one_more = asyncio.create_task(scheduler.spawn(workers.worker()))
@@ -69,9 +70,9 @@ async def test_the_list_waits_while_the_queue_is_full_until_a_worker_finishes(
     assert not scheduler.stalled
 
 
-async def test_watch_events_are_never_held_back(scheduler: PacedScheduler) -> None:
+async def test_what_may_not_wait_is_never_held_back(scheduler: PacedScheduler) -> None:
     """A worker may wait for its own patch to come back through the watch."""
-    LISTING.set(False)
+    PACED.set(False)
     workers = Workers()
     await _fill(scheduler, workers)
     for _ in range(10):
@@ -83,7 +84,7 @@ async def test_a_stalled_list_goes_on_unpaced_until_a_worker_finishes(
 ) -> None:
     """A first sight's workers wait for their patches to come back through a watch that has not
     started: the LIST must not wait on them."""
-    LISTING.set(True)
+    PACED.set(True)
     monkeypatch.setattr(kopf_pacing, "STALL", 0.2)
     workers = Workers()
     await _fill(scheduler, workers)
@@ -107,7 +108,7 @@ async def test_a_stalled_list_goes_on_unpaced_until_a_worker_finishes(
 
 
 async def test_a_scheduler_without_a_limit_never_waits() -> None:
-    LISTING.set(True)
+    PACED.set(True)
     unlimited = PacedScheduler()
     workers = Workers()
     try:
@@ -122,7 +123,7 @@ async def test_a_scheduler_without_a_limit_never_waits() -> None:
 async def test_a_watcher_stopped_while_waiting_leaves_no_worker_unawaited(
     scheduler: PacedScheduler,
 ) -> None:
-    LISTING.set(True)
+    PACED.set(True)
     workers = Workers()
     await _fill(scheduler, workers)
     never = workers.worker()
@@ -135,16 +136,47 @@ async def test_a_watcher_stopped_while_waiting_leaves_no_worker_unawaited(
     assert scheduler._pending_coros.qsize() == LIMIT * BACKLOG
 
 
-def _listed(i: int) -> dict[str, Any]:
-    return {"type": None, "object": {"metadata": {"uid": f"uid-{i}", "resourceVersion": "1"}}}
+def _listed(i: int, *, handled: bool = True) -> dict[str, Any]:
+    metadata = {"uid": f"uid-{i}", "resourceVersion": "1", "generation": 2}
+    status = {"observedGeneration": 2 if handled else 1}
+    return {"type": None, "object": {"metadata": metadata, "status": status}}
+
+
+@pytest.mark.parametrize(
+    ("event", "waits"),
+    [
+        (_listed(1), True),
+        (_listed(1, handled=False), False),
+        ({"type": None, "object": {"metadata": {"generation": 2}}}, False),
+        (
+            {
+                "type": None,
+                "object": {
+                    "metadata": {"generation": 2},
+                    "status": {
+                        "observedGeneration": 2,
+                        "kopf": {"progress": {"h": {"retries": 1}}},
+                    },
+                },
+            },
+            False,
+        ),
+        ({**_listed(1), "type": "MODIFIED"}, False),
+        ({**_listed(1), "type": "ADDED"}, False),
+        (watching.Bookmark.LISTED, False),
+        ({"type": None, "object": "not an object"}, False),
+    ],
+)
+def test_only_listed_objects_the_operator_handled_may_wait(event: Any, waits: bool) -> None:
+    assert kopf_pacing.may_wait(event) is waits
 
 
 class FakeWatch:
     """What Kopf's watch stream yields on a start: listed objects, the end of the LIST, then
     watch events; it counts what it handed out."""
 
-    def __init__(self, listed: int) -> None:
-        self.events: list[Any] = [_listed(i) for i in range(listed)]
+    def __init__(self, listed: int, *, handled: bool = True) -> None:
+        self.events: list[Any] = [_listed(i, handled=handled) for i in range(listed)]
         self.events += [watching.Bookmark.LISTED, {**_listed(0), "type": "MODIFIED"}]
         self.yielded = 0
 
@@ -155,7 +187,7 @@ class FakeWatch:
         await asyncio.Event().wait()  # a watch stays open
 
 
-async def test_the_stream_tells_its_task_whether_it_reads_the_list(
+async def test_the_stream_tells_its_task_whether_each_object_may_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = FakeWatch(listed=2)
@@ -163,22 +195,19 @@ async def test_the_stream_tells_its_task_whether_it_reads_the_list(
         kopf_pacing, "watching", SimpleNamespace(infinite_watch=fake.infinite_watch)
     )
     seen = []
-    stream = kopf_pacing.listing_aware_watch()
+    stream = kopf_pacing.paced_watch()
     for _ in range(4):
         await anext(stream)
-        seen.append(LISTING.get())
+        seen.append(PACED.get())
     await stream.aclose()
     assert seen == [True, True, False, False]
 
 
-async def test_kopfs_own_watcher_reads_the_list_as_its_workers_take_it_in(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Kopf's real watcher, its stream and processor stood in for: with 2 workers that do not
-    finish, it takes in the 2 running and 8 queued objects and one more, then waits; once the
-    workers finish it reads the rest."""
+async def _watch(
+    fake: FakeWatch, monkeypatch: pytest.MonkeyPatch
+) -> tuple[asyncio.Task[None], asyncio.Event, list[str]]:
+    """Kopf's real watcher on ``fake``, with 2 workers that finish when told."""
     kopf_pacing.install()
-    fake = FakeWatch(listed=40)
     monkeypatch.setattr(
         kopf_pacing, "watching", SimpleNamespace(infinite_watch=fake.infinite_watch)
     )
@@ -200,6 +229,22 @@ async def test_kopfs_own_watcher_reads_the_list_as_its_workers_take_it_in(
             processor=processor,
         )
     )
+    return watcher, release, processed
+
+
+async def _stop(watcher: asyncio.Task[None]) -> None:
+    watcher.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await watcher
+
+
+async def test_kopfs_own_watcher_reads_a_cold_starts_list_as_its_workers_take_it_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With 2 workers that do not finish, Kopf's watcher takes in the 2 running and 8 queued
+    handled objects and one more, then waits; once the workers finish it reads the rest."""
+    fake = FakeWatch(listed=40)
+    watcher, release, processed = await _watch(fake, monkeypatch)
     try:
         await asyncio.sleep(0.3)
         assert fake.yielded == LIMIT + LIMIT * BACKLOG + 1, "the LIST was not paced"
@@ -215,9 +260,21 @@ async def test_kopfs_own_watcher_reads_the_list_as_its_workers_take_it_in(
             await asyncio.sleep(0.05)
         assert set(processed) == {f"uid-{i}" for i in range(40)}
     finally:
-        watcher.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await watcher
+        await _stop(watcher)
+
+
+async def test_kopfs_own_watcher_reads_a_first_sights_list_unpaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Objects never handled: their workers write, and may wait for the watch."""
+    fake = FakeWatch(listed=40, handled=False)
+    watcher, release, _ = await _watch(fake, monkeypatch)
+    try:
+        await asyncio.sleep(0.3)
+        assert fake.yielded == len(fake.events)
+    finally:
+        release.set()
+        await _stop(watcher)
 
 
 def test_only_kopfs_watchers_are_changed() -> None:
@@ -226,8 +283,8 @@ def test_only_kopfs_watchers_are_changed() -> None:
     changed = vars(queueing)
     assert changed["aiotasks"].Scheduler is PacedScheduler
     assert changed["aiotasks"].Future is aiotasks.Future  # the rest of the module as it was
-    assert changed["watching"].infinite_watch is kopf_pacing.listing_aware_watch
+    assert changed["watching"].infinite_watch is kopf_pacing.paced_watch
     assert changed["watching"].Bookmark is watching.Bookmark
     assert vars(posting)["aiotasks"].Scheduler is aiotasks.Scheduler
     assert aiotasks.Scheduler is not PacedScheduler
-    assert watching.infinite_watch is not kopf_pacing.listing_aware_watch
+    assert watching.infinite_watch is not kopf_pacing.paced_watch

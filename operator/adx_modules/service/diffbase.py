@@ -16,6 +16,7 @@ calls the update handlers. None of them reads labels or annotations.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -23,16 +24,22 @@ import kopf
 PROGRESS_FIELD = "status.kopf.progress"
 
 
+def handled(body: Mapping[str, Any]) -> bool:
+    """Whether the object's status says its generation was handled, with no handler being
+    retried."""
+    status: Mapping[str, Any] = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    progress = (status.get("kopf") or {}).get("progress") or {}
+    pending = any(value for value in progress.values())
+    return generation is not None and status.get("observedGeneration") == generation and not pending
+
+
 class ObservedGenerationDiffBase(kopf.DiffBaseStorage):
     """The handled essence is the current one when the status says this generation was handled;
     nothing is stored."""
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
-        status: dict[str, Any] = dict(body.get("status") or {})
-        generation = body.get("metadata", {}).get("generation")
-        progress = (status.get("kopf") or {}).get("progress") or {}
-        pending = any(value for value in progress.values())
-        if generation is None or status.get("observedGeneration") != generation or pending:
+        if not handled(body):
             return None  # not handled yet, or a handler is being retried
         return self.build(body=body)
 

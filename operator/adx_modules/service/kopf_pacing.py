@@ -1,4 +1,4 @@
-"""A start holds a few hundred listed objects at a time, not every one.
+"""A cold start holds a few hundred listed objects at a time, not every one.
 
 Why it exists: Kopf's watcher hands each object it lists to its scheduler, which runs
 ``queueing.worker_limit`` workers and queues the rest without bound, each queued worker holding
@@ -7,20 +7,24 @@ seconds and held every body until its handlers had run; the long-lived state mad
 was allocated among those bodies, and Python's allocator gives an arena back only when nothing
 in it is alive, so that peak stayed the operator's size for good (docs/scale.md#memory).
 
-How: while the watcher reads a kind's LIST, it waits before queueing one more worker as long as
-BACKLOG workers per running slot are already queued, until a worker finishes; the LIST is then
-read a page at a time as the workers take it in. Watch events are never held back: a worker
-that patched its object waits (Kopf's ``persistence.consistency_timeout``, 5 s) for that patch
-to come back through the watch, and a watcher held back would delay it. For the same reason the
-LIST is not held back while no worker finishes for STALL seconds: on a first sight, a worker
-that added its installation's finalizer waits for a watch that only starts once the LIST is
-read; the watcher then goes on unpaced, as Kopf's own does, until a worker finishes again.
+How: when the watcher reads, in a kind's LIST, an object the operator has handled (its status
+says so: ``service/diffbase.handled``), it waits before queueing that object's worker as long
+as BACKLOG workers per running slot are already queued, until a worker finishes; a cold start's
+LIST is then read a page at a time as the workers take it in. Such a worker only checks: it
+writes nothing, so nothing of it waits for the watch. Everything else goes on as Kopf does it,
+unpaced: watch events, and objects never handled, whose workers write, and a worker that
+patched its object waits (Kopf's ``persistence.consistency_timeout``, 5 s) for that patch to
+come back through the watch, which only starts once the LIST is read; holding the LIST back
+would hold them too (and what waits on their writes: an installation waits for its Module's
+change to come through the Module watch). The LIST is not held back either while no worker
+finishes for STALL seconds, whatever the reason.
 
 Kopf has no setting for this. Its queueing module (only: Kopf's Event posters and daemons keep
-their own scheduler) is given the paced scheduler and a watch stream that says whether it is
-reading the LIST (``install``). They rely on three of the scheduler's internals (its limit, its
+their own scheduler) is given the paced scheduler and a watch stream that says which objects
+may wait (``install``). They rely on three of the scheduler's internals (its limit, its
 queue of pending workers, its condition), which ``tests/unit/test_kopf_pacing.py`` exercises on
-Kopf's real classes: an upgrade that moves them fails those tests, not the operator.
+Kopf's real classes, its own watcher among them: an upgrade that moves them fails those tests,
+not the operator.
 """
 
 from __future__ import annotations
@@ -35,24 +39,35 @@ from kopf._cogs.aiokits import aiotasks
 from kopf._cogs.clients import watching
 from kopf._core.reactor import queueing
 
+from adx_modules.service.diffbase import handled
+
 BACKLOG = 4  # queued workers per running slot: 128 bodies per kind at worker_limit 32
-STALL = 1.0  # seconds without a finished worker after which the LIST is read unpaced
+STALL = 1.0  # seconds without a finished worker after which nothing waits
 
-# whether the watcher of the task that reads it is reading its kind's LIST (its stream sets it)
-LISTING: ContextVar[bool] = ContextVar("kopf_listing", default=False)
+# whether the object of the event the watcher's stream just yielded may wait for room (the
+# stream sets it in the context of the watcher's task, which spawns that object's worker)
+PACED: ContextVar[bool] = ContextVar("kopf_paced", default=False)
 
 
-async def listing_aware_watch(**kwargs: Any) -> AsyncGenerator[Any, None]:
-    """Kopf's watch stream, telling its watcher's task whether the event it yields was listed
-    (an async generator runs in the context of the task that iterates it)."""
+def may_wait(event: Any) -> bool:
+    """A listed object (type None) that the operator has handled."""
+    if not isinstance(event, dict) or event.get("type") is not None:
+        return False
+    body = event.get("object")
+    return isinstance(body, dict) and handled(body)
+
+
+async def paced_watch(**kwargs: Any) -> AsyncGenerator[Any, None]:
+    """Kopf's watch stream, telling its watcher's task whether the object of each event may
+    wait (an async generator runs in the context of the task that iterates it)."""
     async for event in watching.infinite_watch(**kwargs):
-        LISTING.set(isinstance(event, dict) and event.get("type") is None)
+        PACED.set(may_wait(event))
         yield event
 
 
 class PacedScheduler(aiotasks.Scheduler):
-    """Kopf's scheduler, whose ``spawn`` waits while the LIST is read and the queue of pending
-    workers is full."""
+    """Kopf's scheduler, whose ``spawn`` waits, for an object that may, while the queue of
+    pending workers is full."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -63,7 +78,7 @@ class PacedScheduler(aiotasks.Scheduler):
         super()._task_done_callback(task)
 
     async def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> None:
-        if self._limit is not None and not self.stalled and LISTING.get():
+        if self._limit is not None and not self.stalled and PACED.get():
             try:
                 await self._room(self._limit * BACKLOG)
             except asyncio.CancelledError:  # the watcher is stopping: the worker never runs
@@ -85,9 +100,9 @@ class PacedScheduler(aiotasks.Scheduler):
 
 def install() -> None:
     """Kopf's watchers queue their workers on the paced scheduler and read their stream through
-    ``listing_aware_watch``; the rest of Kopf is as it was. Idempotent."""
+    ``paced_watch``; the rest of Kopf is as it was. Idempotent."""
     names = vars(queueing)  # the module's globals: its functions look these up there
     if getattr(names["aiotasks"], "Scheduler", None) is PacedScheduler:
         return
     names["aiotasks"] = SimpleNamespace(**{**vars(aiotasks), "Scheduler": PacedScheduler})
-    names["watching"] = SimpleNamespace(**{**vars(watching), "infinite_watch": listing_aware_watch})
+    names["watching"] = SimpleNamespace(**{**vars(watching), "infinite_watch": paced_watch})
