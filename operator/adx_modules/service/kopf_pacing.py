@@ -11,13 +11,15 @@ How: when the watcher reads, in a kind's LIST, an object the operator has handle
 says so: ``service/diffbase.handled``), it waits before queueing that object's worker as long
 as BACKLOG workers per running slot are already queued, until a worker finishes; a cold start's
 LIST is then read a page at a time as the workers take it in. Such a worker only checks: it
-writes nothing, so nothing of it waits for the watch. Everything else goes on as Kopf does it,
-unpaced: watch events, and objects never handled, whose workers write, and a worker that
-patched its object waits (Kopf's ``persistence.consistency_timeout``, 5 s) for that patch to
-come back through the watch, which only starts once the LIST is read; holding the LIST back
-would hold them too (and what waits on their writes: an installation waits for its Module's
-change to come through the Module watch). The LIST is not held back either while no worker
-finishes for STALL seconds, whatever the reason.
+writes nothing, so nothing of it waits for the watch.
+
+Everything else goes on unpaced, as Kopf does it: watch events, and objects never handled (a
+first sight). Their workers write, and writes wait for the watch: a worker that patched its
+object waits (Kopf's ``persistence.consistency_timeout``, 5 s) for the patch to come back
+through it, and an installation waits for its Module's change to come through the Module watch.
+Kopf starts a kind's watch only once its LIST is read, so holding their LIST back would hold
+them too (pacing every listed object slowed a first sight on 1,000 of each from 23 to 37 s).
+And nothing waits while no worker finishes for STALL seconds, whatever the reason.
 
 Kopf has no setting for this. Its queueing module (only: Kopf's Event posters and daemons keep
 their own scheduler) is given the paced scheduler and a watch stream that says which objects

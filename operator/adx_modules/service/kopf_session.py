@@ -3,13 +3,11 @@ detail of their field managers.
 
 Why it exists: Kopf starts each kind with a LIST, and every listed object is held (as a
 queued worker) until its handlers have run: a few hundred per kind on a cold start
-(``service/kopf_pacing.py``), but on a first sight, while workers wait for their finalizers to
-come back through the watch, the watcher goes on unpaced and may hold the whole kind. Half of a
-body is ``metadata.managedFields``: which field manager owns which field, down to every leaf.
-Held whole, 5,000 Modules and 5,000 installations are about 128 MB of Python objects; without
-the leaves, 76 MB (hand-measured with ``tracemalloc`` on the benchmark's objects). The heap a
-start grows is not given back, so that peak is the operator's size for good
-(docs/scale.md#memory).
+(``service/kopf_pacing.py``), every object never handled on a first sight. Half of a body is
+``metadata.managedFields``: which field manager owns which field, down to every leaf. Held
+whole, 5,000 Modules and 5,000 installations are about 128 MB of Python objects; without the
+leaves, 76 MB (hand-measured with ``tracemalloc`` on the benchmark's objects). The heap a start
+grows is not given back, so that peak is the operator's size for good (docs/scale.md#memory).
 
 The operator reads ``managedFields`` only to name who last changed a spec
 (``installations/handlers.actor``), which the top level of ``fieldsV1`` says. So in a LIST's
