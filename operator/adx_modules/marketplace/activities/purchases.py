@@ -19,6 +19,7 @@ from adx_modules.api.installation import INSTALLATION, ModuleInstallationSpec
 from adx_modules.api.listing import LISTING
 from adx_modules.clients.kube import KubeClient
 from adx_modules.core.errors import StepError
+from adx_modules.core.heartbeats import heartbeating
 from adx_modules.core.refs import InstallationRef
 from adx_modules.core.settings import MarketplaceSettings
 from adx_modules.marketplace.contract import (
@@ -87,85 +88,90 @@ class PurchaseSteps:
     async def create_payment(self, request: PurchaseRequest) -> PaymentState:
         """Create the payment once (recorded before it is charged), then charge it: a refusal
         (bad token, declined card) is an outcome, an unreachable provider is retried."""
-        record = await self._entitlements.purchase(request.purchase_id)
-        if record is None:
-            raise StepError(r.INVALID_SPEC, f"purchase {request.purchase_id} was never opened")
-        if record.state != "pending":
-            return PaymentState.model_validate(
-                {"ref": record.provider_ref or "", "outcome": record.state}
-            )
-        chosen = self._provider(request.provider)
-        try:
-            ref = record.provider_ref or await self._entitlements.set_reference(
-                request.purchase_id, await chosen.create(request)
-            )
-            return await chosen.confirm(ref)
-        except PaymentError as error:
-            if error.code >= UNAVAILABLE:
-                raise  # transient: the provider is down (retried with backoff)
-            return PaymentState(
-                ref=record.provider_ref or "", outcome="failed", detail=error.message
-            )
+        async with heartbeating(f"charging for {request.purchase_id}"):
+            record = await self._entitlements.purchase(request.purchase_id)
+            if record is None:
+                raise StepError(r.INVALID_SPEC, f"purchase {request.purchase_id} was never opened")
+            if record.state != "pending":
+                return PaymentState.model_validate(
+                    {"ref": record.provider_ref or "", "outcome": record.state}
+                )
+            chosen = self._provider(request.provider)
+            try:
+                ref = record.provider_ref or await self._entitlements.set_reference(
+                    request.purchase_id, await chosen.create(request)
+                )
+                return await chosen.confirm(ref)
+            except PaymentError as error:
+                if error.code >= UNAVAILABLE:
+                    raise  # transient: the provider is down (retried with backoff)
+                return PaymentState(
+                    ref=record.provider_ref or "", outcome="failed", detail=error.message
+                )
 
     @activity.defn(name=PurchaseActivities.PAYMENT_STATUS)
     async def payment_status(self, request: PurchaseRequest) -> PaymentState:
         """Ask the provider itself (when no webhook came in time)."""
-        record = await self._entitlements.purchase(request.purchase_id)
-        if record is None or not record.provider_ref:
-            return PaymentState(ref="", outcome="failed", detail="no payment was created")
-        return await self._provider(request.provider).status(record.provider_ref)
+        async with heartbeating(f"asking about {request.purchase_id}"):
+            record = await self._entitlements.purchase(request.purchase_id)
+            if record is None or not record.provider_ref:
+                return PaymentState(ref="", outcome="failed", detail="no payment was created")
+            return await self._provider(request.provider).status(record.provider_ref)
 
     @activity.defn(name=PurchaseActivities.SETTLE)
     async def settle(self, settlement: Settlement) -> Granted:
         """Record the outcome (paid grants the entitlement in the same transaction) and name
         the tenant's install workflows that wait for it."""
-        await self._entitlements.settle(
-            settlement.purchase_id, settlement.outcome, settlement.detail
-        )
-        record = await self._entitlements.purchase(settlement.purchase_id)
-        if record is None or record.state != "paid":
-            return Granted()
-        installations = await self._kube.list_custom(INSTALLATION, record.tenant)
-        waiting = [
-            workflow
-            for body in installations
-            if (body.get("spec") or {}).get("module") == record.module_id
-            and (workflow := _waiting_for_entitlement(body))
-        ]
-        return Granted(waiting_workflows=waiting)
+        async with heartbeating(f"settling {settlement.purchase_id}"):
+            await self._entitlements.settle(
+                settlement.purchase_id, settlement.outcome, settlement.detail
+            )
+            record = await self._entitlements.purchase(settlement.purchase_id)
+            if record is None or record.state != "paid":
+                return Granted()
+            installations = await self._kube.list_custom(INSTALLATION, record.tenant)
+            waiting = [
+                workflow
+                for body in installations
+                if (body.get("spec") or {}).get("module") == record.module_id
+                and (workflow := _waiting_for_entitlement(body))
+            ]
+            return Granted(waiting_workflows=waiting)
 
     @activity.defn(name=PurchaseActivities.REFUND_PAYMENT)
     async def refund_payment(self, purchase_id: str) -> None:
         """Give the money back through the purchase's provider (once)."""
-        record = await self._entitlements.purchase(purchase_id)
-        if record is None or record.state == "refunded" or not record.provider_ref:
-            return
-        await self._provider(record.provider).refund(record.provider_ref, purchase_id)
+        async with heartbeating(f"refunding {purchase_id}"):
+            record = await self._entitlements.purchase(purchase_id)
+            if record is None or record.state == "refunded" or not record.provider_ref:
+                return
+            await self._provider(record.provider).refund(record.provider_ref, purchase_id)
 
     @activity.defn(name=PurchaseActivities.REVOKE)
     async def revoke(self, settlement: Settlement) -> Revoked:
         """Mark the purchase refunded and revoke its entitlement; unless the tenant still holds
         another, name its installations of the module and the policy to apply."""
-        await self._entitlements.settle(settlement.purchase_id, "refunded", settlement.detail)
-        record = await self._entitlements.purchase(settlement.purchase_id)
-        if record is None:
-            return Revoked(policy=self._settings.revocation_policy)
-        if await self._entitlements.held(record.tenant, record.module_id):  # bought twice
-            return Revoked(policy=self._settings.revocation_policy)
-        installations = await self._kube.list_custom(INSTALLATION, record.tenant)
-        return Revoked(
-            installations=[
-                RevokedInstallation(
-                    ref=_reference(body),
-                    spec=ModuleInstallationSpec.model_validate(body["spec"]),
-                    isolation=(body.get("status") or {}).get("isolation"),
-                )
-                for body in installations
-                if (body.get("spec") or {}).get("module") == record.module_id
-                and not body["metadata"].get("deletionTimestamp")
-            ],
-            policy=self._settings.revocation_policy,
-        )
+        async with heartbeating(f"revoking {settlement.purchase_id}"):
+            await self._entitlements.settle(settlement.purchase_id, "refunded", settlement.detail)
+            record = await self._entitlements.purchase(settlement.purchase_id)
+            if record is None:
+                return Revoked(policy=self._settings.revocation_policy)
+            if await self._entitlements.held(record.tenant, record.module_id):  # bought twice
+                return Revoked(policy=self._settings.revocation_policy)
+            installations = await self._kube.list_custom(INSTALLATION, record.tenant)
+            return Revoked(
+                installations=[
+                    RevokedInstallation(
+                        ref=_reference(body),
+                        spec=ModuleInstallationSpec.model_validate(body["spec"]),
+                        isolation=(body.get("status") or {}).get("isolation"),
+                    )
+                    for body in installations
+                    if (body.get("spec") or {}).get("module") == record.module_id
+                    and not body["metadata"].get("deletionTimestamp")
+                ],
+                policy=self._settings.revocation_policy,
+            )
 
     @activity.defn(name=PurchaseActivities.CHECK_ENTITLEMENT)
     async def check_entitlement(self, query: EntitlementQuery) -> Entitlement:

@@ -39,12 +39,18 @@ RETRY = RetryPolicy(
     non_retryable_error_types=r.permanent(),
 )
 STEP = timedelta(seconds=60)
+HEARTBEAT = timedelta(seconds=15)  # every step heartbeats: a killed worker's step is retried soon
 T = TypeVar("T")
 
 
 async def _step(name: str, argument: object, result_type: type[T]) -> T:
     result: T = await workflow.execute_activity(
-        name, argument, result_type=result_type, start_to_close_timeout=STEP, retry_policy=RETRY
+        name,
+        argument,
+        result_type=result_type,
+        start_to_close_timeout=STEP,
+        heartbeat_timeout=HEARTBEAT,
+        retry_policy=RETRY,
     )
     return result
 
